@@ -1,0 +1,742 @@
+//! Hubs: one scheduler per OS thread, created lazily.
+//!
+//! # Model
+//! The first time a thread makes a green call (spawn, park, sleep, join …)
+//! it gets a hub: a run queue, a slab of tasks, timers, a reactor and a stack
+//! pool. Nothing is started by hand. The thread's own stack is the *root*
+//! (slot 0): when root code blocks, it runs the scheduler loop
+//! ([`Hub::park`] → `run_until_root_ready`) until its own wait completes.
+//! A green thread that blocks suspends its coroutine and returns to that loop.
+//!
+//! Green-to-green switches go through the root (corosensei coroutines are
+//! asymmetric): suspend to the loop, the loop resumes the next task. The loop
+//! checks the remote queue with one atomic load per task, and polls the
+//! reactor and timers only when the run queue is empty or every
+//! [`POLL_INTERVAL`] tasks — never on every yield.
+//!
+//! # Invariants
+//! - All fields are touched only on the hub's own thread, except through
+//!   `shared` (see `remote.rs`).
+//! - No `RefCell` borrow is held across a coroutine resume or suspend.
+//! - `current` is the slot index of the task whose code runs now (`ROOT`
+//!   while the loop or root code runs); `cur_suspender` is that task's
+//!   suspender.
+//! - The hub outlives every coroutine it runs: coroutines run only inside
+//!   this hub's loop, and teardown leaks (never resumes) unfinished ones.
+
+use std::cell::{Cell, RefCell};
+use std::collections::VecDeque;
+use std::fmt::Write as _;
+use std::io;
+use std::panic::Location;
+use std::ptr;
+use std::sync::atomic::{AtomicU32, Ordering};
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+
+use slab::Slab;
+
+use crate::coroutine::{self, Coro, Suspender};
+use crate::deadlock;
+use crate::io::IoTable;
+use crate::overflow;
+use crate::reactor::Reactor;
+use crate::remote::{HubShared, Msg};
+use crate::stack::{StackPool, DEFAULT_STACK_SIZE, MAX_CACHED};
+use crate::task::{Abandon, Id, Kill, Scope, State, Task, WaitOn, ROOT};
+use crate::timer::Timers;
+use crate::WouldBlockForever;
+
+/// Tasks run between two non-blocking reactor/timer polls when busy.
+pub(crate) const POLL_INTERVAL: u32 = 61;
+
+static NEXT_HUB: AtomicU32 = AtomicU32::new(1);
+
+/// Why a wait ended.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub(crate) enum Wake {
+    /// Unparked (possibly spuriously: callers re-check their condition).
+    Unparked,
+    /// The wait's own deadline passed.
+    TimedOut,
+}
+
+/// Payload a killed green thread unwinds with (gevent's `GreenletExit`).
+pub(crate) struct KillSignal;
+
+/// Payload a timeout scope unwinds with; carries the scope id.
+pub(crate) struct ScopeExpired(pub(crate) u64);
+
+/// Per-hub settings.
+#[derive(Clone)]
+pub(crate) struct HubConfig {
+    pub(crate) stack_size: usize,
+    pub(crate) runtime: Option<Arc<crate::runtime::Shared>>,
+}
+
+/// One OS thread's scheduler.
+pub(crate) struct Hub {
+    pub(crate) shared: Arc<HubShared>,
+    tasks: RefCell<Slab<Task>>,
+    runq: RefCell<VecDeque<u32>>,
+    current: Cell<u32>,
+    cur_suspender: Cell<*const Suspender>,
+    root_ready: Cell<bool>,
+    serving: Cell<bool>,
+    timers: RefCell<Timers>,
+    pub(crate) reactor: Reactor,
+    pub(crate) io: IoTable,
+    stacks: RefCell<StackPool>,
+    tick: Cell<u32>,
+    live: Cell<usize>,
+    inbox: RefCell<Vec<Msg>>,
+    pub(crate) config: RefCell<HubConfig>,
+    next_scope: Cell<u64>,
+    idle_polls: Cell<u32>,
+}
+
+thread_local! {
+    static CURRENT: Cell<*const Hub> = const { Cell::new(ptr::null()) };
+    static OWNER: HubOwner = const { HubOwner(Cell::new(ptr::null_mut())) };
+}
+
+/// Owns the thread's hub; its destructor tears the hub down.
+struct HubOwner(Cell<*mut Hub>);
+
+impl Drop for HubOwner {
+    fn drop(&mut self) {
+        let p = self.0.replace(ptr::null_mut());
+        if !p.is_null() {
+            CURRENT.with(|c| c.set(ptr::null()));
+            // SAFETY: `p` came from `Box::into_raw` in `Hub::current` and is
+            // released exactly once, here, at thread exit.
+            let hub = unsafe { Box::from_raw(p) };
+            hub.teardown();
+        }
+    }
+}
+
+impl Hub {
+    /// The current thread's hub, created on first use.
+    ///
+    /// The reference is valid until the thread exits; it must not be stored
+    /// in another thread-local whose destructor could run after the hub's.
+    #[inline]
+    pub(crate) fn current() -> &'static Hub {
+        let p = CURRENT.with(|c| c.get());
+        if p.is_null() {
+            return Hub::create();
+        }
+        // SAFETY: a non-null CURRENT points to the thread's boxed hub, which
+        // is freed only by HubOwner's destructor after CURRENT is cleared.
+        unsafe { &*p }
+    }
+
+    /// The current thread's hub if it has one.
+    #[inline]
+    pub(crate) fn try_current() -> Option<&'static Hub> {
+        let p = CURRENT.try_with(|c| c.get()).ok()?;
+        // SAFETY: as in `current`.
+        (!p.is_null()).then(|| unsafe { &*p })
+    }
+
+    #[cold]
+    fn create() -> &'static Hub {
+        let hub =
+            Box::new(Hub::new().unwrap_or_else(|e| {
+                panic!("greenpatch: cannot create a hub for this thread (epoll/eventfd failed: {e})")
+            }));
+        let p = Box::into_raw(hub);
+        let registered = OWNER.try_with(|o| o.0.set(p)).is_ok();
+        assert!(registered, "greenpatch: green call during thread teardown");
+        CURRENT.with(|c| c.set(p));
+        overflow::install();
+        overflow::ensure_altstack();
+        // SAFETY: just stored; lives until thread exit (see `current`).
+        unsafe { &*p }
+    }
+
+    fn new() -> io::Result<Hub> {
+        let (reactor, waker) = Reactor::new()?;
+        let index = NEXT_HUB.fetch_add(1, Ordering::Relaxed);
+        let shared = Arc::new(HubShared::new(index, waker));
+        deadlock::register(Arc::downgrade(&shared));
+        let mut tasks = Slab::with_capacity(64);
+        let mut root = Task::new(Id::new(index, 0), 0, None, Location::caller());
+        root.state = State::Running;
+        root.started = true;
+        let key = tasks.insert(root);
+        debug_assert_eq!(key, ROOT as usize);
+        Ok(Hub {
+            shared,
+            tasks: RefCell::new(tasks),
+            runq: RefCell::new(VecDeque::with_capacity(64)),
+            current: Cell::new(ROOT),
+            cur_suspender: Cell::new(ptr::null()),
+            root_ready: Cell::new(false),
+            serving: Cell::new(false),
+            timers: RefCell::new(Timers::new()),
+            reactor,
+            io: IoTable::new(),
+            stacks: RefCell::new(StackPool::new(DEFAULT_STACK_SIZE, MAX_CACHED)),
+            tick: Cell::new(0),
+            live: Cell::new(0),
+            inbox: RefCell::new(Vec::new()),
+            config: RefCell::new(HubConfig { stack_size: DEFAULT_STACK_SIZE, runtime: None }),
+            next_scope: Cell::new(1),
+            idle_polls: Cell::new(0),
+        })
+    }
+
+    // ----------------------------------------------------------------- spawn
+
+    /// Creates a green thread on this hub. `body` runs inside the coroutine
+    /// with the task's kill state already checked; `packet` is failed if the
+    /// hub dies first.
+    pub(crate) fn spawn_raw(
+        &self,
+        id: Id,
+        name: Option<Arc<str>>,
+        stack_size: Option<usize>,
+        site: &'static Location<'static>,
+        packet: Arc<dyn Abandon>,
+        body: impl FnOnce() + 'static,
+    ) -> io::Result<(u32, u32)> {
+        let size = stack_size.unwrap_or_else(|| self.config.borrow().stack_size);
+        let mut stack = self.stacks.borrow_mut().get(size)?;
+        let gen = id.as_u64() as u32;
+        stack.set_owner(id.as_u64(), name.as_deref());
+        let coro = Coro::new(stack, move |s: &Suspender| {
+            let hub = Hub::current();
+            hub.cur_suspender.set(s);
+            if hub.take_kill_before_start() {
+                return;
+            }
+            body();
+        });
+        let mut task = Task::new(id, gen, name, site);
+        task.coro = Some(coro);
+        task.packet = Some(packet);
+        let idx = self.tasks.borrow_mut().insert(task) as u32;
+        self.runq.borrow_mut().push_back(idx);
+        self.live.set(self.live.get() + 1);
+        self.shared.load.store(self.live.get(), Ordering::Relaxed);
+        Ok((idx, gen))
+    }
+
+    /// At a task's first run: if it was killed before starting, fail its
+    /// packet and report `true` (the body must not run).
+    fn take_kill_before_start(&self) -> bool {
+        let mut tasks = self.tasks.borrow_mut();
+        let t = &mut tasks[self.current.get() as usize];
+        t.started = true;
+        if t.kill == Kill::Requested {
+            t.kill = Kill::Delivered;
+            if let Some(p) = t.packet.take() {
+                drop(tasks);
+                p.killed_before_start();
+            }
+            return true;
+        }
+        false
+    }
+
+    // ------------------------------------------------------------ identity
+
+    /// Id of the running task (the root's id outside green threads).
+    pub(crate) fn current_id(&self) -> Id {
+        self.tasks.borrow()[self.current.get() as usize].id
+    }
+
+    /// Name of the running task, if any.
+    pub(crate) fn current_name(&self) -> Option<Arc<str>> {
+        self.tasks.borrow()[self.current.get() as usize].name.clone()
+    }
+
+    /// Slot index and generation of the running task.
+    #[inline]
+    pub(crate) fn current_key(&self) -> (u32, u32) {
+        let idx = self.current.get();
+        (idx, self.tasks.borrow()[idx as usize].gen)
+    }
+
+    /// Whether green code (not the root) is running.
+    #[inline]
+    pub(crate) fn in_green(&self) -> bool {
+        self.current.get() != ROOT
+    }
+
+    /// Green threads alive on this hub.
+    pub(crate) fn live(&self) -> usize {
+        self.live.get()
+    }
+
+    // ------------------------------------------------------------ blocking
+
+    /// Blocks the current task until unparked, its deadline, or a kill.
+    ///
+    /// A pending unpark token returns at once. A kill request unwinds with
+    /// [`KillSignal`]; an expired timeout scope unwinds with
+    /// [`ScopeExpired`]. Only a root can get `Err`: when no thread of the
+    /// process can ever wake it.
+    pub(crate) fn park(&self, deadline: Option<Instant>, wait: WaitOn) -> Result<Wake, WouldBlockForever> {
+        let me = self.current.get();
+        let scope = {
+            let mut tasks = self.tasks.borrow_mut();
+            let t = &mut tasks[me as usize];
+            if t.kill == Kill::Requested {
+                t.kill = Kill::Delivered;
+                drop(tasks);
+                std::panic::resume_unwind(Box::new(KillSignal));
+            }
+            if t.notified {
+                t.notified = false;
+                return Ok(Wake::Unparked);
+            }
+            let scope = t.tightest_scope();
+            let effective = match (deadline, scope) {
+                (Some(d), Some(s)) => Some(d.min(s.deadline)),
+                (d, s) => d.or(s.map(|s| s.deadline)),
+            };
+            if let Some(when) = effective {
+                t.timer = self.timers.borrow_mut().arm(when, me, t.gen);
+            }
+            t.state = State::Parked;
+            t.wait = wait;
+            t.timed_out = false;
+            scope
+        };
+        if me == ROOT {
+            if let Err(e) = self.run_until_root_ready() {
+                let mut tasks = self.tasks.borrow_mut();
+                let t = &mut tasks[ROOT as usize];
+                t.state = State::Running;
+                if t.timer != 0 {
+                    t.timer = 0;
+                    self.timers.borrow_mut().disarm();
+                }
+                return Err(e);
+            }
+        } else {
+            // SAFETY: `cur_suspender` is the suspender of the task running
+            // now (invariant of `current`), and `me != ROOT`.
+            unsafe { coroutine::suspend(self.cur_suspender.get()) };
+        }
+        let (timed_out, killed) = {
+            let mut tasks = self.tasks.borrow_mut();
+            let t = &mut tasks[me as usize];
+            t.state = State::Running;
+            if t.timer != 0 {
+                t.timer = 0;
+                self.timers.borrow_mut().disarm();
+            }
+            let killed = t.kill == Kill::Requested;
+            if killed {
+                t.kill = Kill::Delivered;
+            }
+            (std::mem::take(&mut t.timed_out), killed)
+        };
+        if killed {
+            std::panic::resume_unwind(Box::new(KillSignal));
+        }
+        if timed_out {
+            if let Some(s) = scope {
+                if deadline.is_none_or(|d| s.deadline < d) {
+                    std::panic::resume_unwind(Box::new(ScopeExpired(s.id)));
+                }
+            }
+            return Ok(Wake::TimedOut);
+        }
+        Ok(Wake::Unparked)
+    }
+
+    /// Lets every other runnable task run once, then returns.
+    pub(crate) fn yield_now(&self) {
+        let me = self.current.get();
+        if me == ROOT {
+            let n = self.runq.borrow().len();
+            for _ in 0..n {
+                let Some(idx) = self.runq.borrow_mut().pop_front() else { break };
+                self.run_task(idx);
+            }
+            self.poll_nonblocking();
+            return;
+        }
+        {
+            let mut tasks = self.tasks.borrow_mut();
+            let t = &mut tasks[me as usize];
+            if t.kill == Kill::Requested {
+                t.kill = Kill::Delivered;
+                drop(tasks);
+                std::panic::resume_unwind(Box::new(KillSignal));
+            }
+            t.state = State::Runnable;
+            t.wait = WaitOn::named("yield");
+        }
+        self.runq.borrow_mut().push_back(me);
+        // SAFETY: as in `park`: the running task's own suspender.
+        unsafe { coroutine::suspend(self.cur_suspender.get()) };
+        let killed = {
+            let mut tasks = self.tasks.borrow_mut();
+            let t = &mut tasks[me as usize];
+            t.state = State::Running;
+            let k = t.kill == Kill::Requested;
+            if k {
+                t.kill = Kill::Delivered;
+            }
+            k
+        };
+        if killed {
+            std::panic::resume_unwind(Box::new(KillSignal));
+        }
+    }
+
+    // -------------------------------------------------------- wake-ups
+
+    /// Makes task `idx`/`gen` runnable (or leaves it a token). Stale: no-op.
+    #[inline]
+    pub(crate) fn unpark_local(&self, idx: u32, gen: u32) {
+        let mut tasks = self.tasks.borrow_mut();
+        let Some(t) = tasks.get_mut(idx as usize) else { return };
+        if t.gen != gen {
+            return;
+        }
+        match t.state {
+            State::Parked => {
+                t.state = State::Runnable;
+                if t.timer != 0 {
+                    t.timer = 0;
+                    self.timers.borrow_mut().disarm();
+                }
+                drop(tasks);
+                self.make_runnable(idx);
+            }
+            State::Running | State::Runnable => t.notified = true,
+        }
+    }
+
+    /// Requests that task `idx`/`gen` unwind at its next blocking point.
+    pub(crate) fn kill_local(&self, idx: u32, gen: u32) {
+        if idx == ROOT {
+            return;
+        }
+        let mut tasks = self.tasks.borrow_mut();
+        let Some(t) = tasks.get_mut(idx as usize) else { return };
+        if t.gen != gen || t.kill != Kill::None {
+            return;
+        }
+        t.kill = Kill::Requested;
+        if t.state == State::Parked {
+            t.state = State::Runnable;
+            if t.timer != 0 {
+                t.timer = 0;
+                self.timers.borrow_mut().disarm();
+            }
+            drop(tasks);
+            self.make_runnable(idx);
+        }
+    }
+
+    #[inline]
+    fn make_runnable(&self, idx: u32) {
+        if idx == ROOT {
+            self.root_ready.set(true);
+        } else {
+            self.runq.borrow_mut().push_back(idx);
+        }
+    }
+
+    // --------------------------------------------------------- the loop
+
+    /// Runs one task until it suspends or finishes.
+    fn run_task(&self, idx: u32) {
+        let (mut coro, suspender) = {
+            let mut tasks = self.tasks.borrow_mut();
+            let t = &mut tasks[idx as usize];
+            t.state = State::Running;
+            (t.coro.take().expect("runnable task has its coroutine"), t.suspender)
+        };
+        self.current.set(idx);
+        self.cur_suspender.set(suspender);
+        overflow::enter(coro.header());
+        let finished = coro.resume();
+        overflow::leave();
+        self.current.set(ROOT);
+        let suspender = self.cur_suspender.replace(ptr::null());
+        if finished {
+            let task = self.tasks.borrow_mut().remove(idx as usize);
+            if task.timer != 0 {
+                self.timers.borrow_mut().disarm();
+            }
+            self.live.set(self.live.get() - 1);
+            self.shared.load.store(self.live.get(), Ordering::Relaxed);
+            self.stacks.borrow_mut().put(coro.into_stack());
+            drop(task);
+        } else {
+            let mut tasks = self.tasks.borrow_mut();
+            let t = &mut tasks[idx as usize];
+            t.coro = Some(coro);
+            t.suspender = suspender;
+        }
+    }
+
+    /// The scheduler loop, driven by the root until its wait completes.
+    fn run_until_root_ready(&self) -> Result<(), WouldBlockForever> {
+        let waiting = !self.serving.get();
+        self.shared.root_waiting.store(waiting, Ordering::SeqCst);
+        let result = self.run_loop();
+        self.shared.root_waiting.store(false, Ordering::SeqCst);
+        self.root_ready.set(false);
+        result
+    }
+
+    fn run_loop(&self) -> Result<(), WouldBlockForever> {
+        loop {
+            // Run what is runnable, checking the remote queue (one atomic
+            // load) between tasks and the reactor/timers every POLL_INTERVAL.
+            loop {
+                if self.root_ready.get() {
+                    return Ok(());
+                }
+                if self.shared.has_pending() {
+                    self.drain_remote();
+                    continue;
+                }
+                let next = self.runq.borrow_mut().pop_front();
+                let Some(idx) = next else { break };
+                self.run_task(idx);
+                let tick = self.tick.get().wrapping_add(1);
+                self.tick.set(tick);
+                if tick % POLL_INTERVAL == 0 {
+                    self.poll_nonblocking();
+                }
+            }
+            if self.root_ready.get() {
+                return Ok(());
+            }
+            if self.fire_timers(Instant::now()) > 0 {
+                continue;
+            }
+            self.sleep()?;
+        }
+    }
+
+    /// Polls I/O without blocking and fires due timers.
+    fn poll_nonblocking(&self) {
+        self.reactor.poll(Some(Duration::ZERO), |tok, r| self.io.dispatch(self, tok, r));
+        self.fire_timers(Instant::now());
+    }
+
+    /// Nothing runnable: sleep in the reactor until I/O, a timer, or a
+    /// remote message; or report that nothing can ever wake the root.
+    fn sleep(&self) -> Result<(), WouldBlockForever> {
+        let next = self.timers.borrow_mut().next_deadline();
+        let mut timeout = next.map(|d| d.saturating_duration_since(Instant::now()));
+        let stuck_candidate = next.is_none() && self.reactor.io_waiters() == 0;
+        if stuck_candidate {
+            deadlock::mark(&self.shared);
+            if !self.shared.has_pending() {
+                match deadlock::everyone_stuck() {
+                    Some(true) => {
+                        if self.shared.root_waiting.load(Ordering::SeqCst) {
+                            deadlock::unmark(&self.shared);
+                            return Err(self.would_block_forever());
+                        }
+                        deadlock::notify_waiting_roots();
+                    }
+                    _ => {
+                        if self.shared.root_waiting.load(Ordering::SeqCst) {
+                            timeout = Some(deadlock::RECHECK);
+                        }
+                    }
+                }
+            }
+        }
+        if self.shared.begin_sleep() {
+            self.idle_polls.set(self.idle_polls.get().wrapping_add(1));
+            if self.idle_polls.get() % 64 == 0 {
+                self.stacks.borrow_mut().trim();
+            }
+            self.reactor.poll(timeout, |tok, r| self.io.dispatch(self, tok, r));
+            self.shared.end_sleep();
+        }
+        if stuck_candidate {
+            deadlock::unmark(&self.shared);
+        }
+        self.drain_remote();
+        self.fire_timers(Instant::now());
+        Ok(())
+    }
+
+    /// Fires every timer due at `now`; returns how many woke a task.
+    fn fire_timers(&self, now: Instant) -> usize {
+        let mut woke = 0;
+        loop {
+            let entry = {
+                let mut timers = self.timers.borrow_mut();
+                if timers.armed() == 0 {
+                    break;
+                }
+                match timers.pop_due(now) {
+                    Some(e) => e,
+                    None => break,
+                }
+            };
+            let mut tasks = self.tasks.borrow_mut();
+            let Some(t) = tasks.get_mut(entry.idx as usize) else { continue };
+            if t.gen != entry.gen || t.timer != entry.seq {
+                continue;
+            }
+            t.timer = 0;
+            t.timed_out = true;
+            t.state = State::Runnable;
+            self.timers.borrow_mut().fired();
+            drop(tasks);
+            self.make_runnable(entry.idx);
+            woke += 1;
+        }
+        if woke > 0 {
+            let tasks = self.tasks.borrow();
+            self.timers
+                .borrow_mut()
+                .compact(|e| tasks.get(e.idx as usize).is_some_and(|t| t.gen == e.gen && t.timer == e.seq));
+        }
+        woke
+    }
+
+    /// Handles every message of the remote queue.
+    fn drain_remote(&self) {
+        let mut inbox = self.inbox.take();
+        self.shared.drain(&mut inbox);
+        for msg in inbox.drain(..) {
+            match msg {
+                Msg::Unpark { idx, gen } => self.unpark_local(idx, gen),
+                Msg::Kill { idx, gen } => self.kill_local(idx, gen),
+                Msg::Run(f) => f(),
+                Msg::Recheck => {}
+            }
+        }
+        self.inbox.replace(inbox);
+    }
+
+    // ---------------------------------------------------------- serving
+
+    /// Runs this hub for a `Runtime` until `stop` says so; the root waits
+    /// on `serve` and is woken by the runtime's shutdown message.
+    pub(crate) fn serve(&self, stop: impl Fn() -> bool) {
+        self.serving.set(true);
+        while !stop() {
+            let _ = self.park(None, WaitOn::named("serve"));
+        }
+        self.serving.set(false);
+    }
+
+    /// Kills every green thread of this hub and runs them until they end.
+    pub(crate) fn kill_all_and_drain(&self) {
+        let keys: Vec<(u32, u32)> =
+            self.tasks.borrow().iter().filter(|(k, _)| *k != ROOT as usize).map(|(k, t)| (k as u32, t.gen)).collect();
+        for (idx, gen) in keys {
+            self.kill_local(idx, gen);
+        }
+        while self.live.get() > 0 {
+            let Some(idx) = self.runq.borrow_mut().pop_front() else {
+                // Tasks that survived the kill (they caught it and block
+                // again) are abandoned at teardown.
+                if self.fire_timers(Instant::now()) == 0 {
+                    break;
+                }
+                continue;
+            };
+            self.run_task(idx);
+        }
+    }
+
+    // ------------------------------------------------------ timeout scopes
+
+    /// Opens a timeout scope on the running task; returns its id.
+    pub(crate) fn push_scope(&self, deadline: Instant) -> u64 {
+        let id = self.next_scope.get();
+        self.next_scope.set(id + 1);
+        let mut tasks = self.tasks.borrow_mut();
+        tasks[self.current.get() as usize].scopes.push(Scope { id, deadline });
+        id
+    }
+
+    /// Closes the timeout scope `id` of the running task.
+    pub(crate) fn pop_scope(&self, id: u64) {
+        let mut tasks = self.tasks.borrow_mut();
+        tasks[self.current.get() as usize].scopes.retain(|s| s.id != id);
+    }
+
+    // ------------------------------------------------------ diagnostics
+
+    fn would_block_forever(&self) -> WouldBlockForever {
+        let tasks = self.tasks.borrow();
+        let root = &tasks[ROOT as usize];
+        let thread = std::thread::current();
+        let mut msg = format!(
+            "this call would block forever: the root of OS thread '{}' waits on {}, and no thread of the process can wake it (nothing runnable, no timer, no I/O, no outstanding wake handle)",
+            thread.name().unwrap_or("<unnamed>"),
+            root.wait
+        );
+        let blocked: Vec<_> = tasks.iter().filter(|(k, _)| *k != ROOT as usize).collect();
+        if !blocked.is_empty() {
+            let _ = write!(msg, "; {} blocked green thread(s) on this hub:", blocked.len());
+            for (_, t) in blocked.iter().take(20) {
+                let _ = write!(
+                    msg,
+                    "\n  green thread {} '{}' waits on {} (spawned at {})",
+                    t.id,
+                    t.name.as_deref().unwrap_or("<unnamed>"),
+                    t.wait,
+                    t.spawn_site
+                );
+            }
+            if blocked.len() > 20 {
+                let _ = write!(msg, "\n  … and {} more", blocked.len() - 20);
+            }
+        }
+        WouldBlockForever::new(msg)
+    }
+
+    /// One line per task: id, name, state, spawn site, what it waits on.
+    pub(crate) fn dump(&self) -> String {
+        let tasks = self.tasks.borrow();
+        let mut out = String::new();
+        for (k, t) in tasks.iter() {
+            let role = if k == ROOT as usize { "root" } else { "green" };
+            let _ = writeln!(
+                out,
+                "{role} {} '{}' {} waits on {} (spawned at {})",
+                t.id,
+                t.name.as_deref().unwrap_or("<unnamed>"),
+                t.state.name(),
+                t.wait,
+                t.spawn_site
+            );
+        }
+        out
+    }
+
+    /// Stacks cached in this hub's pool.
+    pub(crate) fn cached_stacks(&self) -> usize {
+        self.stacks.borrow().cached()
+    }
+
+    // ------------------------------------------------------- teardown
+
+    /// At thread exit: fail the joiners of unfinished green threads and leak
+    /// their coroutines (resuming them now could re-enter this hub).
+    fn teardown(self: Box<Hub>) {
+        deadlock::unmark(&self.shared);
+        let tasks = std::mem::take(&mut *self.tasks.borrow_mut());
+        for (_, mut t) in tasks {
+            if let Some(p) = t.packet.take() {
+                p.abandon();
+            }
+            if let Some(c) = t.coro.take() {
+                std::mem::forget(c);
+            }
+        }
+    }
+}

@@ -1,0 +1,147 @@
+//! # greenpatch-runtime
+//!
+//! The engine under greenpatch: stackful green threads (one corosensei
+//! coroutine each, on a pooled, guard-paged stack), one *hub* per OS thread
+//! (run queue, timers, mio reactor) created lazily on the first green call,
+//! wake-ups from any thread, a blocking pool, and the diagnostics gevent
+//! users rely on (would-block-forever, named stack overflows).
+//!
+//! This crate knows nothing about monkey patching: the `greenpatch` crate's
+//! facades switch to it after `patch_all()`.
+//!
+//! ```
+//! use std::time::{Duration, Instant};
+//! use greenpatch_runtime as rt;
+//!
+//! let start = Instant::now();
+//! let handles: Vec<_> = (0..1000)
+//!     .map(|i| rt::spawn(move || { rt::sleep(Duration::from_millis(50)); i }))
+//!     .collect();
+//! let sum: u64 = handles.into_iter().map(|h| h.join().unwrap()).sum();
+//! assert_eq!(sum, 499_500);
+//! assert!(start.elapsed() < Duration::from_secs(2)); // 1,000 sleeps overlap
+//! ```
+//!
+//! See ARCHITECTURE.md for the model (hubs, no migration, lifecycle,
+//! wake-up path) and each module's docs for its invariants.
+
+pub mod blocking;
+mod coroutine;
+mod deadlock;
+mod hub;
+mod io;
+mod join;
+mod overflow;
+mod park;
+mod reactor;
+mod remote;
+mod runtime;
+mod spawn;
+mod stack;
+mod task;
+mod timeout;
+mod timer;
+
+use std::fmt;
+
+pub use blocking::spawn_blocking;
+pub use join::{JoinError, JoinHandle};
+pub use park::{current, park, park_timeout, park_until, sleep, sleep_until, yield_now, Current, Unparker};
+pub use runtime::{Runtime, RuntimeBuilder};
+pub use spawn::{spawn, spawn_local, Builder};
+pub use stack::{DEFAULT_STACK_SIZE, MIN_STACK_SIZE};
+pub use task::{Id, WaitOn};
+pub use timeout::{with_timeout, Elapsed};
+
+/// A blocking call that could never complete (gevent's `LoopExit`).
+///
+/// Returned instead of hanging when nothing in the process can wake the
+/// caller: no runnable green thread, no timer, no I/O wait, and every other
+/// thread of the process is likewise stuck. The message names the blocked
+/// green threads of the caller's hub and what each waits on.
+///
+/// ```
+/// // Nothing will ever unpark this root: park() reports it instead of hanging
+/// // (when this is the only thread of the process; a test harness has more).
+/// # if false {
+/// let err = greenpatch_runtime::park().unwrap_err();
+/// eprintln!("{err}");
+/// # }
+/// ```
+#[derive(Clone)]
+pub struct WouldBlockForever {
+    report: std::sync::Arc<str>,
+}
+
+impl WouldBlockForever {
+    pub(crate) fn new(report: String) -> WouldBlockForever {
+        WouldBlockForever { report: report.into() }
+    }
+
+    /// The full report.
+    ///
+    /// ```
+    /// # fn f(e: greenpatch_runtime::WouldBlockForever) { let _ = e.report(); }
+    /// ```
+    pub fn report(&self) -> &str {
+        &self.report
+    }
+}
+
+impl fmt::Display for WouldBlockForever {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(&self.report)
+    }
+}
+
+impl fmt::Debug for WouldBlockForever {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(f, "WouldBlockForever({})", self.report)
+    }
+}
+
+impl std::error::Error for WouldBlockForever {}
+
+impl From<WouldBlockForever> for std::io::Error {
+    fn from(e: WouldBlockForever) -> std::io::Error {
+        std::io::Error::other(e)
+    }
+}
+
+/// Counters for tests and monitoring.
+pub mod stats {
+    pub use crate::stack::mapped_stacks;
+
+    /// Green threads alive on the calling thread's hub.
+    ///
+    /// ```
+    /// assert_eq!(greenpatch_runtime::stats::live_green_threads(), 0);
+    /// ```
+    pub fn live_green_threads() -> usize {
+        crate::hub::Hub::current().live()
+    }
+
+    /// Stacks cached in the calling thread's hub pool.
+    ///
+    /// ```
+    /// let _ = greenpatch_runtime::stats::cached_stacks();
+    /// ```
+    pub fn cached_stacks() -> usize {
+        crate::hub::Hub::current().cached_stacks()
+    }
+}
+
+/// Diagnostics: what every green thread of this hub is doing.
+pub mod diag {
+    /// One line per green thread of the calling thread's hub (and its root):
+    /// id, name, state, what it waits on, and where it was spawned.
+    ///
+    /// ```
+    /// let h = greenpatch_runtime::spawn(|| ());
+    /// assert!(greenpatch_runtime::diag::dump().contains("runnable"));
+    /// h.join().unwrap();
+    /// ```
+    pub fn dump() -> String {
+        crate::hub::Hub::current().dump()
+    }
+}

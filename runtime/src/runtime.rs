@@ -1,0 +1,237 @@
+//! Multi-hub runtimes: N OS threads, each running one hub.
+//!
+//! A [`Runtime`] starts `hubs(n)` threads; each creates its hub and serves
+//! it until shutdown. [`Runtime::spawn`] (and `spawn` called on one of its
+//! hubs) places each new green thread on a hub picked at spawn time — the
+//! less loaded of two hubs taken round-robin — and it stays there: only the
+//! not-yet-started `Send` closure crosses threads.
+//!
+//! # Shutdown order
+//! 1. `shutting_down` is set: new spawns through the runtime are refused.
+//! 2. Each hub gets a stop message; its root leaves `serve`, kills every
+//!    green thread still alive and runs them until they have unwound
+//!    (destructors run, guards released).
+//! 3. The hub threads exit (their hubs tear down) and are joined.
+
+use std::io;
+use std::panic::Location;
+use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
+use std::sync::{Arc, Mutex};
+use std::thread;
+
+use crate::hub::Hub;
+use crate::join::JoinHandle;
+use crate::remote::{HubRef, Msg};
+use crate::spawn::Builder;
+use crate::stack::DEFAULT_STACK_SIZE;
+
+/// State shared by a runtime's hubs and handles.
+pub(crate) struct Shared {
+    hubs: Mutex<Vec<HubRef>>,
+    next: AtomicUsize,
+    shutting_down: AtomicBool,
+}
+
+impl Shared {
+    /// Picks the hub for a new green thread.
+    /// `None` once the runtime is shutting down.
+    pub(crate) fn pick(&self) -> Option<HubRef> {
+        let hubs = self.hubs.lock().unwrap_or_else(|e| e.into_inner());
+        let n = hubs.len();
+        if n == 0 || self.shutting_down.load(Ordering::Relaxed) {
+            return None;
+        }
+        let i = self.next.fetch_add(1, Ordering::Relaxed);
+        let a = &hubs[i % n];
+        let b = &hubs[(i + 1) % n];
+        if b.load.load(Ordering::Relaxed) < a.load.load(Ordering::Relaxed) {
+            Some(b.clone())
+        } else {
+            Some(a.clone())
+        }
+    }
+}
+
+/// Configures a [`Runtime`].
+///
+/// ```
+/// let rt = greenpatch_runtime::Runtime::builder().hubs(2).stack_size(128 * 1024).build().unwrap();
+/// assert_eq!(rt.block_on(|| 5), 5);
+/// ```
+#[derive(Debug, Clone)]
+pub struct RuntimeBuilder {
+    hubs: usize,
+    stack_size: usize,
+}
+
+impl RuntimeBuilder {
+    /// Number of hub threads (default: available parallelism).
+    ///
+    /// ```
+    /// let rt = greenpatch_runtime::Runtime::builder().hubs(1).build().unwrap();
+    /// assert_eq!(rt.hubs(), 1);
+    /// ```
+    pub fn hubs(mut self, n: usize) -> RuntimeBuilder {
+        self.hubs = n.max(1);
+        self
+    }
+
+    /// Default stack size of green threads spawned on this runtime.
+    ///
+    /// ```
+    /// let rt = greenpatch_runtime::Runtime::builder().stack_size(64 * 1024).build().unwrap();
+    /// rt.block_on(|| ());
+    /// ```
+    pub fn stack_size(mut self, size: usize) -> RuntimeBuilder {
+        self.stack_size = size;
+        self
+    }
+
+    /// Starts the hub threads.
+    ///
+    /// # Errors
+    /// If an OS thread cannot be started.
+    ///
+    /// ```
+    /// let rt = greenpatch_runtime::Runtime::builder().build().unwrap();
+    /// drop(rt);
+    /// ```
+    pub fn build(self) -> io::Result<Runtime> {
+        let shared = Arc::new(Shared {
+            hubs: Mutex::new(Vec::new()),
+            next: AtomicUsize::new(0),
+            shutting_down: AtomicBool::new(false),
+        });
+        let (tx, rx) = std::sync::mpsc::channel();
+        let mut threads = Vec::with_capacity(self.hubs);
+        for i in 0..self.hubs {
+            let tx = tx.clone();
+            let sh = shared.clone();
+            let stack_size = self.stack_size;
+            let t = thread::Builder::new().name(format!("greenpatch-hub-{i}")).spawn(move || {
+                let hub = Hub::current();
+                {
+                    let mut cfg = hub.config.borrow_mut();
+                    cfg.stack_size = stack_size;
+                    cfg.runtime = Some(sh.clone());
+                }
+                let _ = tx.send(hub.shared.clone());
+                hub.serve(|| sh.shutting_down.load(Ordering::SeqCst));
+                hub.kill_all_and_drain();
+                hub.config.borrow_mut().runtime = None;
+            })?;
+            threads.push(t);
+        }
+        drop(tx);
+        let mut hubs = Vec::with_capacity(self.hubs);
+        for _ in 0..self.hubs {
+            hubs.push(rx.recv().map_err(|_| io::Error::other("a hub thread died while starting"))?);
+        }
+        *shared.hubs.lock().unwrap_or_else(|e| e.into_inner()) = hubs;
+        Ok(Runtime { shared, threads })
+    }
+}
+
+/// A set of hub threads with spawn-time placement.
+///
+/// ```
+/// let rt = greenpatch_runtime::Runtime::builder().hubs(2).build().unwrap();
+/// let hs: Vec<_> = (0..4).map(|i| rt.spawn(move || i)).collect();
+/// let total: i32 = hs.into_iter().map(|h| h.join().unwrap()).sum();
+/// assert_eq!(total, 6);
+/// ```
+pub struct Runtime {
+    shared: Arc<Shared>,
+    threads: Vec<thread::JoinHandle<()>>,
+}
+
+impl Runtime {
+    /// A builder with one hub per available core and the default stack size.
+    ///
+    /// ```
+    /// let rt = greenpatch_runtime::Runtime::builder().build().unwrap();
+    /// assert!(rt.hubs() >= 1);
+    /// ```
+    pub fn builder() -> RuntimeBuilder {
+        RuntimeBuilder {
+            hubs: thread::available_parallelism().map(|n| n.get()).unwrap_or(1),
+            stack_size: DEFAULT_STACK_SIZE,
+        }
+    }
+
+    /// Number of hubs.
+    ///
+    /// ```
+    /// let rt = greenpatch_runtime::Runtime::builder().hubs(3).build().unwrap();
+    /// assert_eq!(rt.hubs(), 3);
+    /// ```
+    pub fn hubs(&self) -> usize {
+        self.threads.len()
+    }
+
+    /// Spawns a green thread on one of the runtime's hubs.
+    ///
+    /// ```
+    /// let rt = greenpatch_runtime::Runtime::builder().hubs(2).build().unwrap();
+    /// assert_eq!(rt.spawn(|| 1).join().unwrap(), 1);
+    /// ```
+    #[track_caller]
+    pub fn spawn<F, T>(&self, f: F) -> JoinHandle<T>
+    where
+        F: FnOnce() -> T + Send + 'static,
+        T: Send + 'static,
+    {
+        match self.shared.pick() {
+            Some(target) => Builder::new().spawn_remote(&target, Location::caller(), f),
+            // Unreachable while `self` is borrowed (shutdown happens in drop).
+            None => unreachable!("Runtime::spawn on a runtime that is shutting down"),
+        }
+    }
+
+    /// Runs `f` as a green thread on the runtime and waits for its value;
+    /// a panic in `f` is resumed here.
+    ///
+    /// # Panics
+    /// If `f` panics, or was killed, or can never finish.
+    ///
+    /// ```
+    /// let rt = greenpatch_runtime::Runtime::builder().hubs(2).build().unwrap();
+    /// let v = rt.block_on(|| {
+    ///     let hs: Vec<_> = (0..100).map(|i| greenpatch_runtime::spawn(move || i)).collect();
+    ///     hs.into_iter().map(|h| h.join().unwrap()).sum::<u64>()
+    /// });
+    /// assert_eq!(v, 4950);
+    /// ```
+    #[track_caller]
+    pub fn block_on<F, T>(&self, f: F) -> T
+    where
+        F: FnOnce() -> T + Send + 'static,
+        T: Send + 'static,
+    {
+        match self.spawn(f).join() {
+            Ok(v) => v,
+            Err(crate::JoinError::Panicked(p)) => std::panic::resume_unwind(p),
+            Err(e) => panic!("Runtime::block_on: {e}"),
+        }
+    }
+}
+
+impl Drop for Runtime {
+    fn drop(&mut self) {
+        self.shared.shutting_down.store(true, Ordering::SeqCst);
+        let hubs = std::mem::take(&mut *self.shared.hubs.lock().unwrap_or_else(|e| e.into_inner()));
+        for hub in &hubs {
+            // Wake the serving root (slot 0) so it sees the stop flag.
+            hub.push(Msg::Unpark { idx: crate::task::ROOT, gen: 0 });
+        }
+        for t in self.threads.drain(..) {
+            let _ = t.join();
+        }
+    }
+}
+
+impl std::fmt::Debug for Runtime {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Runtime").field("hubs", &self.threads.len()).finish()
+    }
+}

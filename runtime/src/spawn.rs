@@ -1,0 +1,193 @@
+//! Spawning green threads: [`spawn`], [`spawn_local`] and [`Builder`].
+//!
+//! `spawn` puts the new green thread on the calling thread's hub, or — on a
+//! hub of a multi-hub [`Runtime`](crate::Runtime) — on the runtime hub that
+//! placement picks. `spawn_local` always stays on the calling hub, so its
+//! closure need not be `Send`. A stack is taken from the hub's pool (or
+//! mapped) at spawn time, so a limit is reported where the spawn happens.
+
+use std::io;
+use std::panic::Location;
+use std::sync::Arc;
+
+use crate::hub::Hub;
+use crate::join::{JoinHandle, Packet};
+use crate::remote::{HubRef, Msg};
+
+/// Spawns a green thread running `f` and returns its handle.
+///
+/// # Panics
+/// If no stack can be mapped; the message names the limit that was hit and
+/// how to raise it (use [`Builder::spawn`] to get it as an `io::Error`).
+///
+/// ```
+/// let handles: Vec<_> = (0..10).map(|i| greenpatch_runtime::spawn(move || i * 2)).collect();
+/// let sum: i32 = handles.into_iter().map(|h| h.join().unwrap()).sum();
+/// assert_eq!(sum, 90);
+/// ```
+#[track_caller]
+pub fn spawn<F, T>(f: F) -> JoinHandle<T>
+where
+    F: FnOnce() -> T + Send + 'static,
+    T: Send + 'static,
+{
+    match Builder::new().spawn(f) {
+        Ok(h) => h,
+        Err(e) => panic!("{e}"),
+    }
+}
+
+/// Spawns a green thread on the current hub; `f` need not be `Send`.
+///
+/// # Panics
+/// As [`spawn`].
+///
+/// ```
+/// use std::rc::Rc;
+/// let shared = Rc::new(5);
+/// let s = shared.clone();
+/// let h = greenpatch_runtime::spawn_local(move || *s + 1);
+/// assert_eq!(h.join().unwrap(), 6);
+/// ```
+#[track_caller]
+pub fn spawn_local<F, T>(f: F) -> JoinHandle<T>
+where
+    F: FnOnce() -> T + 'static,
+    T: 'static,
+{
+    match Builder::new().spawn_local(f) {
+        Ok(h) => h,
+        Err(e) => panic!("{e}"),
+    }
+}
+
+/// Green-thread factory, like `std::thread::Builder`: a name and a stack
+/// size per green thread.
+///
+/// ```
+/// let h = greenpatch_runtime::Builder::new()
+///     .name("worker".into())
+///     .stack_size(256 * 1024)
+///     .spawn(|| greenpatch_runtime::current().name().map(String::from))
+///     .unwrap();
+/// assert_eq!(h.join().unwrap().as_deref(), Some("worker"));
+/// ```
+#[derive(Debug, Default, Clone)]
+pub struct Builder {
+    name: Option<Arc<str>>,
+    stack_size: Option<usize>,
+}
+
+impl Builder {
+    /// A builder with the hub's defaults.
+    ///
+    /// ```
+    /// let h = greenpatch_runtime::Builder::new().spawn(|| 1).unwrap();
+    /// assert_eq!(h.join().unwrap(), 1);
+    /// ```
+    pub fn new() -> Builder {
+        Builder::default()
+    }
+
+    /// Names the green thread (shown in diagnostics and by [`crate::current`]).
+    ///
+    /// ```
+    /// let h = greenpatch_runtime::Builder::new().name("n".into()).spawn(|| ()).unwrap();
+    /// h.join().unwrap();
+    /// ```
+    pub fn name(mut self, name: String) -> Builder {
+        self.name = Some(name.into());
+        self
+    }
+
+    /// Usable stack size in bytes (rounded up to pages; at least
+    /// [`MIN_STACK_SIZE`](crate::MIN_STACK_SIZE)).
+    ///
+    /// ```
+    /// let h = greenpatch_runtime::Builder::new().stack_size(64 * 1024).spawn(|| ()).unwrap();
+    /// h.join().unwrap();
+    /// ```
+    pub fn stack_size(mut self, size: usize) -> Builder {
+        self.stack_size = Some(size);
+        self
+    }
+
+    /// Spawns `f`; on a runtime hub, placement may pick another hub.
+    ///
+    /// # Errors
+    /// When no stack can be mapped (the error names the limit), or the
+    /// runtime has shut down.
+    ///
+    /// ```
+    /// let h = greenpatch_runtime::Builder::new().spawn(|| 3).unwrap();
+    /// assert_eq!(h.join().unwrap(), 3);
+    /// ```
+    #[track_caller]
+    pub fn spawn<F, T>(self, f: F) -> io::Result<JoinHandle<T>>
+    where
+        F: FnOnce() -> T + Send + 'static,
+        T: Send + 'static,
+    {
+        let site = Location::caller();
+        let hub = Hub::current();
+        let runtime = hub.config.borrow().runtime.clone();
+        if let Some(target) = runtime.and_then(|rt| rt.pick()) {
+            if !Arc::ptr_eq(&target, &hub.shared) {
+                return Ok(self.spawn_remote(&target, site, f));
+            }
+        }
+        self.spawn_on(hub, site, f)
+    }
+
+    /// Spawns `f` on the current hub; `f` need not be `Send`.
+    ///
+    /// # Errors
+    /// When no stack can be mapped (the error names the limit).
+    ///
+    /// ```
+    /// let h = greenpatch_runtime::Builder::new().spawn_local(|| std::rc::Rc::new(1)).unwrap();
+    /// assert_eq!(*h.join().unwrap(), 1);
+    /// ```
+    #[track_caller]
+    pub fn spawn_local<F, T>(self, f: F) -> io::Result<JoinHandle<T>>
+    where
+        F: FnOnce() -> T + 'static,
+        T: 'static,
+    {
+        self.spawn_on(Hub::current(), Location::caller(), f)
+    }
+
+    fn spawn_on<F, T>(self, hub: &Hub, site: &'static Location<'static>, f: F) -> io::Result<JoinHandle<T>>
+    where
+        F: FnOnce() -> T + 'static,
+        T: 'static,
+    {
+        let packet = Packet::<T>::new();
+        let id = hub.shared.alloc_id();
+        let p = packet.clone();
+        let (idx, gen) = hub.spawn_raw(id, self.name, self.stack_size, site, packet.clone(), move || p.run(f))?;
+        packet.placed(hub, idx, gen);
+        Ok(JoinHandle { packet, id })
+    }
+
+    /// Hands a not-yet-started `Send` closure to another hub.
+    pub(crate) fn spawn_remote<F, T>(self, target: &HubRef, site: &'static Location<'static>, f: F) -> JoinHandle<T>
+    where
+        F: FnOnce() -> T + Send + 'static,
+        T: Send + 'static,
+    {
+        let packet = Packet::<T>::new();
+        let id = target.alloc_id();
+        let p = packet.clone();
+        let Builder { name, stack_size } = self;
+        target.push(Msg::Run(Box::new(move || {
+            let hub = Hub::current();
+            let p2 = p.clone();
+            match hub.spawn_raw(id, name, stack_size, site, p.clone(), move || p2.run(f)) {
+                Ok((idx, gen)) => p.placed(hub, idx, gen),
+                Err(e) => p.complete(Err(crate::JoinError::Spawn(e))),
+            }
+        })));
+        JoinHandle { packet, id }
+    }
+}

@@ -1,0 +1,197 @@
+//! Green-thread records: ids, states and what a blocked green thread waits on.
+//!
+//! Every green thread has one [`Task`] in its hub's slab. Slot 0 is the
+//! hub's *root*: the OS thread's own stack, which never runs in a coroutine
+//! and drives the scheduler loop whenever it blocks.
+//!
+//! # Lifecycle
+//!
+//! ```text
+//!   spawn ──► Runnable ──resume──► Running ──finish──► (slot freed, stack pooled)
+//!                ▲                   │  │
+//!                │          yield_now│  │park (join, sleep, lock, I/O ...)
+//!                │◄──────────────────┘  ▼
+//!                └──unpark / timer / kill── Parked
+//! ```
+//!
+//! A kill request marks the task and makes it runnable if parked; the task
+//! unwinds with a kill payload at its next blocking point (or never starts,
+//! if it had not started yet).
+//!
+//! # Invariants
+//! - A task index is in the run queue iff its state is `Runnable`.
+//! - `coro` is `None` exactly while the task is `Running` (the scheduler has
+//!   moved it out to resume it) — and always for the root.
+//! - `timer != 0` iff the task is `Parked` with an armed timer; the timer
+//!   table's armed count equals the number of such tasks.
+//! - Ids carry a generation (`gen`): a handle whose generation differs from
+//!   the slot's is stale and is ignored.
+
+use std::fmt;
+use std::panic::Location;
+use std::sync::Arc;
+use std::time::Instant;
+
+use crate::coroutine::{Coro, Suspender};
+
+/// Index of the root pseudo-task in every hub's slab.
+pub(crate) const ROOT: u32 = 0;
+
+/// Identifier of a green thread, unique in the process.
+///
+/// Displayed as `hub.seq`: the hub (OS thread) that runs it and its spawn
+/// number there. The root of a hub (the OS thread's own stack) is `hub.0`.
+///
+/// ```
+/// let h = greenpatch_runtime::spawn(|| greenpatch_runtime::current().id());
+/// let id = h.id();
+/// assert_eq!(h.join().unwrap(), id);
+/// ```
+#[derive(Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord)]
+pub struct Id(pub(crate) u64);
+
+impl Id {
+    pub(crate) fn new(hub: u32, seq: u64) -> Id {
+        Id(((hub as u64) << 40) | (seq & ((1 << 40) - 1)))
+    }
+
+    /// The id as one integer (stable for the life of the process).
+    ///
+    /// ```
+    /// let h = greenpatch_runtime::spawn(|| ());
+    /// assert_ne!(h.id().as_u64(), 0);
+    /// h.join().unwrap();
+    /// ```
+    pub fn as_u64(self) -> u64 {
+        self.0
+    }
+}
+
+impl fmt::Display for Id {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(f, "{}.{}", self.0 >> 40, self.0 & ((1 << 40) - 1))
+    }
+}
+
+impl fmt::Debug for Id {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(f, "Id({self})")
+    }
+}
+
+/// What a parked green thread (or a blocked root) is waiting for.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct WaitOn {
+    /// A short name of the operation: `"join"`, `"sleep"`, `"park"`, …
+    pub what: &'static str,
+    /// The green thread this wait concerns, if any (the one being joined).
+    pub target: Option<Id>,
+}
+
+impl WaitOn {
+    /// A wait described by its operation only.
+    ///
+    /// ```
+    /// let w = greenpatch_runtime::WaitOn::named("lock");
+    /// assert_eq!(w.to_string(), "lock");
+    /// ```
+    pub const fn named(what: &'static str) -> WaitOn {
+        WaitOn { what, target: None }
+    }
+}
+
+impl fmt::Display for WaitOn {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self.target {
+            Some(id) => write!(f, "{} of green thread {}", self.what, id),
+            None => f.write_str(self.what),
+        }
+    }
+}
+
+/// Scheduling state of a task.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub(crate) enum State {
+    Runnable,
+    Running,
+    Parked,
+}
+
+impl State {
+    pub(crate) fn name(self) -> &'static str {
+        match self {
+            State::Runnable => "runnable",
+            State::Running => "running",
+            State::Parked => "parked",
+        }
+    }
+}
+
+/// Kill progress of a task.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub(crate) enum Kill {
+    None,
+    Requested,
+    Delivered,
+}
+
+/// An active timeout scope (see `timeout.rs`).
+#[derive(Clone, Copy, Debug)]
+pub(crate) struct Scope {
+    pub(crate) id: u64,
+    pub(crate) deadline: Instant,
+}
+
+/// Hook a hub uses to fail a task's joiners when the task can never finish.
+pub(crate) trait Abandon {
+    /// Completes the join packet with `JoinError::Abandoned`.
+    fn abandon(&self);
+    /// Completes the join packet with `JoinError::Killed` (never started).
+    fn killed_before_start(&self);
+}
+
+/// One green thread (or the root) in a hub's slab.
+pub(crate) struct Task {
+    pub(crate) id: Id,
+    pub(crate) gen: u32,
+    pub(crate) state: State,
+    pub(crate) coro: Option<Coro>,
+    pub(crate) suspender: *const Suspender,
+    pub(crate) started: bool,
+    pub(crate) notified: bool,
+    pub(crate) kill: Kill,
+    pub(crate) timer: u64,
+    pub(crate) timed_out: bool,
+    pub(crate) wait: WaitOn,
+    pub(crate) name: Option<Arc<str>>,
+    pub(crate) scopes: Vec<Scope>,
+    pub(crate) spawn_site: &'static Location<'static>,
+    pub(crate) packet: Option<Arc<dyn Abandon>>,
+}
+
+impl Task {
+    pub(crate) fn new(id: Id, gen: u32, name: Option<Arc<str>>, spawn_site: &'static Location<'static>) -> Task {
+        Task {
+            id,
+            gen,
+            state: State::Runnable,
+            coro: None,
+            suspender: std::ptr::null(),
+            started: false,
+            notified: false,
+            kill: Kill::None,
+            timer: 0,
+            timed_out: false,
+            wait: WaitOn::named("start"),
+            name,
+            scopes: Vec::new(),
+            spawn_site,
+            packet: None,
+        }
+    }
+
+    /// The innermost-binding timeout scope: the one with the earliest deadline.
+    pub(crate) fn tightest_scope(&self) -> Option<Scope> {
+        self.scopes.iter().copied().min_by_key(|s| s.deadline)
+    }
+}
