@@ -157,9 +157,9 @@ impl Hub {
     }
 
     fn new() -> io::Result<Hub> {
-        let (reactor, waker) = Reactor::new()?;
+        let (reactor, waker, registry) = Reactor::new()?;
         let index = NEXT_HUB.fetch_add(1, Ordering::Relaxed);
-        let shared = Arc::new(HubShared::new(index, waker));
+        let shared = Arc::new(HubShared::new(index, waker, registry));
         deadlock::register(Arc::downgrade(&shared));
         let mut tasks = Slab::with_capacity(64);
         let mut root = Task::new(Id::new(index, 0), 0, None, Location::caller());

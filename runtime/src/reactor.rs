@@ -28,15 +28,16 @@ pub(crate) struct Reactor {
 
 impl Reactor {
     /// Creates the poller and the waker other threads use to reach it.
-    pub(crate) fn new() -> io::Result<(Reactor, mio::Waker)> {
+    pub(crate) fn new() -> io::Result<(Reactor, mio::Waker, mio::Registry)> {
         let poll = Poll::new()?;
         let waker = mio::Waker::new(poll.registry(), WAKER)?;
+        let registry = poll.registry().try_clone()?;
         let reactor = Reactor {
             poll: RefCell::new(poll),
             events: RefCell::new(Events::with_capacity(1024)),
             io_waiters: Cell::new(0),
         };
-        Ok((reactor, waker))
+        Ok((reactor, waker, registry))
     }
 
     /// Waits for readiness up to `timeout` (`None`: until woken) and hands

@@ -46,10 +46,13 @@ pub(crate) struct HubShared {
     /// Green threads alive on this hub (read by `Runtime` placement).
     pub(crate) load: std::sync::atomic::AtomicUsize,
     waker: mio::Waker,
+    /// A clone of the hub's reactor registry: lets any thread deregister a
+    /// socket that leaves this hub (epoll_ctl is thread-safe).
+    pub(crate) registry: mio::Registry,
 }
 
 impl HubShared {
-    pub(crate) fn new(index: u32, waker: mio::Waker) -> HubShared {
+    pub(crate) fn new(index: u32, waker: mio::Waker, registry: mio::Registry) -> HubShared {
         HubShared {
             index,
             queue: Mutex::new(Vec::new()),
@@ -60,6 +63,7 @@ impl HubShared {
             next_seq: AtomicU64::new(1),
             load: std::sync::atomic::AtomicUsize::new(0),
             waker,
+            registry,
         }
     }
 

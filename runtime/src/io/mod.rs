@@ -19,6 +19,8 @@
 //! - Closing a slot wakes all its waiters; they find the slot gone and fail
 //!   with [`closed_error`].
 
+pub(crate) mod fd;
+
 use std::cell::{Cell, RefCell};
 use std::io;
 use std::time::Instant;
