@@ -79,13 +79,7 @@ impl EntryPoint {
         handler: Handler,
         declared_in: &'static str,
     ) -> Self {
-        Self {
-            group,
-            name,
-            after,
-            handler,
-            declared_in,
-        }
+        Self { group, name, after, handler, declared_in }
     }
 
     /// The group whose events it receives.
@@ -311,8 +305,7 @@ pub(crate) fn ordered(group: EventGroup) -> Result<Vec<&'static EntryPoint>, Del
 
     // By name, then by declaration site, so that every check below visits
     // entry points in the same order in every run.
-    let mut members: Vec<&'static EntryPoint> =
-        all.into_iter().filter(|e| e.group == group).collect();
+    let mut members: Vec<&'static EntryPoint> = all.into_iter().filter(|e| e.group == group).collect();
     members.sort_by_key(|e| (e.name, e.declared_in));
 
     for pair in members.windows(2) {
@@ -321,11 +314,7 @@ pub(crate) fn ordered(group: EventGroup) -> Result<Vec<&'static EntryPoint>, Del
             return Err(DeliveryError::DuplicateName {
                 group,
                 name,
-                declared_in: members
-                    .iter()
-                    .filter(|e| e.name == name)
-                    .map(|e| e.declared_in)
-                    .collect(),
+                declared_in: members.iter().filter(|e| e.name == name).map(|e| e.declared_in).collect(),
             });
         }
     }
@@ -341,30 +330,20 @@ pub(crate) fn ordered(group: EventGroup) -> Result<Vec<&'static EntryPoint>, Del
         }
     }
 
-    let by_name: BTreeMap<&str, &'static EntryPoint> =
-        members.iter().map(|e| (e.name, *e)).collect();
+    let by_name: BTreeMap<&str, &'static EntryPoint> = members.iter().map(|e| (e.name, *e)).collect();
     // How many in-group predecessors each entry point still waits for, and
     // who waits for whom.
     let mut waiting: BTreeMap<&str, usize> = BTreeMap::new();
     let mut dependents: BTreeMap<&str, Vec<&str>> = BTreeMap::new();
     for entry in &members {
-        let before: BTreeSet<&str> = entry
-            .after
-            .iter()
-            .copied()
-            .filter(|a| by_name.contains_key(a))
-            .collect();
+        let before: BTreeSet<&str> = entry.after.iter().copied().filter(|a| by_name.contains_key(a)).collect();
         waiting.insert(entry.name, before.len());
         for b in before {
             dependents.entry(b).or_default().push(entry.name);
         }
     }
 
-    let mut ready: BTreeSet<&str> = waiting
-        .iter()
-        .filter(|&(_, &n)| n == 0)
-        .map(|(&name, _)| name)
-        .collect();
+    let mut ready: BTreeSet<&str> = waiting.iter().filter(|&(_, &n)| n == 0).map(|(&name, _)| name).collect();
     let mut order = Vec::with_capacity(members.len());
     while let Some(name) = ready.pop_first() {
         order.push(by_name[name]);
@@ -382,10 +361,7 @@ pub(crate) fn ordered(group: EventGroup) -> Result<Vec<&'static EntryPoint>, Del
     if waiting.is_empty() {
         Ok(order)
     } else {
-        Err(DeliveryError::Cycle {
-            group,
-            plugins: find_cycle(&waiting, &by_name),
-        })
+        Err(DeliveryError::Cycle { group, plugins: find_cycle(&waiting, &by_name) })
     }
 }
 
@@ -393,10 +369,7 @@ pub(crate) fn ordered(group: EventGroup) -> Result<Vec<&'static EntryPoint>, Del
 /// still waits for another one left over, so following "runs after" from
 /// any of them must revisit a name. The cycle is rotated to start at its
 /// smallest name, for a stable message.
-fn find_cycle(
-    left: &BTreeMap<&str, usize>,
-    by_name: &BTreeMap<&str, &'static EntryPoint>,
-) -> Vec<&'static str> {
+fn find_cycle(left: &BTreeMap<&str, usize>, by_name: &BTreeMap<&str, &'static EntryPoint>) -> Vec<&'static str> {
     let Some(&start) = left.keys().next() else {
         return Vec::new();
     };
@@ -411,12 +384,7 @@ fn find_cycle(
             return cycle;
         }
         path.push(current.name);
-        let next = current
-            .after
-            .iter()
-            .filter(|a| left.contains_key(*a))
-            .min()
-            .and_then(|a| by_name.get(a));
+        let next = current.after.iter().filter(|a| left.contains_key(*a)).min().and_then(|a| by_name.get(a));
         match next {
             Some(next) => current = next,
             // Cannot happen (every left-over entry waits for a left-over

@@ -55,9 +55,7 @@ impl DoNotPatch {
     /// assert_eq!(refusal.reason(), "set PGGREEN=1 to allow it");
     /// ```
     pub fn new(reason: impl Into<String>) -> Self {
-        Self {
-            reason: reason.into(),
-        }
+        Self { reason: reason.into() }
     }
 
     /// The reason given.
@@ -193,10 +191,7 @@ impl fmt::Display for Plugin {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         match self {
             Plugin::Subscriber { id, name: None } => write!(f, "subscriber {id}"),
-            Plugin::Subscriber {
-                id,
-                name: Some(name),
-            } => write!(f, "subscriber {id} `{name}`"),
+            Plugin::Subscriber { id, name: Some(name) } => write!(f, "subscriber {id} `{name}`"),
             Plugin::EntryPoint { name, declared_in } => {
                 write!(f, "entry point `{name}` (declared in {declared_in})")
             }
@@ -248,13 +243,7 @@ pub struct Veto {
 
 impl fmt::Display for Veto {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        write!(
-            f,
-            "{} vetoed {}: {}",
-            self.plugin,
-            EventAt(self.event, &self.module),
-            self.reason.reason()
-        )
+        write!(f, "{} vetoed {}: {}", self.plugin, EventAt(self.event, &self.module), self.reason.reason())
     }
 }
 
@@ -454,12 +443,7 @@ impl fmt::Display for DeliveryError {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         match self {
             DeliveryError::Vetoed(veto) => veto.fmt(f),
-            DeliveryError::DoNotPatchFromDidEvent {
-                event,
-                module,
-                plugin,
-                reason,
-            } => write!(
+            DeliveryError::DoNotPatchFromDidEvent { event, module, plugin, reason } => write!(
                 f,
                 "{plugin} returned DoNotPatch from {} ({}), but a did-event comes after the \
                  patching and cannot veto it; return DoNotPatch from the matching will-event \
@@ -467,29 +451,16 @@ impl fmt::Display for DeliveryError {
                 EventAt(*event, module),
                 reason.reason()
             ),
-            DeliveryError::Failed {
-                event,
-                module,
-                plugin,
-                source,
-            } => write!(f, "{plugin} failed handling {}: {source}", EventAt(*event, module)),
-            DeliveryError::Panicked {
-                event,
-                module,
-                plugin,
-                message,
-            } => write!(
+            DeliveryError::Failed { event, module, plugin, source } => {
+                write!(f, "{plugin} failed handling {}: {source}", EventAt(*event, module))
+            }
+            DeliveryError::Panicked { event, module, plugin, message } => write!(
                 f,
                 "{plugin} panicked handling {}: {message}; a handler should return \
                  PluginError::Failed instead of panicking",
                 EventAt(*event, module)
             ),
-            DeliveryError::UnknownAfter {
-                group,
-                plugin,
-                declared_in,
-                unknown,
-            } => write!(
+            DeliveryError::UnknownAfter { group, plugin, declared_in, unknown } => write!(
                 f,
                 "{group} entry point `{plugin}` (declared in {declared_in}) must run after \
                  `{unknown}`, but no entry point of any group is named `{unknown}`; fix the \
@@ -506,11 +477,7 @@ impl fmt::Display for DeliveryError {
                 }
                 f.write_str("; remove one of these `after` names")
             }
-            DeliveryError::DuplicateName {
-                group,
-                name,
-                declared_in,
-            } => write!(
+            DeliveryError::DuplicateName { group, name, declared_in } => write!(
                 f,
                 "{} {group} entry points are named `{name}` (declared in {}); names must be \
                  unique within a group for `after` to work, so rename all but one",

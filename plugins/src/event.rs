@@ -175,10 +175,7 @@ impl fmt::Display for EventKind {
 
 /// Looks `key` up in plugin arguments; the last pair with that key wins.
 fn lookup<'a>(args: &'a [(String, String)], key: &str) -> Option<&'a str> {
-    args.iter()
-        .rev()
-        .find(|(k, _)| k == key)
-        .map(|(_, v)| v.as_str())
+    args.iter().rev().find(|(k, _)| k == key).map(|(_, v)| v.as_str())
 }
 
 /// Defines an event that carries only the call's options and arguments.
@@ -228,7 +225,8 @@ macro_rules! call_event {
             /// ```
             #[doc = concat!("use greenpatch_plugins::{", stringify!($name), ", Options};")]
             /// let args = [("pool".to_string(), "8".to_string())];
-            #[doc = concat!("let event = ", stringify!($name), "::new(&Options::new(), &args);")]
+            /// let options = Options::new();
+            #[doc = concat!("let event = ", stringify!($name), "::new(&options, &args);")]
             /// assert_eq!(event.args().len(), 1);
             /// ```
             pub fn args(&self) -> &'a [(String, String)] {
@@ -242,7 +240,8 @@ macro_rules! call_event {
             /// ```
             #[doc = concat!("use greenpatch_plugins::{", stringify!($name), ", Options};")]
             /// let args = [("pool".to_string(), "8".to_string())];
-            #[doc = concat!("let event = ", stringify!($name), "::new(&Options::new(), &args);")]
+            /// let options = Options::new();
+            #[doc = concat!("let event = ", stringify!($name), "::new(&options, &args);")]
             /// assert_eq!(event.arg("pool"), Some("8"));
             /// assert_eq!(event.arg("tls"), None);
             /// ```
@@ -291,7 +290,8 @@ macro_rules! module_event {
             ///
             /// ```
             #[doc = concat!("use greenpatch_plugins::{", stringify!($name), ", Options};")]
-            #[doc = concat!("let event = ", stringify!($name), "::new(\"socket\", &[], &Options::new(), &[]);")]
+            /// let options = Options::new();
+            #[doc = concat!("let event = ", stringify!($name), "::new(\"socket\", &[], &options, &[]);")]
             /// assert_eq!(event.module(), "socket");
             /// ```
             pub fn module(&self) -> &'a str {
@@ -304,7 +304,8 @@ macro_rules! module_event {
             ///
             /// ```
             #[doc = concat!("use greenpatch_plugins::{", stringify!($name), ", Options};")]
-            #[doc = concat!("let event = ", stringify!($name), "::new(\"time\", &[\"sleep\", \"now\"], &Options::new(), &[]);")]
+            /// let options = Options::new();
+            #[doc = concat!("let event = ", stringify!($name), "::new(\"time\", &[\"sleep\", \"now\"], &options, &[]);")]
             /// assert_eq!(event.items(), ["sleep", "now"]);
             /// ```
             pub fn items(&self) -> &'a [&'a str] {
@@ -331,7 +332,8 @@ macro_rules! module_event {
             ///
             /// ```
             #[doc = concat!("use greenpatch_plugins::{", stringify!($name), ", Options};")]
-            #[doc = concat!("let event = ", stringify!($name), "::new(\"time\", &[], &Options::new(), &[]);")]
+            /// let options = Options::new();
+            #[doc = concat!("let event = ", stringify!($name), "::new(\"time\", &[], &options, &[]);")]
             /// assert!(event.args().is_empty());
             /// ```
             pub fn args(&self) -> &'a [(String, String)] {
@@ -345,7 +347,8 @@ macro_rules! module_event {
             /// ```
             #[doc = concat!("use greenpatch_plugins::{", stringify!($name), ", Options};")]
             /// let args = [("tls".to_string(), "on".to_string())];
-            #[doc = concat!("let event = ", stringify!($name), "::new(\"time\", &[], &Options::new(), &args);")]
+            /// let options = Options::new();
+            #[doc = concat!("let event = ", stringify!($name), "::new(\"time\", &[], &options, &args);")]
             /// assert_eq!(event.arg("tls"), Some("on"));
             /// ```
             pub fn arg(&self, key: &str) -> Option<&'a str> {

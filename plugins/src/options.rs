@@ -96,10 +96,7 @@ impl Options {
     /// assert_eq!(options.get("socket"), None);
     /// ```
     pub fn get(&self, module: &str) -> Option<bool> {
-        self.modules
-            .iter()
-            .find(|(name, _)| name == module)
-            .map(|&(_, requested)| requested)
+        self.modules.iter().find(|(name, _)| name == module).map(|&(_, requested)| requested)
     }
 
     /// Whether `module` is mentioned and requested.
@@ -127,9 +124,7 @@ impl Options {
     /// assert_eq!(options.requested().collect::<Vec<_>>(), ["time", "socket"]);
     /// ```
     pub fn requested(&self) -> impl Iterator<Item = &str> + '_ {
-        self.iter()
-            .filter(|&(_, requested)| requested)
-            .map(|(name, _)| name)
+        self.iter().filter(|&(_, requested)| requested).map(|(name, _)| name)
     }
 
     /// Every `(module, requested)` pair, in order.
@@ -141,9 +136,7 @@ impl Options {
     /// assert_eq!(options.iter().collect::<Vec<_>>(), [("time", false)]);
     /// ```
     pub fn iter(&self) -> impl Iterator<Item = (&str, bool)> + '_ {
-        self.modules
-            .iter()
-            .map(|(name, requested)| (name.as_str(), *requested))
+        self.modules.iter().map(|(name, requested)| (name.as_str(), *requested))
     }
 
     /// How many modules the options mention (requested or not).

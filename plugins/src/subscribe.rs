@@ -40,17 +40,12 @@ static NEXT_ID: AtomicU64 = AtomicU64::new(1);
 /// only come from a panic in this module's own short critical sections,
 /// which leave the list consistent: the poison is ignored.
 fn list() -> MutexGuard<'static, Vec<Subscriber>> {
-    SUBSCRIBERS
-        .lock()
-        .unwrap_or_else(|poisoned| poisoned.into_inner())
+    SUBSCRIBERS.lock().unwrap_or_else(|poisoned| poisoned.into_inner())
 }
 
 /// The current subscribers, in order, for one delivery.
 pub(crate) fn snapshot() -> Vec<(SubscriptionId, Option<String>, SharedHandler)> {
-    list()
-        .iter()
-        .map(|s| (s.id, s.name.clone(), Arc::clone(&s.handler)))
-        .collect()
+    list().iter().map(|s| (s.id, s.name.clone(), Arc::clone(&s.handler))).collect()
 }
 
 /// Identifies a subscription; use it to [`unsubscribe`].

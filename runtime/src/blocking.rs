@@ -43,12 +43,13 @@ static WORK: Condvar = Condvar::new();
 /// let h = greenpatch_runtime::spawn_blocking(|| std::fs::metadata(".").is_ok());
 /// assert!(h.join().unwrap());
 /// ```
+#[track_caller]
 pub fn spawn_blocking<F, T>(f: F) -> JoinHandle<T>
 where
     F: FnOnce() -> T + Send + 'static,
     T: Send + 'static,
 {
-    let packet = Packet::<T>::new();
+    let packet = Packet::<T>::new(Id(0), None, std::panic::Location::caller());
     let p = packet.clone();
     submit(Box::new(move || p.run(f)));
     JoinHandle { packet, id: Id(0) }

@@ -29,7 +29,7 @@ use std::collections::VecDeque;
 use std::fmt::Write as _;
 use std::io;
 use std::panic::Location;
-use std::ptr;
+use std::ptr::{self, NonNull};
 use std::sync::atomic::{AtomicU32, Ordering};
 use std::sync::Arc;
 use std::time::{Duration, Instant};
@@ -43,7 +43,7 @@ use crate::overflow;
 use crate::reactor::Reactor;
 use crate::remote::{HubShared, Msg};
 use crate::stack::{StackPool, DEFAULT_STACK_SIZE, MAX_CACHED};
-use crate::task::{Abandon, Id, Kill, Scope, State, Task, WaitOn, ROOT};
+use crate::task::{Id, Kill, Scope, State, Task, TaskOwner, WaitOn, ROOT};
 use crate::timer::Timers;
 use crate::WouldBlockForever;
 
@@ -74,13 +74,29 @@ pub(crate) struct HubConfig {
     pub(crate) runtime: Option<Arc<crate::runtime::Shared>>,
 }
 
+/// A slab entry: where a task lives and what keeps it alive.
+struct Entry {
+    task: NonNull<Task>,
+    /// `None` for the root (its task lives in the hub).
+    owner: Option<Arc<dyn TaskOwner>>,
+}
+
 /// One OS thread's scheduler.
 pub(crate) struct Hub {
     pub(crate) shared: Arc<HubShared>,
-    tasks: RefCell<Slab<Task>>,
+    /// # Invariant
+    /// Every entry's `task` points into its `owner` (or to `root`), which the
+    /// entry keeps alive; an entry is removed only by `run_task` when its
+    /// task finished, or at teardown.
+    tasks: RefCell<Slab<Entry>>,
+    root: Box<Task>,
     runq: RefCell<VecDeque<u32>>,
     current: Cell<u32>,
-    cur_suspender: Cell<*const Suspender>,
+    /// # Invariant
+    /// Points to the task whose code runs now (the root's outside green
+    /// code); valid because the running task's entry cannot be removed
+    /// while it runs.
+    cur_task: Cell<NonNull<Task>>,
     root_ready: Cell<bool>,
     serving: Cell<bool>,
     timers: RefCell<Timers>,
@@ -108,7 +124,7 @@ impl Drop for HubOwner {
         let p = self.0.replace(ptr::null_mut());
         if !p.is_null() {
             CURRENT.with(|c| c.set(ptr::null()));
-            // SAFETY: `p` came from `Box::into_raw` in `Hub::current` and is
+            // SAFETY: `p` came from `Box::into_raw` in `Hub::create` and is
             // released exactly once, here, at thread exit.
             let hub = unsafe { Box::from_raw(p) };
             hub.teardown();
@@ -161,18 +177,20 @@ impl Hub {
         let index = NEXT_HUB.fetch_add(1, Ordering::Relaxed);
         let shared = Arc::new(HubShared::new(index, waker, registry));
         deadlock::register(Arc::downgrade(&shared));
+        let root = Box::new(Task::new(Id::new(index, 0), None, Location::caller()));
+        root.state.set(State::Running);
+        root.started.set(true);
+        let root_ptr = NonNull::from(&*root);
         let mut tasks = Slab::with_capacity(64);
-        let mut root = Task::new(Id::new(index, 0), 0, None, Location::caller());
-        root.state = State::Running;
-        root.started = true;
-        let key = tasks.insert(root);
+        let key = tasks.insert(Entry { task: root_ptr, owner: None });
         debug_assert_eq!(key, ROOT as usize);
         Ok(Hub {
             shared,
             tasks: RefCell::new(tasks),
+            root,
             runq: RefCell::new(VecDeque::with_capacity(64)),
             current: Cell::new(ROOT),
-            cur_suspender: Cell::new(ptr::null()),
+            cur_task: Cell::new(root_ptr),
             root_ready: Cell::new(false),
             serving: Cell::new(false),
             timers: RefCell::new(Timers::new()),
@@ -188,82 +206,75 @@ impl Hub {
         })
     }
 
+    /// The task running now.
+    #[inline]
+    fn cur(&self) -> &Task {
+        // SAFETY: invariant of `cur_task`: the running task's entry (and so
+        // its allocation) cannot be removed while its code runs.
+        unsafe { self.cur_task.get().as_ref() }
+    }
+
+    /// The task in slot `idx` if its generation is `gen`.
+    #[inline]
+    fn task(&self, idx: u32, gen: u32) -> Option<NonNull<Task>> {
+        let tasks = self.tasks.borrow();
+        let p = tasks.get(idx as usize)?.task;
+        // SAFETY: entries point to live tasks (invariant of `tasks`).
+        (unsafe { p.as_ref() }.gen == gen).then_some(p)
+    }
+
     // ----------------------------------------------------------------- spawn
 
-    /// Creates a green thread on this hub. `body` runs inside the coroutine
-    /// with the task's kill state already checked; `packet` is failed if the
-    /// hub dies first.
+    /// Places a green thread whose task lives in `owner` on this hub.
+    /// `body(killed)` runs inside the coroutine; `killed` says the green
+    /// thread was killed before it started (the body must then not run the
+    /// user's closure). The owner's joiners are failed if the hub dies first.
     pub(crate) fn spawn_raw(
         &self,
-        id: Id,
-        name: Option<Arc<str>>,
+        owner: Arc<dyn TaskOwner>,
         stack_size: Option<usize>,
-        site: &'static Location<'static>,
-        packet: Arc<dyn Abandon>,
-        body: impl FnOnce() + 'static,
+        body: impl FnOnce(bool) + 'static,
     ) -> io::Result<(u32, u32)> {
         let size = stack_size.unwrap_or_else(|| self.config.borrow().stack_size);
         let mut stack = self.stacks.borrow_mut().get(size)?;
-        let gen = id.as_u64() as u32;
-        stack.set_owner(id.as_u64(), name.as_deref());
+        let task = owner.task();
+        stack.set_owner(task.id.as_u64(), task.name.as_deref());
         let coro = Coro::new(stack, move |s: &Suspender| {
             let hub = Hub::current();
-            hub.cur_suspender.set(s);
-            if hub.take_kill_before_start() {
-                return;
-            }
-            body();
+            let me = hub.cur();
+            me.suspender.set(s);
+            me.started.set(true);
+            // Killed before it started: the body only records that.
+            body(me.take_kill());
         });
-        let mut task = Task::new(id, gen, name, site);
-        task.coro = Some(coro);
-        task.packet = Some(packet);
-        let idx = self.tasks.borrow_mut().insert(task) as u32;
+        // SAFETY: the task is not running and nothing else references its
+        // coroutine slot (invariant of `Task::coro`).
+        unsafe { *task.coro.get() = Some(coro) };
+        let gen = task.gen;
+        let ptr = NonNull::from(task);
+        let idx = self.tasks.borrow_mut().insert(Entry { task: ptr, owner: Some(owner) }) as u32;
         self.runq.borrow_mut().push_back(idx);
         self.live.set(self.live.get() + 1);
         self.shared.load.store(self.live.get(), Ordering::Relaxed);
         Ok((idx, gen))
     }
 
-    /// At a task's first run: if it was killed before starting, fail its
-    /// packet and report `true` (the body must not run).
-    fn take_kill_before_start(&self) -> bool {
-        let mut tasks = self.tasks.borrow_mut();
-        let t = &mut tasks[self.current.get() as usize];
-        t.started = true;
-        if t.kill == Kill::Requested {
-            t.kill = Kill::Delivered;
-            if let Some(p) = t.packet.take() {
-                drop(tasks);
-                p.killed_before_start();
-            }
-            return true;
-        }
-        false
-    }
-
     // ------------------------------------------------------------ identity
 
     /// Id of the running task (the root's id outside green threads).
     pub(crate) fn current_id(&self) -> Id {
-        self.tasks.borrow()[self.current.get() as usize].id
+        self.cur().id
     }
 
     /// Name of the running task, if any.
     pub(crate) fn current_name(&self) -> Option<Arc<str>> {
-        self.tasks.borrow()[self.current.get() as usize].name.clone()
+        self.cur().name.clone()
     }
 
     /// Slot index and generation of the running task.
     #[inline]
     pub(crate) fn current_key(&self) -> (u32, u32) {
-        let idx = self.current.get();
-        (idx, self.tasks.borrow()[idx as usize].gen)
-    }
-
-    /// Whether green code (not the root) is running.
-    #[inline]
-    pub(crate) fn in_green(&self) -> bool {
-        self.current.get() != ROOT
+        (self.current.get(), self.cur().gen)
     }
 
     /// Green threads alive on this hub.
@@ -281,73 +292,56 @@ impl Hub {
     /// process can ever wake it.
     pub(crate) fn park(&self, deadline: Option<Instant>, wait: WaitOn) -> Result<Wake, WouldBlockForever> {
         let me = self.current.get();
-        let scope = {
-            let mut tasks = self.tasks.borrow_mut();
-            let t = &mut tasks[me as usize];
-            if t.kill == Kill::Requested {
-                t.kill = Kill::Delivered;
-                drop(tasks);
-                std::panic::resume_unwind(Box::new(KillSignal));
-            }
-            if t.notified {
-                t.notified = false;
-                return Ok(Wake::Unparked);
-            }
-            let scope = t.tightest_scope();
-            let effective = match (deadline, scope) {
-                (Some(d), Some(s)) => Some(d.min(s.deadline)),
-                (d, s) => d.or(s.map(|s| s.deadline)),
-            };
-            if let Some(when) = effective {
-                t.timer = self.timers.borrow_mut().arm(when, me, t.gen);
-            }
-            t.state = State::Parked;
-            t.wait = wait;
-            t.timed_out = false;
-            scope
+        let t = self.cur();
+        if t.take_kill() {
+            std::panic::resume_unwind(Box::new(KillSignal));
+        }
+        if t.notified.replace(false) {
+            return Ok(Wake::Unparked);
+        }
+        let scope = t.tightest_scope();
+        let effective = match (deadline, scope) {
+            (Some(d), Some(s)) => Some(d.min(s.deadline)),
+            (d, s) => d.or(s.map(|s| s.deadline)),
         };
+        if let Some(when) = effective {
+            t.timer.set(self.timers.borrow_mut().arm(when, me, t.gen));
+        }
+        t.state.set(State::Parked);
+        t.wait.set(wait);
+        t.timed_out.set(false);
         if me == ROOT {
             if let Err(e) = self.run_until_root_ready() {
-                let mut tasks = self.tasks.borrow_mut();
-                let t = &mut tasks[ROOT as usize];
-                t.state = State::Running;
-                if t.timer != 0 {
-                    t.timer = 0;
-                    self.timers.borrow_mut().disarm();
-                }
+                t.state.set(State::Running);
+                self.disarm(t);
                 return Err(e);
             }
         } else {
-            // SAFETY: `cur_suspender` is the suspender of the task running
-            // now (invariant of `current`), and `me != ROOT`.
-            unsafe { coroutine::suspend(self.cur_suspender.get()) };
+            // SAFETY: `t` is the running green thread, whose suspender was
+            // stored when its coroutine started.
+            unsafe { coroutine::suspend(t.suspender.get()) };
         }
-        let (timed_out, killed) = {
-            let mut tasks = self.tasks.borrow_mut();
-            let t = &mut tasks[me as usize];
-            t.state = State::Running;
-            if t.timer != 0 {
-                t.timer = 0;
-                self.timers.borrow_mut().disarm();
-            }
-            let killed = t.kill == Kill::Requested;
-            if killed {
-                t.kill = Kill::Delivered;
-            }
-            (std::mem::take(&mut t.timed_out), killed)
-        };
-        if killed {
+        t.state.set(State::Running);
+        self.disarm(t);
+        if t.take_kill() {
             std::panic::resume_unwind(Box::new(KillSignal));
         }
-        if timed_out {
+        if t.timed_out.replace(false) {
             if let Some(s) = scope {
-                if deadline.is_none_or(|d| s.deadline < d) {
+                if deadline.map_or(true, |d| s.deadline < d) {
                     std::panic::resume_unwind(Box::new(ScopeExpired(s.id)));
                 }
             }
             return Ok(Wake::TimedOut);
         }
         Ok(Wake::Unparked)
+    }
+
+    #[inline]
+    fn disarm(&self, t: &Task) {
+        if t.timer.replace(0) != 0 {
+            self.timers.borrow_mut().disarm();
+        }
     }
 
     /// Lets every other runnable task run once, then returns.
@@ -362,31 +356,16 @@ impl Hub {
             self.poll_nonblocking();
             return;
         }
-        {
-            let mut tasks = self.tasks.borrow_mut();
-            let t = &mut tasks[me as usize];
-            if t.kill == Kill::Requested {
-                t.kill = Kill::Delivered;
-                drop(tasks);
-                std::panic::resume_unwind(Box::new(KillSignal));
-            }
-            t.state = State::Runnable;
-            t.wait = WaitOn::named("yield");
+        let t = self.cur();
+        if t.take_kill() {
+            std::panic::resume_unwind(Box::new(KillSignal));
         }
+        t.state.set(State::Runnable);
         self.runq.borrow_mut().push_back(me);
-        // SAFETY: as in `park`: the running task's own suspender.
-        unsafe { coroutine::suspend(self.cur_suspender.get()) };
-        let killed = {
-            let mut tasks = self.tasks.borrow_mut();
-            let t = &mut tasks[me as usize];
-            t.state = State::Running;
-            let k = t.kill == Kill::Requested;
-            if k {
-                t.kill = Kill::Delivered;
-            }
-            k
-        };
-        if killed {
+        // SAFETY: as in `park`: the running green thread's own suspender.
+        unsafe { coroutine::suspend(t.suspender.get()) };
+        t.state.set(State::Running);
+        if t.take_kill() {
             std::panic::resume_unwind(Box::new(KillSignal));
         }
     }
@@ -396,22 +375,17 @@ impl Hub {
     /// Makes task `idx`/`gen` runnable (or leaves it a token). Stale: no-op.
     #[inline]
     pub(crate) fn unpark_local(&self, idx: u32, gen: u32) {
-        let mut tasks = self.tasks.borrow_mut();
-        let Some(t) = tasks.get_mut(idx as usize) else { return };
-        if t.gen != gen {
-            return;
-        }
-        match t.state {
+        let Some(p) = self.task(idx, gen) else { return };
+        // SAFETY: `task` returned a live entry; no other reference to it is
+        // held across this short block.
+        let t = unsafe { p.as_ref() };
+        match t.state.get() {
             State::Parked => {
-                t.state = State::Runnable;
-                if t.timer != 0 {
-                    t.timer = 0;
-                    self.timers.borrow_mut().disarm();
-                }
-                drop(tasks);
+                t.state.set(State::Runnable);
+                self.disarm(t);
                 self.make_runnable(idx);
             }
-            State::Running | State::Runnable => t.notified = true,
+            State::Running | State::Runnable => t.notified.set(true),
         }
     }
 
@@ -420,19 +394,16 @@ impl Hub {
         if idx == ROOT {
             return;
         }
-        let mut tasks = self.tasks.borrow_mut();
-        let Some(t) = tasks.get_mut(idx as usize) else { return };
-        if t.gen != gen || t.kill != Kill::None {
+        let Some(p) = self.task(idx, gen) else { return };
+        // SAFETY: as in `unpark_local`.
+        let t = unsafe { p.as_ref() };
+        if t.kill.get() != Kill::None {
             return;
         }
-        t.kill = Kill::Requested;
-        if t.state == State::Parked {
-            t.state = State::Runnable;
-            if t.timer != 0 {
-                t.timer = 0;
-                self.timers.borrow_mut().disarm();
-            }
-            drop(tasks);
+        t.kill.set(Kill::Requested);
+        if t.state.get() == State::Parked {
+            t.state.set(State::Runnable);
+            self.disarm(t);
             self.make_runnable(idx);
         }
     }
@@ -450,34 +421,41 @@ impl Hub {
 
     /// Runs one task until it suspends or finishes.
     fn run_task(&self, idx: u32) {
-        let (mut coro, suspender) = {
-            let mut tasks = self.tasks.borrow_mut();
-            let t = &mut tasks[idx as usize];
-            t.state = State::Running;
-            (t.coro.take().expect("runnable task has its coroutine"), t.suspender)
-        };
+        let p = self.tasks.borrow()[idx as usize].task;
+        // SAFETY: entries point to live tasks; this one stays in the slab at
+        // least until it finishes below.
+        let t = unsafe { p.as_ref() };
+        t.state.set(State::Running);
         self.current.set(idx);
-        self.cur_suspender.set(suspender);
+        self.cur_task.set(p);
+        // SAFETY: only `run_task` touches a green thread's coroutine slot,
+        // and it is not re-entered for the same task (a running task is not
+        // in the run queue).
+        let coro = unsafe { &mut *t.coro.get() };
+        let coro = coro.as_mut().expect("a runnable green thread has its coroutine");
         overflow::enter(coro.header());
         let finished = coro.resume();
         overflow::leave();
         self.current.set(ROOT);
-        let suspender = self.cur_suspender.replace(ptr::null());
+        self.cur_task.set(NonNull::from(&*self.root));
         if finished {
-            let task = self.tasks.borrow_mut().remove(idx as usize);
-            if task.timer != 0 {
-                self.timers.borrow_mut().disarm();
-            }
-            self.live.set(self.live.get() - 1);
-            self.shared.load.store(self.live.get(), Ordering::Relaxed);
-            self.stacks.borrow_mut().put(coro.into_stack());
-            drop(task);
-        } else {
-            let mut tasks = self.tasks.borrow_mut();
-            let t = &mut tasks[idx as usize];
-            t.coro = Some(coro);
-            t.suspender = suspender;
+            self.finish(idx, t);
         }
+    }
+
+    #[cold]
+    fn finish(&self, idx: u32, t: &Task) {
+        // SAFETY: the coroutine has returned; nothing references it.
+        let coro = unsafe { (*t.coro.get()).take() };
+        self.disarm(t);
+        if let Some(c) = coro {
+            self.stacks.borrow_mut().put(c.into_stack());
+        }
+        self.live.set(self.live.get() - 1);
+        self.shared.load.store(self.live.get(), Ordering::Relaxed);
+        // Dropping the entry may free the task: `t` is dead after this.
+        let entry = self.tasks.borrow_mut().remove(idx as usize);
+        drop(entry);
     }
 
     /// The scheduler loop, driven by the root until its wait completes.
@@ -524,7 +502,9 @@ impl Hub {
     /// Polls I/O without blocking and fires due timers.
     fn poll_nonblocking(&self) {
         self.reactor.poll(Some(Duration::ZERO), |tok, r| self.io.dispatch(self, tok, r));
-        self.fire_timers(Instant::now());
+        if self.timers.borrow().armed() > 0 {
+            self.fire_timers(Instant::now());
+        }
     }
 
     /// Nothing runnable: sleep in the reactor until I/O, a timer, or a
@@ -582,24 +562,28 @@ impl Hub {
                     None => break,
                 }
             };
-            let mut tasks = self.tasks.borrow_mut();
-            let Some(t) = tasks.get_mut(entry.idx as usize) else { continue };
-            if t.gen != entry.gen || t.timer != entry.seq {
+            let Some(p) = self.task(entry.idx, entry.gen) else { continue };
+            // SAFETY: a live entry, not held across anything.
+            let t = unsafe { p.as_ref() };
+            if t.timer.get() != entry.seq {
                 continue;
             }
-            t.timer = 0;
-            t.timed_out = true;
-            t.state = State::Runnable;
+            t.timer.set(0);
+            t.timed_out.set(true);
+            t.state.set(State::Runnable);
             self.timers.borrow_mut().fired();
-            drop(tasks);
             self.make_runnable(entry.idx);
             woke += 1;
         }
         if woke > 0 {
             let tasks = self.tasks.borrow();
-            self.timers
-                .borrow_mut()
-                .compact(|e| tasks.get(e.idx as usize).is_some_and(|t| t.gen == e.gen && t.timer == e.seq));
+            self.timers.borrow_mut().compact(|e| {
+                tasks.get(e.idx as usize).is_some_and(|en| {
+                    // SAFETY: entries point to live tasks.
+                    let t = unsafe { en.task.as_ref() };
+                    t.gen == e.gen && t.timer.get() == e.seq
+                })
+            });
         }
         woke
     }
@@ -633,8 +617,14 @@ impl Hub {
 
     /// Kills every green thread of this hub and runs them until they end.
     pub(crate) fn kill_all_and_drain(&self) {
-        let keys: Vec<(u32, u32)> =
-            self.tasks.borrow().iter().filter(|(k, _)| *k != ROOT as usize).map(|(k, t)| (k as u32, t.gen)).collect();
+        let keys: Vec<(u32, u32)> = self
+            .tasks
+            .borrow()
+            .iter()
+            .filter(|(k, _)| *k != ROOT as usize)
+            // SAFETY: entries point to live tasks.
+            .map(|(k, e)| (k as u32, unsafe { e.task.as_ref() }.gen))
+            .collect();
         for (idx, gen) in keys {
             self.kill_local(idx, gen);
         }
@@ -657,43 +647,52 @@ impl Hub {
     pub(crate) fn push_scope(&self, deadline: Instant) -> u64 {
         let id = self.next_scope.get();
         self.next_scope.set(id + 1);
-        let mut tasks = self.tasks.borrow_mut();
-        tasks[self.current.get() as usize].scopes.push(Scope { id, deadline });
+        self.cur().scopes.borrow_mut().push(Scope { id, deadline });
         id
     }
 
     /// Closes the timeout scope `id` of the running task.
     pub(crate) fn pop_scope(&self, id: u64) {
-        let mut tasks = self.tasks.borrow_mut();
-        tasks[self.current.get() as usize].scopes.retain(|s| s.id != id);
+        self.cur().scopes.borrow_mut().retain(|s| s.id != id);
     }
 
     // ------------------------------------------------------ diagnostics
 
-    fn would_block_forever(&self) -> WouldBlockForever {
+    /// Every task of this hub (root first) with its slot index.
+    fn each_task(&self, mut f: impl FnMut(usize, &Task)) {
         let tasks = self.tasks.borrow();
-        let root = &tasks[ROOT as usize];
+        for (k, e) in tasks.iter() {
+            // SAFETY: entries point to live tasks.
+            f(k, unsafe { e.task.as_ref() });
+        }
+    }
+
+    fn would_block_forever(&self) -> WouldBlockForever {
         let thread = std::thread::current();
         let mut msg = format!(
             "this call would block forever: the root of OS thread '{}' waits on {}, and no thread of the process can wake it (nothing runnable, no timer, no I/O, no outstanding wake handle)",
             thread.name().unwrap_or("<unnamed>"),
-            root.wait
+            self.root.wait.get()
         );
-        let blocked: Vec<_> = tasks.iter().filter(|(k, _)| *k != ROOT as usize).collect();
-        if !blocked.is_empty() {
-            let _ = write!(msg, "; {} blocked green thread(s) on this hub:", blocked.len());
-            for (_, t) in blocked.iter().take(20) {
-                let _ = write!(
-                    msg,
+        let mut lines = Vec::new();
+        self.each_task(|k, t| {
+            if k != ROOT as usize {
+                lines.push(format!(
                     "\n  green thread {} '{}' waits on {} (spawned at {})",
                     t.id,
                     t.name.as_deref().unwrap_or("<unnamed>"),
-                    t.wait,
+                    t.wait.get(),
                     t.spawn_site
-                );
+                ));
             }
-            if blocked.len() > 20 {
-                let _ = write!(msg, "\n  … and {} more", blocked.len() - 20);
+        });
+        if !lines.is_empty() {
+            let _ = write!(msg, "; {} blocked green thread(s) on this hub:", lines.len());
+            for l in lines.iter().take(20) {
+                msg.push_str(l);
+            }
+            if lines.len() > 20 {
+                let _ = write!(msg, "\n  … and {} more", lines.len() - 20);
             }
         }
         WouldBlockForever::new(msg)
@@ -701,20 +700,19 @@ impl Hub {
 
     /// One line per task: id, name, state, spawn site, what it waits on.
     pub(crate) fn dump(&self) -> String {
-        let tasks = self.tasks.borrow();
         let mut out = String::new();
-        for (k, t) in tasks.iter() {
+        self.each_task(|k, t| {
             let role = if k == ROOT as usize { "root" } else { "green" };
             let _ = writeln!(
                 out,
                 "{role} {} '{}' {} waits on {} (spawned at {})",
                 t.id,
                 t.name.as_deref().unwrap_or("<unnamed>"),
-                t.state.name(),
-                t.wait,
+                t.state.get().name(),
+                t.wait.get(),
                 t.spawn_site
             );
-        }
+        });
         out
     }
 
@@ -730,13 +728,14 @@ impl Hub {
     fn teardown(self: Box<Hub>) {
         deadlock::unmark(&self.shared);
         let tasks = std::mem::take(&mut *self.tasks.borrow_mut());
-        for (_, mut t) in tasks {
-            if let Some(p) = t.packet.take() {
-                p.abandon();
-            }
-            if let Some(c) = t.coro.take() {
+        for (_, e) in tasks {
+            let Some(owner) = e.owner else { continue };
+            // SAFETY: the hub is gone from this thread's TLS; nothing else
+            // references the coroutine slot.
+            if let Some(c) = unsafe { (*owner.task().coro.get()).take() } {
                 std::mem::forget(c);
             }
+            owner.abandon();
         }
     }
 }

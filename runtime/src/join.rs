@@ -17,14 +17,14 @@
 use std::any::Any;
 use std::fmt;
 use std::io;
-use std::panic::{self, AssertUnwindSafe};
+use std::panic::{self, AssertUnwindSafe, Location};
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::{Arc, Mutex};
 
 use crate::hub::{Hub, KillSignal};
 use crate::park::Unparker;
 use crate::remote::{HubRef, Msg};
-use crate::task::{Abandon, Id, WaitOn};
+use crate::task::{Id, Task, TaskOwner, WaitOn};
 use crate::WouldBlockForever;
 
 /// Why [`JoinHandle::join`] did not return a value.
@@ -117,15 +117,31 @@ struct PacketState<T> {
     kill_requested: bool,
 }
 
-/// The shared slot between a green thread and its join handle.
+/// The shared slot between a green thread and its join handle; it also
+/// holds the green thread's [`Task`] record (one allocation per spawn).
 pub(crate) struct Packet<T> {
+    /// # Invariant
+    /// After construction, touched only by the thread of the hub the task
+    /// is placed on (the hub reaches it through `TaskOwner::task`); the
+    /// join handle never reads it.
+    task: Task,
     state: Mutex<PacketState<T>>,
     done: AtomicBool,
 }
 
+// SAFETY: the `task` field (the only non-thread-safe part: `Cell`s, the
+// coroutine) is accessed by one thread only — the hub the task runs on —
+// per its invariant; everything else is a `Mutex` or an atomic. Results of
+// type `T` cross threads, hence `T: Send`.
+unsafe impl<T: Send> Send for Packet<T> {}
+// SAFETY: as above: shared access from other threads only reaches `state`
+// and `done`, which are synchronised.
+unsafe impl<T: Send> Sync for Packet<T> {}
+
 impl<T> Packet<T> {
-    pub(crate) fn new() -> Arc<Packet<T>> {
+    pub(crate) fn new(id: Id, name: Option<Arc<str>>, site: &'static Location<'static>) -> Arc<Packet<T>> {
         Arc::new(Packet {
+            task: Task::new(id, name, site),
             state: Mutex::new(PacketState { result: None, waiter: None, target: None, kill_requested: false }),
             done: AtomicBool::new(false),
         })
@@ -164,7 +180,19 @@ impl<T> Packet<T> {
         }
     }
 
-    /// Runs `f` as the body of a green thread and records its outcome.
+    /// The body of a green thread: runs `f` (unless the thread was killed
+    /// before it started, in which case `f` is dropped) and records the
+    /// outcome.
+    pub(crate) fn start(&self, killed: bool, f: impl FnOnce() -> T) {
+        if killed {
+            drop(f);
+            self.complete(Err(JoinError::Killed));
+        } else {
+            self.run(f);
+        }
+    }
+
+    /// Runs `f` and records its outcome.
     pub(crate) fn run(&self, f: impl FnOnce() -> T) {
         let r = match panic::catch_unwind(AssertUnwindSafe(f)) {
             Ok(v) => Ok(v),
@@ -175,13 +203,13 @@ impl<T> Packet<T> {
     }
 }
 
-impl<T> Abandon for Packet<T> {
-    fn abandon(&self) {
-        self.complete(Err(JoinError::Abandoned));
+impl<T> TaskOwner for Packet<T> {
+    fn task(&self) -> &Task {
+        &self.task
     }
 
-    fn killed_before_start(&self) {
-        self.complete(Err(JoinError::Killed));
+    fn abandon(&self) {
+        self.complete(Err(JoinError::Abandoned));
     }
 }
 

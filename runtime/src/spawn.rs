@@ -162,10 +162,10 @@ impl Builder {
         F: FnOnce() -> T + 'static,
         T: 'static,
     {
-        let packet = Packet::<T>::new();
         let id = hub.shared.alloc_id();
+        let packet = Packet::<T>::new(id, self.name, site);
         let p = packet.clone();
-        let (idx, gen) = hub.spawn_raw(id, self.name, self.stack_size, site, packet.clone(), move || p.run(f))?;
+        let (idx, gen) = hub.spawn_raw(packet.clone(), self.stack_size, move |killed| p.start(killed, f))?;
         packet.placed(hub, idx, gen);
         Ok(JoinHandle { packet, id })
     }
@@ -176,14 +176,14 @@ impl Builder {
         F: FnOnce() -> T + Send + 'static,
         T: Send + 'static,
     {
-        let packet = Packet::<T>::new();
         let id = target.alloc_id();
+        let packet = Packet::<T>::new(id, self.name, site);
         let p = packet.clone();
-        let Builder { name, stack_size } = self;
+        let stack_size = self.stack_size;
         target.push(Msg::Run(Box::new(move || {
             let hub = Hub::current();
             let p2 = p.clone();
-            match hub.spawn_raw(id, name, stack_size, site, p.clone(), move || p2.run(f)) {
+            match hub.spawn_raw(p.clone(), stack_size, move |killed| p2.start(killed, f)) {
                 Ok((idx, gen)) => p.placed(hub, idx, gen),
                 Err(e) => p.complete(Err(crate::JoinError::Spawn(e))),
             }

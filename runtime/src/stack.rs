@@ -200,6 +200,33 @@ fn max_map_count() -> Option<usize> {
     std::fs::read_to_string("/proc/sys/vm/max_map_count").ok()?.trim().parse().ok()
 }
 
+/// Mappings left for the rest of the process (malloc, libraries, thread
+/// stacks) when stacks approach `vm.max_map_count`: without them, hitting
+/// the limit would also make the allocator fail, and the clear error below
+/// could not even be formatted.
+pub(crate) const MAP_HEADROOM: usize = 2048;
+
+/// Last `vm.max_map_count` read (0: not read yet).
+static MAP_LIMIT: AtomicUsize = AtomicUsize::new(0);
+
+/// Whether one more stack (two mappings) keeps [`MAP_HEADROOM`] mappings
+/// free below `vm.max_map_count`. The limit is re-read when near it, so
+/// raising it with sysctl takes effect without a restart.
+fn within_map_budget() -> bool {
+    let needed = (mapped_stacks() + 1) * 2 + MAP_HEADROOM;
+    let cached = MAP_LIMIT.load(Ordering::Relaxed);
+    if cached != 0 && needed <= cached {
+        return true;
+    }
+    match max_map_count() {
+        Some(limit) => {
+            MAP_LIMIT.store(limit, Ordering::Relaxed);
+            needed <= limit
+        }
+        None => true,
+    }
+}
+
 /// The error for a failed `mmap`/`mprotect` of a `size`-byte stack.
 fn map_error(size: usize, err: io::Error) -> io::Error {
     let what = format!("cannot map a {} green-thread stack", human_size(size));
@@ -224,8 +251,8 @@ fn map_error(size: usize, err: io::Error) -> io::Error {
         io::ErrorKind::OutOfMemory,
         format!(
             "{what}: the kernel's memory-map limit was reached (each guarded \
-             stack needs 2 mappings; {limit}) or memory is exhausted \
-             ({} green-thread stacks are mapped)",
+             stack needs 2 mappings and {MAP_HEADROOM} are kept free for the rest of the \
+             process; {limit}) or memory is exhausted ({} green-thread stacks are mapped)",
             mapped_stacks()
         ),
     )
@@ -264,6 +291,9 @@ impl GreenStack {
             )
         };
         let usable = round_size(size).ok_or_else(too_big)?;
+        if !within_map_budget() {
+            return Err(map_error(usable, io::Error::from_raw_os_error(libc::ENOMEM)));
+        }
         let guard = page;
         let len = usable.checked_add(guard).ok_or_else(too_big)?;
 
@@ -405,81 +435,127 @@ impl fmt::Debug for GreenStack {
     }
 }
 
-/// A hub's cache of idle stacks of its default size (single-threaded).
-///
-/// Only stacks of the pool's default usable size are cached; other sizes are
-/// rare, so they are mapped on `get` and unmapped on `put`, which keeps the
-/// hot path O(1) and stops one odd size from pinning memory.
-///
-/// Trimming: the pool tracks the low-water mark of its cache since the last
-/// [`trim`](StackPool::trim): the stacks below that mark, at the bottom of
-/// the LIFO, were not used for a whole interval and are unmapped. A burst's
-/// stacks thus go back to the OS after two idle trims, while a steady state
-/// that cycles through its working set keeps it.
-pub(crate) struct StackPool {
-    /// Idle stacks; the last one is the most recently used.
-    cache: Vec<GreenStack>,
-    /// The rounded usable size of cached stacks (0 if the default was
-    /// unrepresentable: then nothing is cached).
+/// Most distinct stack sizes a [`StackPool`] caches at once; stacks of
+/// further sizes are unmapped when returned.
+const MAX_SIZES: usize = 8;
+
+/// The idle stacks of one usable size.
+struct Bucket {
+    /// Rounded usable size of every stack in the bucket.
     size: usize,
-    /// Upper bound on `cache.len()`.
-    max_cached: usize,
-    /// Smallest `cache.len()` seen since the last trim.
+    /// Idle stacks; the last one is the most recently used.
+    stacks: Vec<GreenStack>,
+    /// Smallest `stacks.len()` seen since the last trim.
     low_water: usize,
 }
 
+impl Bucket {
+    fn new(size: usize) -> Bucket {
+        Bucket { size, stacks: Vec::new(), low_water: 0 }
+    }
+}
+
+/// A hub's cache of idle stacks (single-threaded, no locking).
+///
+/// Stacks are cached per usable size, last in first out, so that the most
+/// recently used stack of a size, whose pages are the likeliest to be
+/// resident and in cache, is reused first. The hub's default size has the
+/// first bucket (looked up first, never removed); up to [`MAX_SIZES`] sizes
+/// in all are cached, so a program that spawns with many odd sizes cannot
+/// make the lookup slow; stacks of further sizes are simply unmapped on
+/// [`put`](StackPool::put).
+///
+/// Trimming: each size tracks the low-water mark of its cache since the last
+/// [`trim`](StackPool::trim); that many stacks at the bottom of its LIFO
+/// were not touched for a whole interval and are unmapped. A burst's stacks
+/// thus go back to the OS after two idle trims, while a steady state that
+/// cycles through its working set keeps it.
+pub(crate) struct StackPool {
+    /// `buckets[0]` is the default size's. Never empty.
+    buckets: Vec<Bucket>,
+    /// Stacks over all buckets.
+    cached: usize,
+    /// Upper bound on `cached`.
+    max_cached: usize,
+}
+
 impl StackPool {
-    /// A pool of stacks of `default_size` usable bytes (rounded like
-    /// [`GreenStack::new`]), keeping at most `max_cached` idle ones.
+    /// A pool for stacks of `default_size` usable bytes (rounded like
+    /// [`GreenStack::new`]) and, less favoured, other sizes, keeping at most
+    /// `max_cached` idle stacks in all.
     pub(crate) fn new(default_size: usize, max_cached: usize) -> StackPool {
-        StackPool { cache: Vec::new(), size: round_size(default_size).unwrap_or(0), max_cached, low_water: 0 }
+        // An unrepresentable default gets size 0, which no stack has.
+        let default = Bucket::new(round_size(default_size).unwrap_or(0));
+        StackPool { buckets: vec![default], cached: 0, max_cached }
     }
 
     /// A stack of `size` usable bytes (rounded): the most recently returned
-    /// cached one when the size is the pool's, else a newly mapped one.
+    /// cached one of that size, else a newly mapped one.
     pub(crate) fn get(&mut self, size: usize) -> io::Result<GreenStack> {
-        if round_size(size) == Some(self.size) {
-            if let Some(stack) = self.cache.pop() {
-                self.low_water = self.low_water.min(self.cache.len());
-                return Ok(stack);
+        if let Some(rounded) = round_size(size) {
+            if let Some(bucket) = self.buckets.iter_mut().find(|b| b.size == rounded) {
+                if let Some(stack) = bucket.stacks.pop() {
+                    bucket.low_water = bucket.low_water.min(bucket.stacks.len());
+                    self.cached -= 1;
+                    return Ok(stack);
+                }
             }
         }
         GreenStack::new(size)
     }
 
-    /// Takes back a stack whose green thread has finished: cached if it has
-    /// the pool's size and the pool holds fewer than `max_cached`, unmapped
-    /// otherwise.
+    /// Takes back a stack whose green thread has finished: cached unless the
+    /// pool already holds `max_cached` stacks or [`MAX_SIZES`] other sizes,
+    /// unmapped otherwise. Its owner is reset to none.
     pub(crate) fn put(&mut self, mut stack: GreenStack) {
-        if stack.usable_size() == self.size && self.cache.len() < self.max_cached {
-            stack.set_owner(0, None);
-            self.cache.push(stack);
+        if self.cached >= self.max_cached {
+            return;
+        }
+        let size = stack.usable_size();
+        let index = match self.buckets.iter().position(|b| b.size == size) {
+            Some(index) => index,
+            None if self.buckets.len() < MAX_SIZES => {
+                self.buckets.push(Bucket::new(size));
+                self.buckets.len() - 1
+            }
+            None => return,
+        };
+        stack.set_owner(0, None);
+        if let Some(bucket) = self.buckets.get_mut(index) {
+            bucket.stacks.push(stack);
+            self.cached += 1;
         }
     }
 
     /// Unmaps the stacks that stayed cached and unused since the previous
-    /// trim (the coldest, at the bottom of the LIFO). Meant to be called
-    /// periodically, e.g. when the hub goes idle.
+    /// trim (the coldest of each size, at the bottom of its LIFO), and
+    /// forgets sizes other than the default that have no stack left. Meant
+    /// to be called periodically, e.g. when the hub goes idle.
     pub(crate) fn trim(&mut self) {
-        let cold = self.low_water.min(self.cache.len());
-        self.cache.drain(..cold);
-        self.low_water = self.cache.len();
+        for bucket in &mut self.buckets {
+            let cold = bucket.low_water.min(bucket.stacks.len());
+            bucket.stacks.drain(..cold);
+            self.cached -= cold;
+            bucket.low_water = bucket.stacks.len();
+        }
+        let mut is_default = true;
+        self.buckets.retain(|b| mem::take(&mut is_default) || !b.stacks.is_empty());
     }
 
-    /// How many idle stacks the pool holds.
+    /// How many idle stacks the pool holds, over all sizes.
     pub(crate) fn cached(&self) -> usize {
-        self.cache.len()
+        self.cached
     }
 }
 
 impl fmt::Debug for StackPool {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.debug_struct("StackPool")
-            .field("size", &self.size)
-            .field("cached", &self.cache.len())
-            .field("max_cached", &self.max_cached)
-            .field("low_water", &self.low_water)
-            .finish()
+        let mut sizes = f.debug_map();
+        for b in &self.buckets {
+            sizes.entry(&b.size, &format_args!("{} cached, low water {}", b.stacks.len(), b.low_water));
+        }
+        sizes.finish()?;
+        write!(f, " (max_cached {})", self.max_cached)
     }
 }
 
@@ -613,7 +689,7 @@ mod tests {
     }
 
     #[test]
-    fn pool_resets_owner_and_passes_other_sizes_through() {
+    fn pool_resets_owner() {
         let mut pool = StackPool::new(DEFAULT_STACK_SIZE, 4);
         let mut s = pool.get(DEFAULT_STACK_SIZE).unwrap();
         s.set_owner(42, Some("busy"));
@@ -622,13 +698,46 @@ mod tests {
         // SAFETY: the header stays valid while `s` lives.
         let h = unsafe { *s.header_ptr() };
         assert_eq!((h.id, h.name_bytes()), (0, &b""[..]));
-        pool.put(s);
+    }
 
+    #[test]
+    fn pool_caches_each_size_apart() {
+        let mut pool = StackPool::new(DEFAULT_STACK_SIZE, MAX_CACHED);
+        let small = pool.get(MIN_STACK_SIZE).unwrap();
         let big = pool.get(4 * DEFAULT_STACK_SIZE).unwrap();
         assert_eq!(big.usable_size(), 4 * DEFAULT_STACK_SIZE);
-        let before = local_live();
+        let (small_addr, big_addr) = (small.bottom(), big.bottom());
+        pool.put(small);
         pool.put(big);
+        assert_eq!(pool.cached(), 2);
+        // No stack of the default size is cached: a new one is mapped.
+        let default = pool.get(DEFAULT_STACK_SIZE).unwrap();
+        assert_eq!(default.usable_size(), DEFAULT_STACK_SIZE);
+        assert_eq!(pool.cached(), 2);
+        assert_eq!(pool.get(4 * DEFAULT_STACK_SIZE).unwrap().bottom(), big_addr);
+        assert_eq!(pool.get(MIN_STACK_SIZE).unwrap().bottom(), small_addr);
+        assert_eq!(pool.cached(), 0);
+    }
+
+    #[test]
+    fn pool_caches_at_most_max_sizes() {
+        let page = page_size();
+        let mut pool = StackPool::new(DEFAULT_STACK_SIZE, MAX_CACHED);
+        let stacks: Vec<_> = (1..=MAX_SIZES).map(|i| pool.get(MIN_STACK_SIZE + i * page).unwrap()).collect();
+        let before = local_live();
+        for s in stacks {
+            pool.put(s);
+        }
+        // The default size's bucket is one of the MAX_SIZES.
+        assert_eq!(pool.cached(), MAX_SIZES - 1);
         assert_eq!(local_live(), before - 1);
+        // Empty non-default sizes are forgotten by trim, making room again.
+        for i in 1..MAX_SIZES {
+            drop(pool.get(MIN_STACK_SIZE + i * page).unwrap());
+        }
+        pool.trim();
+        let s = GreenStack::new(MIN_STACK_SIZE + MAX_SIZES * page).unwrap();
+        pool.put(s);
         assert_eq!(pool.cached(), 1);
     }
 

@@ -19,14 +19,16 @@
 //! if it had not started yet).
 //!
 //! # Invariants
-//! - A task index is in the run queue iff its state is `Runnable`.
-//! - `coro` is `None` exactly while the task is `Running` (the scheduler has
-//!   moved it out to resume it) — and always for the root.
+//! - A task index is in the run queue iff its state is `Runnable` (the root
+//!   is never queued: the hub's `root_ready` flag stands for it).
+//! - `coro` is `None` for the root only; a green thread's coroutine stays
+//!   in place (its `Task` has a stable address) while it runs.
 //! - `timer != 0` iff the task is `Parked` with an armed timer; the timer
 //!   table's armed count equals the number of such tasks.
 //! - Ids carry a generation (`gen`): a handle whose generation differs from
 //!   the slot's is stale and is ignored.
 
+use std::cell::{Cell, RefCell, UnsafeCell};
 use std::fmt;
 use std::panic::Location;
 use std::sync::Arc;
@@ -142,56 +144,79 @@ pub(crate) struct Scope {
     pub(crate) deadline: Instant,
 }
 
-/// Hook a hub uses to fail a task's joiners when the task can never finish.
-pub(crate) trait Abandon {
+/// What owns a green thread's `Task` (its join packet): gives the hub the
+/// task and a way to fail its joiners when the task can never finish.
+pub(crate) trait TaskOwner {
+    /// The task record, at a stable address for the owner's lifetime.
+    fn task(&self) -> &Task;
     /// Completes the join packet with `JoinError::Abandoned`.
     fn abandon(&self);
-    /// Completes the join packet with `JoinError::Killed` (never started).
-    fn killed_before_start(&self);
 }
 
-/// One green thread (or the root) in a hub's slab.
+/// One green thread (or the root) of a hub.
+///
+/// A green thread's `Task` lives inside its join packet's allocation (one
+/// allocation per spawn, at a stable address); the root's lives in the hub.
+/// Fields are `Cell`s: a task is only ever touched by its hub's thread (see
+/// the `Send`/`Sync` argument in `join.rs`), and shared references to it
+/// are never held across a context switch.
 pub(crate) struct Task {
     pub(crate) id: Id,
     pub(crate) gen: u32,
-    pub(crate) state: State,
-    pub(crate) coro: Option<Coro>,
-    pub(crate) suspender: *const Suspender,
-    pub(crate) started: bool,
-    pub(crate) notified: bool,
-    pub(crate) kill: Kill,
-    pub(crate) timer: u64,
-    pub(crate) timed_out: bool,
-    pub(crate) wait: WaitOn,
+    pub(crate) state: Cell<State>,
+    /// # Invariant
+    /// Accessed only by the hub's `run_task` (to resume) and teardown; never
+    /// while another reference to the coroutine exists.
+    pub(crate) coro: UnsafeCell<Option<Coro>>,
+    pub(crate) suspender: Cell<*const Suspender>,
+    pub(crate) started: Cell<bool>,
+    pub(crate) notified: Cell<bool>,
+    pub(crate) kill: Cell<Kill>,
+    pub(crate) timer: Cell<u64>,
+    pub(crate) timed_out: Cell<bool>,
+    pub(crate) wait: Cell<WaitOn>,
     pub(crate) name: Option<Arc<str>>,
-    pub(crate) scopes: Vec<Scope>,
+    pub(crate) scopes: RefCell<Vec<Scope>>,
     pub(crate) spawn_site: &'static Location<'static>,
-    pub(crate) packet: Option<Arc<dyn Abandon>>,
 }
 
 impl Task {
-    pub(crate) fn new(id: Id, gen: u32, name: Option<Arc<str>>, spawn_site: &'static Location<'static>) -> Task {
+    pub(crate) fn new(id: Id, name: Option<Arc<str>>, spawn_site: &'static Location<'static>) -> Task {
         Task {
             id,
-            gen,
-            state: State::Runnable,
-            coro: None,
-            suspender: std::ptr::null(),
-            started: false,
-            notified: false,
-            kill: Kill::None,
-            timer: 0,
-            timed_out: false,
-            wait: WaitOn::named("start"),
+            gen: id.as_u64() as u32,
+            state: Cell::new(State::Runnable),
+            coro: UnsafeCell::new(None),
+            suspender: Cell::new(std::ptr::null()),
+            started: Cell::new(false),
+            notified: Cell::new(false),
+            kill: Cell::new(Kill::None),
+            timer: Cell::new(0),
+            timed_out: Cell::new(false),
+            wait: Cell::new(WaitOn::named("start")),
             name,
-            scopes: Vec::new(),
+            scopes: RefCell::new(Vec::new()),
             spawn_site,
-            packet: None,
         }
     }
 
     /// The innermost-binding timeout scope: the one with the earliest deadline.
+    #[inline]
     pub(crate) fn tightest_scope(&self) -> Option<Scope> {
-        self.scopes.iter().copied().min_by_key(|s| s.deadline)
+        let scopes = self.scopes.borrow();
+        if scopes.is_empty() {
+            return None;
+        }
+        scopes.iter().copied().min_by_key(|s| s.deadline)
+    }
+
+    /// Takes a pending kill request, marking it delivered.
+    #[inline]
+    pub(crate) fn take_kill(&self) -> bool {
+        if self.kill.get() == Kill::Requested {
+            self.kill.set(Kill::Delivered);
+            return true;
+        }
+        false
     }
 }

@@ -1,0 +1,297 @@
+//! Output of the side-by-side suite: the markdown table printed on stdout,
+//! `results.json` (one object per row) and `ratios.svg`, a hand-written bar
+//! chart of the median ratios greenpatch/tokio on a log scale, with the 1.0
+//! line and each row's target marked.
+
+use std::fmt::Write as _;
+
+use crate::harness::{Against, Better, RowResult, Verdict};
+use crate::machine::Machine;
+
+/// A figure with about three significant digits and thousands separators.
+pub fn num(x: f64) -> String {
+    if !x.is_finite() {
+        return "—".into();
+    }
+    let a = x.abs();
+    if a >= 10_000.0 {
+        let mut digits = format!("{:.0}", a);
+        let mut out = String::new();
+        while digits.len() > 3 {
+            let tail = digits.split_off(digits.len() - 3);
+            out = format!(",{tail}{out}");
+        }
+        format!("{}{digits}{out}", if x < 0.0 { "-" } else { "" })
+    } else if a >= 100.0 {
+        format!("{x:.0}")
+    } else if a >= 10.0 {
+        format!("{x:.1}")
+    } else if a >= 1.0 {
+        format!("{x:.2}")
+    } else {
+        format!("{x:.3}")
+    }
+}
+
+fn ratio(x: f64) -> String {
+    if !x.is_finite() {
+        "—".into()
+    } else if x >= 10.0 {
+        format!("{x:.1}")
+    } else {
+        format!("{x:.2}")
+    }
+}
+
+fn targets(r: &RowResult) -> String {
+    if r.spec.targets.is_empty() {
+        return "—".into();
+    }
+    r.spec.targets.iter().map(|t| t.describe(&r.spec, r.baseline)).collect::<Vec<_>>().join("; ")
+}
+
+fn cell(s: &str) -> String {
+    s.replace('|', "\\|")
+}
+
+/// The markdown table (with the machine description above it).
+pub fn markdown(rows: &[RowResult], machine: &Machine, header: &str) -> String {
+    let mut s = String::new();
+    let _ = writeln!(s, "{header}\n");
+    let _ = writeln!(s, "{machine}");
+    s.push_str(
+        "| workload | unit | greenpatch | tokio current | tokio multi | gp/tokio min / **median** / max | target | met | floor | note |\n",
+    );
+    s.push_str("|---|---|---:|---:|---:|---:|---|---|---:|---|\n");
+    for r in rows {
+        let gp = match &r.greenpatch {
+            Ok(g) => num(g.median()),
+            Err(why) => format!("pending: {why}"),
+        };
+        let tc = r.tokio_current.as_ref().map_or("—".into(), |t| num(t.median()));
+        let tm = r.tokio_multi.as_ref().map_or("—".into(), |t| num(t.median()));
+        let rat = r.ratio.map_or("—".into(), |q| {
+            format!("{} / **{}** / {} ({})", ratio(q.min), ratio(q.median), ratio(q.max), r.baseline.short())
+        });
+        let floor = match (&r.floor, r.spec.floor_name) {
+            (Some(f), Some(name)) => {
+                let mut t = format!("{} ({name})", num(f.median()));
+                if let Some(q) = r.floor_ratio {
+                    let _ = write!(t, "; gp = {}× floor", ratio(q.median));
+                }
+                t
+            }
+            _ => "—".into(),
+        };
+        let better = match r.spec.better {
+            Better::Lower => "lower is better",
+            Better::Higher => "higher is better",
+        };
+        let _ = writeln!(
+            s,
+            "| {} | {} | {} | {} | {} | {} | {} | {} | {} | {} |",
+            cell(&r.spec.name),
+            r.spec.unit,
+            cell(&gp),
+            tc,
+            tm,
+            rat,
+            cell(&targets(r)),
+            r.verdict,
+            cell(&floor),
+            cell(&format!("{better}; {}", r.note)),
+        );
+    }
+    s
+}
+
+fn json_str(s: &str) -> String {
+    let mut o = String::with_capacity(s.len() + 2);
+    o.push('"');
+    for c in s.chars() {
+        match c {
+            '"' => o.push_str("\\\""),
+            '\\' => o.push_str("\\\\"),
+            '\n' => o.push_str("\\n"),
+            c if (c as u32) < 0x20 => {
+                let _ = write!(o, "\\u{:04x}", c as u32);
+            }
+            c => o.push(c),
+        }
+    }
+    o.push('"');
+    o
+}
+
+fn json_num(x: Option<f64>) -> String {
+    match x {
+        Some(x) if x.is_finite() => format!("{x}"),
+        _ => "null".into(),
+    }
+}
+
+/// `results.json`: an array with one object per row.
+pub fn json(rows: &[RowResult]) -> String {
+    let mut s = String::from("[\n");
+    for (i, r) in rows.iter().enumerate() {
+        let met = match &r.verdict {
+            Verdict::Judged(v) => if v.iter().all(|&m| m) { "true" } else { "false" }.to_string(),
+            _ => "null".into(),
+        };
+        let pending = match &r.greenpatch {
+            Err(why) => json_str(why),
+            Ok(_) => "null".into(),
+        };
+        let _ = write!(
+            s,
+            "  {{\"name\": {}, \"unit\": {}, \"greenpatch\": {}, \"tokio_current\": {}, \"tokio_multi\": {}, \
+             \"ratio_median\": {}, \"ratio_min\": {}, \"ratio_max\": {}, \"ratio_baseline\": {}, \"floor\": {}, \
+             \"floor_name\": {}, \"gp_over_floor\": {}, \"target\": {}, \"met\": {}, \"pending\": {}, \
+             \"higher_is_better\": {}, \"note\": {}}}",
+            json_str(&r.spec.name),
+            json_str(r.spec.unit),
+            json_num(r.greenpatch.as_ref().ok().map(|g| g.median())),
+            json_num(r.tokio_current.as_ref().map(|t| t.median())),
+            json_num(r.tokio_multi.as_ref().map(|t| t.median())),
+            json_num(r.ratio.map(|q| q.median)),
+            json_num(r.ratio.map(|q| q.min)),
+            json_num(r.ratio.map(|q| q.max)),
+            json_str(r.baseline.short()),
+            json_num(r.floor.as_ref().map(|f| f.median())),
+            r.spec.floor_name.map_or("null".into(), json_str),
+            json_num(r.floor_ratio.map(|q| q.median)),
+            json_str(&targets(r)),
+            met,
+            pending,
+            r.spec.better == Better::Higher,
+            json_str(&r.note),
+        );
+        s.push_str(if i + 1 < rows.len() { ",\n" } else { "\n" });
+    }
+    s.push_str("]\n");
+    s
+}
+
+fn xml(s: &str) -> String {
+    s.replace('&', "&amp;").replace('<', "&lt;").replace('>', "&gt;")
+}
+
+/// `ratios.svg`: one horizontal bar per row from 1.0 to the median ratio
+/// greenpatch/tokio, on a log scale; green where the row's targets are met,
+/// red where missed, grey without a target; a tick marks a target ratio.
+pub fn svg(rows: &[RowResult]) -> String {
+    const W: f64 = 1000.0;
+    const LABEL: f64 = 330.0;
+    const RIGHT: f64 = 60.0;
+    const ROW: f64 = 24.0;
+    const TOP: f64 = 50.0;
+    let h = TOP + ROW * rows.len() as f64 + 50.0;
+    let mut lo: f64 = 1.0;
+    let mut hi: f64 = 1.0;
+    for r in rows {
+        if let Some(q) = r.ratio {
+            lo = lo.min(q.median);
+            hi = hi.max(q.median);
+        }
+        for t in r.spec.targets.iter().filter(|t| t.against == Against::Tokio) {
+            lo = lo.min(t.value);
+            hi = hi.max(t.value);
+        }
+    }
+    let (l0, l1) = ((lo / 1.5).log10().floor(), (hi * 1.5).log10().ceil());
+    let x = |v: f64| LABEL + (v.log10() - l0) / (l1 - l0) * (W - LABEL - RIGHT);
+    let mut s = String::new();
+    let _ = writeln!(
+        s,
+        "<svg xmlns=\"http://www.w3.org/2000/svg\" width=\"{W}\" height=\"{h}\" viewBox=\"0 0 {W} {h}\" \
+         font-family=\"sans-serif\" font-size=\"12\">"
+    );
+    let _ = writeln!(s, "<rect width=\"100%\" height=\"100%\" fill=\"white\"/>");
+    let _ = writeln!(
+        s,
+        "<text x=\"{}\" y=\"22\" font-size=\"15\" font-weight=\"bold\">greenpatch / tokio, median ratio \
+         (log scale; time: lower is better, throughput: higher is better)</text>",
+        10
+    );
+    // Decade and half-decade grid.
+    let mut e = l0;
+    while e <= l1 {
+        for m in [1.0, 2.0, 5.0] {
+            let v = m * 10f64.powf(e);
+            if v.log10() > l1 + 1e-9 {
+                continue;
+            }
+            let xv = x(v);
+            let _ = writeln!(
+                s,
+                "<line x1=\"{xv:.1}\" y1=\"{TOP}\" x2=\"{xv:.1}\" y2=\"{:.1}\" stroke=\"#ddd\"/>\
+                 <text x=\"{xv:.1}\" y=\"{:.1}\" text-anchor=\"middle\" fill=\"#555\">{}</text>",
+                h - 40.0,
+                h - 25.0,
+                ratio(v)
+            );
+        }
+        e += 1.0;
+    }
+    for (i, r) in rows.iter().enumerate() {
+        let y = TOP + ROW * i as f64;
+        let _ = writeln!(
+            s,
+            "<text x=\"{:.1}\" y=\"{:.1}\" text-anchor=\"end\">{}</text>",
+            LABEL - 8.0,
+            y + 16.0,
+            xml(&r.spec.name)
+        );
+        let Some(q) = r.ratio else {
+            let what = if r.greenpatch.is_err() { "pending" } else { "no ratio" };
+            let _ = writeln!(s, "<text x=\"{:.1}\" y=\"{:.1}\" fill=\"#888\">{what}</text>", x(1.0) + 6.0, y + 16.0);
+            continue;
+        };
+        let color = match &r.verdict {
+            Verdict::Judged(v) if v.iter().all(|&m| m) => "#3a9a4a",
+            Verdict::Judged(_) => "#c8433a",
+            _ => "#8a8f98",
+        };
+        let (a, b) = (x(1.0).min(x(q.median)), x(1.0).max(x(q.median)));
+        let _ = writeln!(
+            s,
+            "<rect x=\"{a:.1}\" y=\"{:.1}\" width=\"{:.1}\" height=\"{:.1}\" fill=\"{color}\"/>",
+            y + 4.0,
+            (b - a).max(1.0),
+            ROW - 8.0
+        );
+        let (tx, anchor) = if q.median >= 1.0 { (b + 4.0, "start") } else { (a - 4.0, "end") };
+        let _ = writeln!(
+            s,
+            "<text x=\"{tx:.1}\" y=\"{:.1}\" text-anchor=\"{anchor}\">{}×</text>",
+            y + 16.0,
+            ratio(q.median)
+        );
+        for t in r.spec.targets.iter().filter(|t| t.against == Against::Tokio) {
+            let xt = x(t.value);
+            let _ = writeln!(
+                s,
+                "<line x1=\"{xt:.1}\" y1=\"{:.1}\" x2=\"{xt:.1}\" y2=\"{:.1}\" stroke=\"black\" stroke-width=\"2\"/>",
+                y + 1.0,
+                y + ROW - 1.0
+            );
+        }
+    }
+    let x1 = x(1.0);
+    let _ = writeln!(
+        s,
+        "<line x1=\"{x1:.1}\" y1=\"{:.1}\" x2=\"{x1:.1}\" y2=\"{:.1}\" stroke=\"black\" stroke-dasharray=\"4 3\"/>\
+         <text x=\"{x1:.1}\" y=\"{:.1}\" text-anchor=\"middle\" font-weight=\"bold\">1.0</text>",
+        TOP - 6.0,
+        h - 40.0,
+        TOP - 10.0
+    );
+    let _ = writeln!(
+        s,
+        "<text x=\"10\" y=\"{:.1}\" fill=\"#555\">green: targets met · red: missed · grey: no target · \
+         black tick: target ratio</text>",
+        h - 8.0
+    );
+    s.push_str("</svg>\n");
+    s
+}

@@ -1,0 +1,246 @@
+//! TCP echo: the `echo_client` process keeps one 64-byte message in flight
+//! per connection against each server in turn, and reports round trips per
+//! second (and, with one connection, the median round-trip latency).
+//!
+//! Servers, all reading into 4 KiB buffers and writing back what they read:
+//! - greenpatch: a green thread per connection on green sockets
+//!   (`greenpatch_runtime::net`), blocking-style `read` + `write_all`;
+//! - tokio: a task per connection, `read().await` + `write_all().await`;
+//! - the floor: a bare single-thread mio server (edge-triggered, one
+//!   thread, no tasks), the least any runtime can do on one core.
+
+use std::io::{self, Read, Write};
+use std::net::SocketAddr;
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::Arc;
+use std::thread;
+
+use mio::net::{TcpListener, TcpStream};
+use mio::{Events, Interest, Poll, Token, Waker};
+use tokio::io::{AsyncReadExt, AsyncWriteExt};
+
+use crate::child::Tool;
+use crate::harness::{Baseline, Better, Config, RowSpec, Sides, Target, Workload};
+use crate::rts;
+use crate::work::server::{client_side, tokio_server, Server, Tokio, BUF};
+
+/// What the greenpatch side waits for.
+pub const PENDING: &str = "greenpatch_runtime::net::{TcpListener, TcpStream}";
+
+/// Connections of the many-connection rows.
+pub const MANY: usize = 64;
+
+const LISTENER: Token = Token(usize::MAX - 1);
+const WAKE: Token = Token(usize::MAX);
+
+struct Conn {
+    sock: TcpStream,
+    out: Vec<u8>,
+}
+
+/// Serves one readiness event; `Ok(false)` when the connection is done.
+fn mio_serve(c: &mut Conn, buf: &mut [u8]) -> io::Result<bool> {
+    // Flush what a previous event could not write, then read and echo until
+    // the socket would block (edge-triggered).
+    while !c.out.is_empty() {
+        match c.sock.write(&c.out) {
+            Ok(n) => {
+                c.out.drain(..n);
+            }
+            Err(e) if e.kind() == io::ErrorKind::WouldBlock => return Ok(true),
+            Err(e) if e.kind() == io::ErrorKind::Interrupted => {}
+            Err(e) => return Err(e),
+        }
+    }
+    loop {
+        let n = match c.sock.read(buf) {
+            Ok(0) => return Ok(false),
+            Ok(n) => n,
+            Err(e) if e.kind() == io::ErrorKind::WouldBlock => return Ok(true),
+            Err(e) if e.kind() == io::ErrorKind::Interrupted => continue,
+            Err(e) => return Err(e),
+        };
+        let mut done = 0;
+        while done < n {
+            match c.sock.write(&buf[done..n]) {
+                Ok(w) => done += w,
+                Err(e) if e.kind() == io::ErrorKind::WouldBlock => {
+                    c.out.extend_from_slice(&buf[done..n]);
+                    return Ok(true);
+                }
+                Err(e) if e.kind() == io::ErrorKind::Interrupted => {}
+                Err(e) => return Err(e),
+            }
+        }
+    }
+}
+
+fn mio_loop(mut poll: Poll, listener: TcpListener, stop: &AtomicBool) -> io::Result<()> {
+    let mut conns: slab::Slab<Conn> = slab::Slab::new();
+    let mut events = Events::with_capacity(1024);
+    let mut buf = vec![0u8; BUF];
+    loop {
+        poll.poll(&mut events, None)?;
+        for ev in events.iter() {
+            match ev.token() {
+                WAKE => {
+                    if stop.load(Ordering::Acquire) {
+                        return Ok(());
+                    }
+                }
+                LISTENER => loop {
+                    match listener.accept() {
+                        Ok((mut sock, _)) => {
+                            sock.set_nodelay(true)?;
+                            let key = conns.vacant_key();
+                            poll.registry().register(&mut sock, Token(key), Interest::READABLE | Interest::WRITABLE)?;
+                            conns.insert(Conn { sock, out: Vec::new() });
+                        }
+                        Err(e) if e.kind() == io::ErrorKind::WouldBlock => break,
+                        Err(e) => return Err(e),
+                    }
+                },
+                Token(key) => {
+                    let Some(c) = conns.get_mut(key) else { continue };
+                    if !matches!(mio_serve(c, &mut buf), Ok(true)) {
+                        let mut c = conns.remove(key);
+                        let _ = poll.registry().deregister(&mut c.sock);
+                    }
+                }
+            }
+        }
+    }
+}
+
+/// The bare single-thread mio echo server (the floor), pinned to `cpu`
+/// when given.
+pub fn mio_server(cpu: Option<usize>) -> Result<Server, String> {
+    let std_l = std::net::TcpListener::bind("127.0.0.1:0").map_err(|e| e.to_string())?;
+    std_l.set_nonblocking(true).map_err(|e| e.to_string())?;
+    let addr: SocketAddr = std_l.local_addr().map_err(|e| e.to_string())?;
+    let mut listener = TcpListener::from_std(std_l);
+    let poll = Poll::new().map_err(|e| e.to_string())?;
+    poll.registry().register(&mut listener, LISTENER, Interest::READABLE).map_err(|e| e.to_string())?;
+    let waker = Arc::new(Waker::new(poll.registry(), WAKE).map_err(|e| e.to_string())?);
+    let stop = Arc::new(AtomicBool::new(false));
+    let s = stop.clone();
+    let th = thread::Builder::new()
+        .name("mio-echo".into())
+        .spawn(move || {
+            if let Some(cpu) = cpu {
+                rts::pin_current_thread(cpu);
+            }
+            if let Err(e) = mio_loop(poll, listener, &s) {
+                eprintln!("mio echo server: {e}");
+            }
+        })
+        .map_err(|e| e.to_string())?;
+    Ok(Server::new(addr, move || {
+        stop.store(true, Ordering::Release);
+        let _ = waker.wake();
+        let _ = th.join();
+    }))
+}
+
+/// One tokio echo connection.
+pub async fn tokio_conn(mut s: tokio::net::TcpStream) {
+    let mut buf = vec![0u8; BUF];
+    loop {
+        match s.read(&mut buf).await {
+            Ok(0) | Err(_) => return,
+            Ok(n) => {
+                if s.write_all(&buf[..n]).await.is_err() {
+                    return;
+                }
+            }
+        }
+    }
+}
+
+/// The tokio echo server.
+pub fn tokio_echo(flavor: Tokio, cpu: Option<usize>) -> impl Fn() -> Result<Server, String> {
+    move || Ok(tokio_server(flavor, cpu, tokio_conn))
+}
+
+/// TCP echo with one connection: round trips/s and median latency.
+pub fn one(cfg: &Config) -> Workload {
+    let secs = cfg.pick(2.0, 0.3);
+    let p = rts::placement();
+    const KEYS: &[&str] = &["per_sec", "p50_us"];
+    let side =
+        |make: Box<dyn Fn() -> Result<Server, String>>| client_side(make, Tool::EchoClient, p.client, 1, secs, KEYS);
+    Workload {
+        rows: vec![
+            RowSpec::new("TCP echo 1 conn", "round trips/s", Better::Higher).floor("mio"),
+            RowSpec::new("TCP echo 1 conn, latency p50", "µs", Better::Lower)
+                .target(Target::floor_at_most(1.05))
+                .floor("mio"),
+        ],
+        baseline: Baseline::Current,
+        note: format!(
+            "64 B messages, {secs} s per run; 1 hub vs current_thread; tokio multi: 1 worker; {}",
+            pinning(p)
+        ),
+        sides: Sides {
+            greenpatch: Err(PENDING.into()),
+            tokio_current: Some(side(Box::new(tokio_echo(Tokio::Current, p.server)))),
+            tokio_multi: Some(side(Box::new(tokio_echo(Tokio::Multi(1), p.server)))),
+            floor: Some(side(Box::new(move || mio_server(p.server)))),
+        },
+    }
+}
+
+/// TCP echo with 64 connections on one hub / one thread.
+pub fn many(cfg: &Config) -> Workload {
+    let secs = cfg.pick(2.0, 0.3);
+    let p = rts::placement();
+    const KEYS: &[&str] = &["per_sec"];
+    let side =
+        |make: Box<dyn Fn() -> Result<Server, String>>| client_side(make, Tool::EchoClient, p.client, MANY, secs, KEYS);
+    Workload {
+        rows: vec![RowSpec::new(format!("TCP echo {MANY} conns"), "round trips/s", Better::Higher)
+            .target(Target::tokio_at_least(1.0))
+            .target(Target::floor_at_least(0.95))
+            .floor("mio")],
+        baseline: Baseline::Current,
+        note: format!(
+            "64 B messages, {secs} s per run; 1 hub vs current_thread; tokio multi: 1 worker; {}",
+            pinning(p)
+        ),
+        sides: Sides {
+            greenpatch: Err(PENDING.into()),
+            tokio_current: Some(side(Box::new(tokio_echo(Tokio::Current, p.server)))),
+            tokio_multi: Some(side(Box::new(tokio_echo(Tokio::Multi(1), p.server)))),
+            floor: Some(side(Box::new(move || mio_server(p.server)))),
+        },
+    }
+}
+
+/// TCP echo with 64 connections, greenpatch on 2 hubs vs tokio on 2 workers.
+pub fn many_mt(cfg: &Config) -> Workload {
+    let secs = cfg.pick(2.0, 0.3);
+    const KEYS: &[&str] = &["per_sec"];
+    let side =
+        |make: Box<dyn Fn() -> Result<Server, String>>| client_side(make, Tool::EchoClient, None, MANY, secs, KEYS);
+    Workload {
+        rows: vec![RowSpec::new(format!("TCP echo {MANY} conns, 2 hubs"), "round trips/s", Better::Higher)
+            .target(Target::tokio_at_least(1.0))
+            .floor("mio, 1 thread")],
+        baseline: Baseline::Multi,
+        note: format!("64 B messages, {secs} s per run; 2 hubs vs multi_thread(2); nothing pinned"),
+        sides: Sides {
+            greenpatch: Err(PENDING.into()),
+            tokio_current: None,
+            tokio_multi: Some(side(Box::new(tokio_echo(Tokio::Multi(2), None)))),
+            floor: Some(side(Box::new(|| mio_server(None)))),
+        },
+    }
+}
+
+/// How the servers and client were placed, for the table's note.
+pub fn pinning(p: rts::Placement) -> String {
+    match (p.server, p.client) {
+        (Some(s), Some(c)) => format!("server on CPU {s}, client on CPU {c}"),
+        _ => "nothing pinned".into(),
+    }
+}

@@ -1,0 +1,44 @@
+//! Facade dispatch: the cost of calling a green call through a greenpatch
+//! facade after `greenpatch::monkey::patch_all()` (one atomic load and an
+//! indirect call, by design) against calling the runtime directly.
+//!
+//! The call is `sleep(Duration::ZERO)`, which yields to the (empty) run
+//! queue: the cheapest green call both paths share. Reports ns per call;
+//! the "floor" column is the direct `greenpatch_runtime::sleep` call.
+
+use std::hint::black_box;
+use std::time::{Duration, Instant};
+
+use greenpatch_runtime as gp;
+
+use crate::harness::{ns_per, Baseline, Better, Config, RowSpec, Sides, Target, Workload};
+
+/// What the facade side waits for.
+pub const PENDING: &str = "greenpatch::monkey::patch_all and greenpatch::time::sleep";
+
+/// The direct runtime call, `n` times; ns per call.
+pub fn direct(n: u64) -> f64 {
+    let start = Instant::now();
+    for _ in 0..n {
+        gp::sleep(black_box(Duration::ZERO));
+    }
+    ns_per(start.elapsed(), n)
+}
+
+/// The facade workload.
+pub fn workload(cfg: &Config) -> Workload {
+    let n = cfg.pick(5_000_000, 1_000_000);
+    Workload {
+        rows: vec![RowSpec::new("facade dispatch after patch_all()", "ns/call", Better::Lower)
+            .target(Target::floor_at_most(1.05))
+            .floor("direct call")],
+        baseline: Baseline::Current,
+        note: format!("sleep(Duration::ZERO) x {n} on the root; no tokio equivalent"),
+        sides: Sides {
+            greenpatch: Err(PENDING.into()),
+            tokio_current: None,
+            tokio_multi: None,
+            floor: Some(Box::new(move || vec![direct(n)])),
+        },
+    }
+}

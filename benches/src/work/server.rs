@@ -1,0 +1,135 @@
+//! Plumbing shared by the TCP and HTTP workloads: a server running on its
+//! own thread(s) of this process, stopped when dropped, and a [`Side`] that
+//! starts its server on first use and then runs the client process against
+//! it once per call.
+//!
+//! Every server listens on 127.0.0.1 on a port the kernel picks, sets
+//! `TCP_NODELAY` on accepted connections (so does the client), and reads
+//! into buffers of [`BUF`] bytes.
+
+use std::future::Future;
+use std::net::SocketAddr;
+use std::thread;
+
+use crate::child::{self, Tool};
+use crate::harness::Side;
+use crate::rts;
+
+/// Read buffer size of every server.
+pub const BUF: usize = 4096;
+
+/// A running server; dropping it stops it and joins its thread.
+pub struct Server {
+    /// Where it listens.
+    pub addr: SocketAddr,
+    stop: Option<Box<dyn FnOnce()>>,
+}
+
+impl Server {
+    /// A server at `addr` that `stop` shuts down (and waits for).
+    pub fn new(addr: SocketAddr, stop: impl FnOnce() + 'static) -> Server {
+        Server { addr, stop: Some(Box::new(stop)) }
+    }
+}
+
+impl Drop for Server {
+    fn drop(&mut self) {
+        if let Some(stop) = self.stop.take() {
+            stop();
+        }
+    }
+}
+
+/// Which tokio runtime a server runs on.
+#[derive(Clone, Copy, Debug)]
+pub enum Tokio {
+    /// `current_thread`.
+    Current,
+    /// `multi_thread` with this many workers.
+    Multi(usize),
+}
+
+/// Runs an accept loop on a tokio runtime of `flavor` (on a thread of its
+/// own, in `block_on`, as `#[tokio::main]` would) that spawns `handler` for
+/// each connection. With `cpu`, every thread of the server is pinned there.
+pub fn tokio_server<F, Fut>(flavor: Tokio, cpu: Option<usize>, handler: F) -> Server
+where
+    F: Fn(tokio::net::TcpStream) -> Fut + Send + 'static,
+    Fut: Future<Output = ()> + Send + 'static,
+{
+    let rt = match flavor {
+        Tokio::Current => rts::tokio_current(),
+        Tokio::Multi(n) => rts::tokio_multi_on(n, cpu),
+    };
+    let (addr_tx, addr_rx) = std::sync::mpsc::channel();
+    let (stop_tx, stop_rx) = tokio::sync::oneshot::channel::<()>();
+    let th = thread::Builder::new()
+        .name("tokio-server".into())
+        .spawn(move || {
+            if let Some(cpu) = cpu {
+                rts::pin_current_thread(cpu);
+            }
+            rt.block_on(async move {
+                let l = tokio::net::TcpListener::bind("127.0.0.1:0").await.expect("bind");
+                addr_tx.send(l.local_addr().expect("local addr")).expect("main thread waits");
+                let accept = async {
+                    loop {
+                        if let Ok((s, _)) = l.accept().await {
+                            let _ = s.set_nodelay(true);
+                            tokio::spawn(handler(s));
+                        }
+                    }
+                };
+                tokio::select! {
+                    _ = accept => {}
+                    _ = stop_rx => {}
+                }
+            });
+            drop(rt);
+        })
+        .expect("server thread");
+    let addr = addr_rx.recv().expect("server started");
+    Server::new(addr, move || {
+        let _ = stop_tx.send(());
+        let _ = th.join();
+    })
+}
+
+/// A side that starts a server with `make` on first use and then, per call,
+/// runs `tool` with `conns` connections for `secs` seconds against it
+/// (pinned to `cpu` when given), returning the result keys `keys`
+/// (`f64::NAN` for a failed run).
+pub fn client_side(
+    make: impl Fn() -> Result<Server, String> + 'static,
+    tool: Tool,
+    cpu: Option<usize>,
+    conns: usize,
+    secs: f64,
+    keys: &'static [&'static str],
+) -> Side {
+    let mut server: Option<Server> = None;
+    Box::new(move || {
+        if server.is_none() {
+            match make() {
+                Ok(s) => server = Some(s),
+                Err(e) => {
+                    eprintln!("server: {e}");
+                    return vec![f64::NAN; keys.len()];
+                }
+            }
+        }
+        let addr = server.as_ref().map(|s| s.addr).expect("started above");
+        let mut cmd = child::command(tool);
+        cmd.args(["--addr", &addr.to_string(), "--conns", &conns.to_string(), "--secs", &secs.to_string()]);
+        if let Some(cpu) = cpu {
+            cmd.args(["--cpu", &cpu.to_string()]);
+        }
+        match child::run_kv(cmd) {
+            Ok(kv) => keys.iter().map(|k| kv.get(*k).copied().unwrap_or(f64::NAN)).collect(),
+            Err(e) => {
+                eprintln!("client: {e}");
+                vec![f64::NAN; keys.len()]
+            }
+        }
+    })
+}

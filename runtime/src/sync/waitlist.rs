@@ -1,0 +1,348 @@
+//! The wait-list every blocking primitive of `sync`, `mpsc` and `queue` is
+//! built on.
+//!
+//! # Model
+//! A [`WaitList`] is a FIFO of registered waiters, each a *ticket* (a
+//! number, increasing in registration order) and the [`Unparker`] of the
+//! green thread (or root) that registered it. A primitive keeps its own
+//! state in atomics or behind its own lock; the wait-list only answers "who
+//! sleeps until that state changes". A waiter:
+//!
+//! 1. registers (its ticket goes to the back of the list),
+//! 2. re-checks the primitive's state — if the wait is no longer needed it
+//!    leaves at once,
+//! 3. parks until notified, its deadline, or a spurious wake-up,
+//! 4. leaves the list (a notifier already removed it if it was notified).
+//!
+//! A notifier first changes the state, then calls [`WaitList::notify_one`]
+//! or [`WaitList::notify_all`], which pop waiters from the front and unpark
+//! them. A notification means "re-check": woken waiters retry, and may lose
+//! the race to a thread that never slept (no hand-off: the fast paths of the
+//! primitives stay one atomic operation).
+//!
+//! # Invariants
+//! - No lost wake-up. The waiter's registration (a SeqCst store of `len`)
+//!   precedes its re-check of the state; the notifier's state change
+//!   precedes its SeqCst load of `len` (in [`WaitList::has_waiters`]). Both
+//!   sides use SeqCst operations (or the same lock) for these, so at least
+//!   one of them sees the other: the waiter does not sleep, or the notifier
+//!   finds it in the list.
+//! - `waiters` is sorted by ticket (tickets only grow and are pushed at the
+//!   back; notifiers pop the front). So a waiter's ticket is no longer in
+//!   the list iff `front` (the front ticket, `u64::MAX` when empty) is
+//!   greater than it — a waiter tells "was I notified?" with one atomic load.
+//! - A notification is never swallowed: a waiter that leaves without
+//!   re-checking the state after being notified — it unwinds (a kill, a
+//!   timeout scope) or its park fails with [`WouldBlockForever`] — passes
+//!   the notification on to the next waiter (its [`Waiter`] guard does it on
+//!   drop). A waiter that re-checks has consumed it: either it got what it
+//!   waited for, or whoever got it first will notify again when done.
+//! - Unparking happens outside the list's lock.
+
+use std::collections::VecDeque;
+use std::sync::atomic::{AtomicU64, AtomicUsize, Ordering::SeqCst};
+use std::sync::{Mutex as StdMutex, MutexGuard as StdMutexGuard};
+use std::time::Instant;
+
+use crate::{Unparker, WaitOn, WouldBlockForever};
+
+/// How a [`WaitList::wait`] ended (the caller re-checks its state in every
+/// case).
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub(crate) enum Woke {
+    /// A notifier picked this waiter.
+    Notified,
+    /// Woken without a notification, or the state changed before parking.
+    Spurious,
+    /// The deadline passed first.
+    TimedOut,
+}
+
+struct Inner {
+    next: u64,
+    waiters: VecDeque<(u64, Unparker)>,
+}
+
+/// A FIFO of parked green threads (see the module docs).
+pub(crate) struct WaitList {
+    inner: StdMutex<Inner>,
+    /// # Invariant
+    /// Equals `inner.waiters.len()`; written (SeqCst) under the lock.
+    len: AtomicUsize,
+    /// # Invariant
+    /// The ticket at the front of `inner.waiters`, `u64::MAX` when empty;
+    /// written (SeqCst) under the lock.
+    front: AtomicU64,
+}
+
+impl WaitList {
+    /// An empty list.
+    pub(crate) const fn new() -> WaitList {
+        WaitList {
+            inner: StdMutex::new(Inner { next: 0, waiters: VecDeque::new() }),
+            len: AtomicUsize::new(0),
+            front: AtomicU64::new(u64::MAX),
+        }
+    }
+
+    /// Whether anyone is registered (one SeqCst load: notifiers call it
+    /// after changing the state, see the module invariant).
+    #[inline]
+    pub(crate) fn has_waiters(&self) -> bool {
+        self.len.load(SeqCst) != 0
+    }
+
+    /// Number of registered waiters.
+    #[inline]
+    pub(crate) fn len(&self) -> usize {
+        self.len.load(SeqCst)
+    }
+
+    fn lock(&self) -> StdMutexGuard<'_, Inner> {
+        // No code panics while holding this lock; recover anyway.
+        self.inner.lock().unwrap_or_else(|e| e.into_inner())
+    }
+
+    fn publish(&self, inner: &Inner) {
+        self.len.store(inner.waiters.len(), SeqCst);
+        self.front.store(inner.waiters.front().map_or(u64::MAX, |w| w.0), SeqCst);
+    }
+
+    /// Registers the caller at the back of the list. The returned guard
+    /// deregisters it when dropped (passing on a notification it got).
+    pub(crate) fn register(&self) -> Waiter<'_> {
+        // Taken before locking: the first green call of a thread creates
+        // its hub.
+        let unparker = crate::current().unparker();
+        let mut inner = self.lock();
+        let ticket = inner.next;
+        inner.next += 1;
+        inner.waiters.push_back((ticket, unparker));
+        self.publish(&inner);
+        Waiter { list: self, ticket, armed: true }
+    }
+
+    /// Waits until notified, `deadline`, or a spurious wake-up — unless
+    /// `blocked` (evaluated once registered) says the wait is not needed.
+    ///
+    /// # Errors
+    /// [`WouldBlockForever`] from a root that nothing can ever wake (the
+    /// caller is deregistered and any notification passed on).
+    #[inline]
+    pub(crate) fn wait(
+        &self,
+        deadline: Option<Instant>,
+        what: &'static str,
+        blocked: impl FnOnce() -> bool,
+    ) -> Result<Woke, WouldBlockForever> {
+        let w = self.register();
+        if !blocked() {
+            // Leaving to re-check: any notification is consumed by that.
+            return Ok(if w.leave() { Woke::Notified } else { Woke::Spurious });
+        }
+        w.park(deadline, what)
+    }
+
+    /// Retries `attempt` until it returns `Some`, parking on this list
+    /// (while `blocked()` holds) between attempts; `Ok(None)` once
+    /// `deadline` has passed.
+    ///
+    /// # Errors
+    /// [`WouldBlockForever`], as [`WaitList::wait`] (never with a deadline).
+    #[inline]
+    pub(crate) fn wait_for<R>(
+        &self,
+        deadline: Option<Instant>,
+        what: &'static str,
+        mut attempt: impl FnMut() -> Option<R>,
+        blocked: impl Fn() -> bool,
+    ) -> Result<Option<R>, WouldBlockForever> {
+        loop {
+            if let Some(r) = attempt() {
+                return Ok(Some(r));
+            }
+            if deadline.is_some_and(|d| Instant::now() >= d) {
+                return Ok(None);
+            }
+            if self.wait(deadline, what, &blocked)? == Woke::TimedOut {
+                return Ok(attempt());
+            }
+        }
+    }
+
+    /// Wakes the waiter at the front, if any; returns whether there was one.
+    #[inline]
+    pub(crate) fn notify_one(&self) -> bool {
+        if !self.has_waiters() {
+            return false;
+        }
+        let u = {
+            let mut inner = self.lock();
+            let w = inner.waiters.pop_front();
+            self.publish(&inner);
+            w
+        };
+        match u {
+            Some((_, u)) => {
+                u.unpark();
+                true
+            }
+            None => false,
+        }
+    }
+
+    /// Wakes every registered waiter; returns how many.
+    pub(crate) fn notify_all(&self) -> usize {
+        if !self.has_waiters() {
+            return 0;
+        }
+        let woken = {
+            let mut inner = self.lock();
+            let all = std::mem::take(&mut inner.waiters);
+            self.publish(&inner);
+            all
+        };
+        let n = woken.len();
+        for (_, u) in woken {
+            u.unpark();
+        }
+        n
+    }
+}
+
+/// A registration in a [`WaitList`]. Dropping it deregisters the waiter; if
+/// it had been notified meanwhile, the notification goes to the next waiter.
+pub(crate) struct Waiter<'a> {
+    list: &'a WaitList,
+    ticket: u64,
+    /// Whether the drop must still deregister (and maybe pass on).
+    armed: bool,
+}
+
+impl Waiter<'_> {
+    /// Whether a notifier has removed this waiter from the list.
+    #[inline]
+    fn notified(&self) -> bool {
+        self.list.front.load(SeqCst) > self.ticket
+    }
+
+    /// Removes the waiter if it is still registered; returns `true` if a
+    /// notifier had removed it already (it was notified).
+    fn remove(&self) -> bool {
+        if self.notified() {
+            return true;
+        }
+        let mut inner = self.list.lock();
+        match inner.waiters.binary_search_by_key(&self.ticket, |w| w.0) {
+            Ok(i) => {
+                inner.waiters.remove(i);
+                self.list.publish(&inner);
+                false
+            }
+            Err(_) => true,
+        }
+    }
+
+    /// Leaves the list to re-check the state (which consumes any
+    /// notification); returns whether it had been notified.
+    pub(crate) fn leave(mut self) -> bool {
+        self.armed = false;
+        self.remove()
+    }
+
+    /// Parks until notified, `deadline`, a spurious wake-up, a kill or a
+    /// timeout scope (these two unwind; the guard cleans up), then leaves
+    /// the list.
+    ///
+    /// # Errors
+    /// [`WouldBlockForever`], as [`WaitList::wait`].
+    pub(crate) fn park(self, deadline: Option<Instant>, what: &'static str) -> Result<Woke, WouldBlockForever> {
+        let woken = crate::park_until(deadline, WaitOn::named(what))?;
+        // The deadline may pass after a notification: the notification wins
+        // (the caller consumes it by re-checking).
+        Ok(if self.leave() {
+            Woke::Notified
+        } else if woken {
+            Woke::Spurious
+        } else {
+            Woke::TimedOut
+        })
+    }
+}
+
+impl Drop for Waiter<'_> {
+    fn drop(&mut self) {
+        if self.armed && self.remove() {
+            // Notified, but leaving without re-checking: pass it on.
+            self.list.notify_one();
+        }
+    }
+}
+
+/// Converts a [`WouldBlockForever`] into a panic carrying its report, for
+/// blocking calls whose std signature has no room for the error.
+#[cold]
+#[track_caller]
+pub(crate) fn forever(e: WouldBlockForever) -> ! {
+    panic!("{e}")
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use std::sync::atomic::{AtomicBool, Ordering};
+    use std::sync::Arc;
+    use std::time::Duration;
+
+    #[test]
+    fn notified_waiter_sees_notified() {
+        let list = Arc::new(WaitList::new());
+        let flag = Arc::new(AtomicBool::new(false));
+        let (l, f) = (list.clone(), flag.clone());
+        let h = crate::spawn(move || loop {
+            if f.load(Ordering::SeqCst) {
+                break;
+            }
+            let _ = l.wait(None, "test", || !f.load(Ordering::SeqCst)).unwrap();
+        });
+        crate::yield_now();
+        assert_eq!(list.len(), 1);
+        flag.store(true, Ordering::SeqCst);
+        assert!(list.notify_one());
+        h.join().unwrap();
+        assert_eq!(list.len(), 0);
+        assert!(!list.notify_one());
+    }
+
+    #[test]
+    fn timed_out_waiter_deregisters() {
+        let list = WaitList::new();
+        let d = Instant::now() + Duration::from_millis(10);
+        assert_eq!(list.wait(Some(d), "test", || true).unwrap(), Woke::TimedOut);
+        assert!(!list.has_waiters());
+        assert_eq!(list.front.load(SeqCst), u64::MAX);
+    }
+
+    #[test]
+    fn killed_notified_waiter_passes_the_notification_on() {
+        let list = Arc::new(WaitList::new());
+        let woke = Arc::new(AtomicBool::new(false));
+        let l1 = list.clone();
+        let first = crate::spawn(move || {
+            let _ = l1.wait(None, "test", || true);
+        });
+        crate::yield_now();
+        let (l2, w2) = (list.clone(), woke.clone());
+        let second = crate::spawn(move || {
+            let r = l2.wait(None, "test", || true).unwrap();
+            w2.store(r == Woke::Notified, Ordering::SeqCst);
+        });
+        crate::yield_now();
+        assert_eq!(list.len(), 2);
+        list.notify_one(); // picks `first` …
+        first.kill(); // … which unwinds before it runs
+        assert!(first.join().unwrap_err().is_killed());
+        second.join().unwrap();
+        assert!(woke.load(Ordering::SeqCst), "the notification reached the second waiter");
+    }
+}

@@ -1,0 +1,115 @@
+//! Child-process scenarios for the black-box tests (see `tests/runtime_core.rs`).
+//!
+//! `gp-child overflow` overflows a named green thread's stack;
+//! `gp-child block-forever-park` parks the root with nobody to wake it;
+//! `gp-child block-forever-join` joins a green thread that parks forever;
+//! `gp-child block-forever-after-pool` does the same with an idle pool worker;
+//! `gp-child block-forever-runtime` joins a stuck green thread of a 2-hub runtime;
+//! `gp-child map-limit` spawns until a stack cannot be mapped;
+//! `gp-child wakes-later` is woken by a plain OS thread after 300 ms (must
+//! NOT be reported as blocking forever).
+
+use std::time::Duration;
+
+use greenpatch_runtime as rt;
+
+fn recurse(depth: u64, buf: &mut [u8; 1024]) -> u64 {
+    let mut local = [0u8; 1024];
+    local[(depth % 1024) as usize] = buf[0].wrapping_add(1);
+    std::hint::black_box(&mut local);
+    1 + recurse(depth + 1, &mut local)
+}
+
+fn main() {
+    let scenario = std::env::args().nth(1).unwrap_or_default();
+    match scenario.as_str() {
+        "overflow" => {
+            let h = rt::Builder::new()
+                .name("deep-recursion".into())
+                .stack_size(64 * 1024)
+                .spawn(|| recurse(0, &mut [0u8; 1024]))
+                .expect("spawn");
+            let r = h.join();
+            println!("unexpected: join returned {r:?}");
+        }
+        "block-forever-park" => match rt::park() {
+            Err(e) => println!("ERR {e}"),
+            Ok(()) => println!("unexpected: park returned"),
+        },
+        "block-forever-join" => {
+            let h = rt::Builder::new()
+                .name("stuck-worker".into())
+                .spawn(|| {
+                    let _ = rt::park();
+                })
+                .expect("spawn");
+            match h.join() {
+                Err(rt::JoinError::WouldBlockForever(e)) => println!("ERR {e}"),
+                Err(e) => println!("unexpected error: {e}"),
+                Ok(()) => println!("unexpected: join returned"),
+            }
+        }
+        "block-forever-after-pool" => {
+            // An idle blocking-pool worker cannot wake anyone either.
+            assert_eq!(rt::blocking::run(|| 1), 1);
+            match rt::park() {
+                Err(e) => println!("ERR {e}"),
+                Ok(()) => println!("unexpected: park returned"),
+            }
+        }
+        "block-forever-runtime" => {
+            let runtime = rt::Runtime::builder().hubs(2).build().expect("runtime");
+            let h = runtime.spawn(|| {
+                let _ = rt::park();
+            });
+            match h.join() {
+                Err(rt::JoinError::WouldBlockForever(e)) => println!("ERR {e}"),
+                Err(e) => println!("unexpected error: {e}"),
+                Ok(()) => println!("unexpected: join returned"),
+            }
+            std::process::exit(0);
+        }
+        "map-limit" => {
+            // Keep green threads alive (sleeping) until a stack cannot be
+            // mapped; report the error Builder::spawn gives.
+            let mut handles = Vec::new();
+            loop {
+                match rt::Builder::new().spawn(|| rt::sleep(Duration::from_secs(3600))) {
+                    Ok(h) => handles.push(h),
+                    Err(e) => {
+                        println!("ERR after {} green threads: {e}", handles.len());
+                        let panicked = std::panic::catch_unwind(|| rt::spawn(|| ())).err();
+                        let msg = panicked.and_then(|p| p.downcast::<String>().ok()).map(|s| *s).unwrap_or_default();
+                        println!("PANIC {msg}");
+                        break;
+                    }
+                }
+                if handles.len() >= 400_000 {
+                    println!("SKIP the map limit is above 400000 green threads here");
+                    break;
+                }
+                if handles.len() % 1000 == 0 {
+                    rt::yield_now(); // let them start (and park)
+                }
+            }
+            // Exit without unwinding 30,000 green threads.
+            std::process::exit(0);
+        }
+        "wakes-later" => {
+            let u = rt::current().unparker();
+            let t = std::thread::spawn(move || {
+                std::thread::sleep(Duration::from_millis(300));
+                u.unpark();
+            });
+            match rt::park() {
+                Ok(()) => println!("OK woken"),
+                Err(e) => println!("ERR {e}"),
+            }
+            t.join().expect("waker thread");
+        }
+        other => {
+            eprintln!("unknown scenario '{other}'");
+            std::process::exit(2);
+        }
+    }
+}
