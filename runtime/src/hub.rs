@@ -328,7 +328,7 @@ impl Hub {
         }
         if t.timed_out.replace(false) {
             if let Some(s) = scope {
-                if deadline.map_or(true, |d| s.deadline < d) {
+                if deadline.is_none_or(|d| s.deadline < d) {
                     std::panic::resume_unwind(Box::new(ScopeExpired(s.id)));
                 }
             }

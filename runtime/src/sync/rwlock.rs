@@ -3,14 +3,15 @@
 //! # Model
 //! One atomic word: the `WRITER` bit plus the number of readers. Readers
 //! and writers wait on separate wait-lists. The lock prefers writers: a
-//! reader does not enter while a writer holds the lock *or waits for it*,
+//! reader does not enter while a writer holds the lock *or waits for it*
+//! (`writers_pending`),
 //! so a stream of readers cannot starve a writer (as with std, a thread
 //! that read-locks twice while a writer waits can deadlock itself).
 //!
 //! - The last reader out wakes one waiting writer.
 //! - A writer's unlock wakes one waiting writer, or else every reader.
 //! - A writer that stops waiting without the lock (it unwinds) and leaves
-//!   no other writer waiting wakes the readers it was holding back.
+//!   no other writer pending wakes the readers it was holding back.
 //!
 //! # Invariants
 //! - `data` is reached only through guards: `&T` by read guards while the
@@ -49,6 +50,10 @@ const WRITER: usize = 1 << (usize::BITS - 1);
 /// ```
 pub struct RwLock<T: ?Sized> {
     state: AtomicUsize,
+    /// Writers in the slow path of `write` (registered or about to be):
+    /// readers hold back while it is non-zero. Unlike the wait-list's
+    /// length, it stays up while a notified writer goes to re-check.
+    writers_pending: AtomicUsize,
     poison: poison::Flag,
     readers: WaitList,
     writers: WaitList,
@@ -100,6 +105,7 @@ impl<T> RwLock<T> {
     pub const fn new(value: T) -> RwLock<T> {
         RwLock {
             state: AtomicUsize::new(0),
+            writers_pending: AtomicUsize::new(0),
             poison: poison::Flag::new(),
             readers: WaitList::new(),
             writers: WaitList::new(),
@@ -149,7 +155,7 @@ impl<T: ?Sized> RwLock<T> {
     fn try_read_fast(&self, polite: bool) -> bool {
         let mut s = self.state.load(SeqCst);
         loop {
-            if s & WRITER != 0 || (polite && self.writers.has_waiters()) || s + 1 == WRITER {
+            if s & WRITER != 0 || (polite && self.writers_pending.load(SeqCst) != 0) || s + 1 == WRITER {
                 return false;
             }
             match self.state.compare_exchange_weak(s, s + 1, SeqCst, SeqCst) {
@@ -162,7 +168,7 @@ impl<T: ?Sized> RwLock<T> {
     #[cold]
     fn read_contended(&self) {
         let take = || self.try_read_fast(true).then_some(());
-        let blocked = || self.state.load(SeqCst) & WRITER != 0 || self.writers.has_waiters();
+        let blocked = || self.state.load(SeqCst) & WRITER != 0 || self.writers_pending.load(SeqCst) != 0;
         if let Err(e) = self.readers.wait_for(None, "rwlock read", take, blocked) {
             forever(e);
         }
@@ -192,22 +198,25 @@ impl<T: ?Sized> RwLock<T> {
 
     #[cold]
     fn write_contended(&self) {
-        // Wakes the readers this writer held back if it leaves by unwinding.
+        /// Leaves the slow path; wakes the readers this writer held back if
+        /// it leaves without the lock (it unwinds) and no writer is pending.
         struct Leave<'a, T: ?Sized>(&'a RwLock<T>);
         impl<T: ?Sized> Drop for Leave<'_, T> {
             fn drop(&mut self) {
                 let l = self.0;
-                if !l.writers.has_waiters() && l.state.load(SeqCst) & WRITER == 0 {
+                if l.writers_pending.fetch_sub(1, SeqCst) == 1 && l.state.load(SeqCst) & WRITER == 0 {
                     l.readers.notify_all();
                 }
             }
         }
+        self.writers_pending.fetch_add(1, SeqCst);
         let leave = Leave(self);
         let take = || self.state.compare_exchange(0, WRITER, SeqCst, SeqCst).ok();
         if let Err(e) = self.writers.wait_for(None, "rwlock write", take, || self.state.load(SeqCst) != 0) {
             forever(e);
         }
-        std::mem::forget(leave);
+        // Holding the lock now: the readers wait for its unlock instead.
+        drop(leave);
     }
 
     /// Locks for reading if no writer holds the lock, without blocking.
