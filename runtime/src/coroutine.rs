@@ -58,7 +58,7 @@ impl Coro {
     }
 
     /// Runs the coroutine until it suspends (`false`) or finishes (`true`).
-    #[inline]
+    #[inline(always)]
     pub(crate) fn resume(&mut self) -> bool {
         matches!(self.inner.resume(()), CoroutineResult::Return(()))
     }
@@ -80,7 +80,7 @@ impl Coro {
 /// # Safety
 /// `s` must be the suspender of the coroutine that is running right now on
 /// this OS thread.
-#[inline]
+#[inline(always)]
 pub(crate) unsafe fn suspend(s: *const Suspender) {
     // SAFETY: the caller guarantees `s` points to the live suspender of the
     // coroutine currently running on this thread; it lives on that

@@ -123,7 +123,7 @@ pub fn park_until(deadline: Option<Instant>, wait: WaitOn) -> Result<bool, Would
 /// greenpatch_runtime::yield_now();
 /// assert!(h.is_finished());
 /// ```
-#[inline]
+#[inline(always)]
 pub fn yield_now() {
     Hub::current().yield_now();
 }

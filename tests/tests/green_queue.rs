@@ -323,11 +323,12 @@ fn a_plain_os_thread_sends_to_a_green_receiver_and_back() {
     });
     let plain = std::thread::spawn(move || {
         // This OS thread runs no green code; its blocking recv parks it.
-        (0..100u64).map(|i| {
-            to_green.send(i).unwrap();
-            from_green.recv().unwrap()
-        })
-        .sum::<u64>()
+        (0..100u64)
+            .map(|i| {
+                to_green.send(i).unwrap();
+                from_green.recv().unwrap()
+            })
+            .sum::<u64>()
     });
     let total = within(10, "plain thread", || {
         while !plain.is_finished() {

@@ -10,9 +10,7 @@ use std::sync::{Arc, TryLockError};
 use std::time::{Duration, Instant};
 
 use greenpatch_runtime as rt;
-use greenpatch_runtime::sync::{
-    Barrier, BoundedSemaphore, Condvar, Event, Local, Mutex, OnceLock, RwLock, Semaphore,
-};
+use greenpatch_runtime::sync::{Barrier, BoundedSemaphore, Condvar, Event, Local, Mutex, OnceLock, RwLock, Semaphore};
 
 /// Runs `f`, failing the test (instead of hanging) if it blocks longer than
 /// `secs` seconds.
@@ -181,10 +179,7 @@ fn a_waiting_writer_is_not_starved_by_a_stream_of_readers() {
 /// Blocks a victim then a survivor in `block`, makes one unit available
 /// with `release` (the victim, first in line, is picked), kills the victim
 /// before it runs, and checks that the survivor gets the unit.
-fn killed_waiter_passes_the_wake_up_on(
-    block: impl Fn() + Send + Clone + 'static,
-    release: impl FnOnce(),
-) {
+fn killed_waiter_passes_the_wake_up_on(block: impl Fn() + Send + Clone + 'static, release: impl FnOnce()) {
     let b = block.clone();
     let victim = rt::spawn(move || b());
     rt::yield_now(); // the victim registers first

@@ -273,8 +273,8 @@ impl Waiter<'_> {
 impl Drop for Waiter<'_> {
     fn drop(&mut self) {
         if self.armed && self.remove() {
-            // MUTATION
-
+            // Notified, but leaving without re-checking: pass it on.
+            self.list.notify_one();
         }
     }
 }
