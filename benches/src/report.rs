@@ -33,6 +33,19 @@ pub fn num(x: f64) -> String {
     }
 }
 
+/// An integer with thousands separators: `100000` → `100,000`.
+pub fn count(n: impl Into<u64>) -> String {
+    let digits = n.into().to_string();
+    let mut out = String::new();
+    for (i, c) in digits.chars().enumerate() {
+        if i > 0 && (digits.len() - i) % 3 == 0 {
+            out.push(',');
+        }
+        out.push(c);
+    }
+    out
+}
+
 fn ratio(x: f64) -> String {
     if !x.is_finite() {
         "—".into()
@@ -178,14 +191,15 @@ fn xml(s: &str) -> String {
 
 /// `ratios.svg`: one horizontal bar per row from 1.0 to the median ratio
 /// greenpatch/tokio, on a log scale; green where the row's targets are met,
-/// red where missed, grey without a target; a tick marks a target ratio.
+/// red where missed, grey without a target; a black tick marks a target
+/// ratio. The figures are repeated as text in a column on the right.
 pub fn svg(rows: &[RowResult]) -> String {
-    const W: f64 = 1000.0;
-    const LABEL: f64 = 330.0;
-    const RIGHT: f64 = 60.0;
+    const W: f64 = 1100.0;
+    const LABEL: f64 = 320.0;
+    const TEXT: f64 = 230.0;
     const ROW: f64 = 24.0;
-    const TOP: f64 = 50.0;
-    let h = TOP + ROW * rows.len() as f64 + 50.0;
+    const TOP: f64 = 56.0;
+    let h = TOP + ROW * rows.len() as f64 + 56.0;
     let mut lo: f64 = 1.0;
     let mut hi: f64 = 1.0;
     for r in rows {
@@ -198,8 +212,9 @@ pub fn svg(rows: &[RowResult]) -> String {
             hi = hi.max(t.value);
         }
     }
-    let (l0, l1) = ((lo / 1.5).log10().floor(), (hi * 1.5).log10().ceil());
-    let x = |v: f64| LABEL + (v.log10() - l0) / (l1 - l0) * (W - LABEL - RIGHT);
+    let (l0, l1) = ((lo / 1.2).log10().floor(), (hi * 1.2).log10().ceil());
+    let right = W - TEXT - 20.0;
+    let x = |v: f64| LABEL + (v.log10() - l0) / (l1 - l0) * (right - LABEL);
     let mut s = String::new();
     let _ = writeln!(
         s,
@@ -209,14 +224,22 @@ pub fn svg(rows: &[RowResult]) -> String {
     let _ = writeln!(s, "<rect width=\"100%\" height=\"100%\" fill=\"white\"/>");
     let _ = writeln!(
         s,
-        "<text x=\"{}\" y=\"22\" font-size=\"15\" font-weight=\"bold\">greenpatch / tokio, median ratio \
-         (log scale; time: lower is better, throughput: higher is better)</text>",
-        10
+        "<text x=\"10\" y=\"22\" font-size=\"15\" font-weight=\"bold\">greenpatch / tokio, median of \
+         pairwise ratios (log scale)</text>\
+         <text x=\"10\" y=\"40\" fill=\"#555\">time, latency, memory: left of 1.0 is better for \
+         greenpatch; throughput: right of 1.0 is better</text>"
     );
-    // Decade and half-decade grid.
+    let _ = writeln!(
+        s,
+        "<text x=\"{:.1}\" y=\"{:.1}\" font-weight=\"bold\">ratio (target)</text>",
+        right + 16.0,
+        TOP - 6.0
+    );
+    // Grid: decades, plus 2 and 5 when the range is narrow enough to label them.
+    let steps: &[f64] = if l1 - l0 <= 3.0 { &[1.0, 2.0, 5.0] } else { &[1.0] };
     let mut e = l0;
     while e <= l1 {
-        for m in [1.0, 2.0, 5.0] {
+        for &m in steps {
             let v = m * 10f64.powf(e);
             if v.log10() > l1 + 1e-9 {
                 continue;
@@ -226,8 +249,8 @@ pub fn svg(rows: &[RowResult]) -> String {
                 s,
                 "<line x1=\"{xv:.1}\" y1=\"{TOP}\" x2=\"{xv:.1}\" y2=\"{:.1}\" stroke=\"#ddd\"/>\
                  <text x=\"{xv:.1}\" y=\"{:.1}\" text-anchor=\"middle\" fill=\"#555\">{}</text>",
-                h - 40.0,
-                h - 25.0,
+                h - 46.0,
+                h - 32.0,
                 ratio(v)
             );
         }
@@ -235,16 +258,30 @@ pub fn svg(rows: &[RowResult]) -> String {
     }
     for (i, r) in rows.iter().enumerate() {
         let y = TOP + ROW * i as f64;
+        if i % 2 == 1 {
+            let _ = writeln!(
+                s,
+                "<rect x=\"0\" y=\"{y:.1}\" width=\"{W}\" height=\"{ROW}\" fill=\"#000\" fill-opacity=\"0.03\"/>"
+            );
+        }
         let _ = writeln!(
             s,
             "<text x=\"{:.1}\" y=\"{:.1}\" text-anchor=\"end\">{}</text>",
             LABEL - 8.0,
             y + 16.0,
-            xml(&r.spec.name)
+            xml(r.spec.name.trim())
         );
+        let tgt: Vec<String> = r.spec.targets.iter().map(|t| t.describe(&r.spec, r.baseline)).collect();
+        let tgt = if tgt.is_empty() { String::new() } else { format!(" ({})", tgt.join("; ")) };
         let Some(q) = r.ratio else {
             let what = if r.greenpatch.is_err() { "pending" } else { "no ratio" };
-            let _ = writeln!(s, "<text x=\"{:.1}\" y=\"{:.1}\" fill=\"#888\">{what}</text>", x(1.0) + 6.0, y + 16.0);
+            let _ = writeln!(
+                s,
+                "<text x=\"{:.1}\" y=\"{:.1}\" fill=\"#888\">{what}{}</text>",
+                right + 16.0,
+                y + 16.0,
+                xml(&tgt)
+            );
             continue;
         };
         let color = match &r.verdict {
@@ -256,41 +293,54 @@ pub fn svg(rows: &[RowResult]) -> String {
         let _ = writeln!(
             s,
             "<rect x=\"{a:.1}\" y=\"{:.1}\" width=\"{:.1}\" height=\"{:.1}\" fill=\"{color}\"/>",
-            y + 4.0,
-            (b - a).max(1.0),
-            ROW - 8.0
+            y + 5.0,
+            (b - a).max(1.5),
+            ROW - 10.0
         );
-        let (tx, anchor) = if q.median >= 1.0 { (b + 4.0, "start") } else { (a - 4.0, "end") };
+        // The spread of the pairwise ratios as a thin whisker.
         let _ = writeln!(
             s,
-            "<text x=\"{tx:.1}\" y=\"{:.1}\" text-anchor=\"{anchor}\">{}×</text>",
-            y + 16.0,
-            ratio(q.median)
+            "<line x1=\"{:.1}\" y1=\"{:.1}\" x2=\"{:.1}\" y2=\"{:.1}\" stroke=\"#333\"/>",
+            x(q.min),
+            y + ROW / 2.0,
+            x(q.max),
+            y + ROW / 2.0
         );
         for t in r.spec.targets.iter().filter(|t| t.against == Against::Tokio) {
             let xt = x(t.value);
             let _ = writeln!(
                 s,
-                "<line x1=\"{xt:.1}\" y1=\"{:.1}\" x2=\"{xt:.1}\" y2=\"{:.1}\" stroke=\"black\" stroke-width=\"2\"/>",
+                "<line x1=\"{xt:.1}\" y1=\"{:.1}\" x2=\"{xt:.1}\" y2=\"{:.1}\" stroke=\"black\" stroke-width=\"2.5\"/>",
                 y + 1.0,
                 y + ROW - 1.0
             );
         }
+        let _ = writeln!(
+            s,
+            "<text x=\"{:.1}\" y=\"{:.1}\" fill=\"{color}\" font-weight=\"bold\">{}×</text>\
+             <text x=\"{:.1}\" y=\"{:.1}\" fill=\"#333\">{}</text>",
+            right + 16.0,
+            y + 16.0,
+            ratio(q.median),
+            right + 62.0,
+            y + 16.0,
+            xml(&tgt)
+        );
     }
     let x1 = x(1.0);
     let _ = writeln!(
         s,
-        "<line x1=\"{x1:.1}\" y1=\"{:.1}\" x2=\"{x1:.1}\" y2=\"{:.1}\" stroke=\"black\" stroke-dasharray=\"4 3\"/>\
+        "<line x1=\"{x1:.1}\" y1=\"{:.1}\" x2=\"{x1:.1}\" y2=\"{:.1}\" stroke=\"black\" stroke-width=\"1.5\"/>\
          <text x=\"{x1:.1}\" y=\"{:.1}\" text-anchor=\"middle\" font-weight=\"bold\">1.0</text>",
-        TOP - 6.0,
-        h - 40.0,
-        TOP - 10.0
+        TOP - 2.0,
+        h - 46.0,
+        TOP - 6.0
     );
     let _ = writeln!(
         s,
-        "<text x=\"10\" y=\"{:.1}\" fill=\"#555\">green: targets met · red: missed · grey: no target · \
-         black tick: target ratio</text>",
-        h - 8.0
+        "<text x=\"10\" y=\"{:.1}\" fill=\"#555\">bar: median ratio · whisker: min–max over the runs · \
+         green: targets met · red: missed · grey: no target · black tick: target ratio vs tokio</text>",
+        h - 10.0
     );
     s.push_str("</svg>\n");
     s

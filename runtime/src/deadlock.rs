@@ -43,6 +43,12 @@ pub(crate) fn register(hub: Weak<HubShared>) {
     hubs.push(hub);
 }
 
+/// The hub with this index, if it is still alive.
+pub(crate) fn hub_by_index(index: u32) -> Option<std::sync::Arc<HubShared>> {
+    let hubs = HUBS.lock().unwrap_or_else(|e| e.into_inner());
+    hubs.iter().filter_map(Weak::upgrade).find(|h| h.index == index)
+}
+
 /// Marks a hub stuck (idempotent).
 pub(crate) fn mark(hub: &HubShared) {
     if !hub.stuck.swap(true, Ordering::SeqCst) {

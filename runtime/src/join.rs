@@ -15,15 +15,16 @@
 //! - At most one joiner (the handle is consumed by `join`).
 
 use std::any::Any;
+use std::cell::UnsafeCell;
 use std::fmt;
 use std::io;
 use std::panic::{self, AssertUnwindSafe, Location};
-use std::sync::atomic::{AtomicBool, Ordering};
-use std::sync::{Arc, Mutex};
+use std::sync::atomic::{AtomicBool, AtomicU32, AtomicU8, Ordering};
+use std::sync::Arc;
 
 use crate::hub::{Hub, KillSignal};
 use crate::park::Unparker;
-use crate::remote::{HubRef, Msg};
+use crate::remote::Msg;
 use crate::task::{Id, Task, TaskOwner, WaitOn};
 use crate::WouldBlockForever;
 
@@ -110,72 +111,90 @@ impl fmt::Display for JoinError {
 
 impl std::error::Error for JoinError {}
 
-struct PacketState<T> {
-    result: Option<Result<T, JoinError>>,
-    waiter: Option<Unparker>,
-    target: Option<(HubRef, u32, u32)>,
-    kill_requested: bool,
-}
+/// `Packet::state` bits.
+const CLAIMED: u8 = 1; // an outcome is being written
+const DONE: u8 = 2; // the outcome is readable
+const WAITER: u8 = 4; // `waiter` holds the joiner's unparker
+
+/// Slot index meaning "not placed on a hub yet".
+const UNPLACED: u32 = u32::MAX;
 
 /// The shared slot between a green thread and its join handle; it also
 /// holds the green thread's [`Task`] record (one allocation per spawn).
+///
+/// # Invariants
+/// - `result` is written once, by whoever sets `CLAIMED`, and read only
+///   after `DONE` is observed (Acquire), by the single joiner.
+/// - `waiter` is written only by the joiner while `WAITER` is clear, and
+///   read only by the completer after it observed `WAITER`: never both.
+/// - `slot` goes from `UNPLACED` to the task's slot index once; a kill and
+///   the placement each publish their half (SeqCst) before reading the
+///   other's, so at least one of them applies the kill.
 pub(crate) struct Packet<T> {
-    /// # Invariant
     /// After construction, touched only by the thread of the hub the task
     /// is placed on (the hub reaches it through `TaskOwner::task`); the
     /// join handle never reads it.
     task: Task,
-    state: Mutex<PacketState<T>>,
-    done: AtomicBool,
+    state: AtomicU8,
+    result: UnsafeCell<Option<Result<T, JoinError>>>,
+    waiter: UnsafeCell<Option<Unparker>>,
+    slot: AtomicU32,
+    kill_requested: AtomicBool,
 }
 
-// SAFETY: the `task` field (the only non-thread-safe part: `Cell`s, the
-// coroutine) is accessed by one thread only — the hub the task runs on —
-// per its invariant; everything else is a `Mutex` or an atomic. Results of
+// SAFETY: the `task` field (`Cell`s, the coroutine) is accessed by one
+// thread only — the hub the task runs on — per its invariant; `result` and
+// `waiter` are handed over through `state` as documented above. Results of
 // type `T` cross threads, hence `T: Send`.
 unsafe impl<T: Send> Send for Packet<T> {}
-// SAFETY: as above: shared access from other threads only reaches `state`
-// and `done`, which are synchronised.
+// SAFETY: as above: shared access from other threads only reaches the
+// atomics and the cells they hand over.
 unsafe impl<T: Send> Sync for Packet<T> {}
 
 impl<T> Packet<T> {
     pub(crate) fn new(id: Id, name: Option<Arc<str>>, site: &'static Location<'static>) -> Arc<Packet<T>> {
         Arc::new(Packet {
             task: Task::new(id, name, site),
-            state: Mutex::new(PacketState { result: None, waiter: None, target: None, kill_requested: false }),
-            done: AtomicBool::new(false),
+            state: AtomicU8::new(0),
+            result: UnsafeCell::new(None),
+            waiter: UnsafeCell::new(None),
+            slot: AtomicU32::new(UNPLACED),
+            kill_requested: AtomicBool::new(false),
         })
-    }
-
-    fn lock(&self) -> std::sync::MutexGuard<'_, PacketState<T>> {
-        self.state.lock().unwrap_or_else(|e| e.into_inner())
     }
 
     /// Records the outcome (first one wins) and wakes the joiner.
     pub(crate) fn complete(&self, r: Result<T, JoinError>) {
-        let waiter = {
-            let mut st = self.lock();
-            if st.result.is_some() {
-                return;
-            }
-            st.result = Some(r);
-            st.target = None;
-            self.done.store(true, Ordering::Release);
-            st.waiter.take()
-        };
-        if let Some(w) = waiter {
-            w.unpark();
+        if self.state.fetch_or(CLAIMED, Ordering::Acquire) & CLAIMED != 0 {
+            return;
         }
+        // SAFETY: we set CLAIMED first, so we are the only writer, and the
+        // joiner reads only after DONE, which is published below.
+        unsafe { *self.result.get() = Some(r) };
+        let prev = self.state.fetch_or(DONE, Ordering::AcqRel);
+        if prev & WAITER != 0 {
+            // SAFETY: WAITER was published (Release) after the joiner wrote
+            // `waiter`, and the joiner never writes it again once set.
+            if let Some(w) = unsafe { (*self.waiter.get()).take() } {
+                w.unpark();
+            }
+        }
+    }
+
+    /// Takes the outcome if it is there (the joiner only).
+    fn take_result(&self) -> Option<Result<T, JoinError>> {
+        if self.state.load(Ordering::Acquire) & DONE == 0 {
+            return None;
+        }
+        // SAFETY: DONE observed with Acquire: the write happened before; the
+        // consuming joiner is the only reader.
+        unsafe { (*self.result.get()).take() }
     }
 
     /// Records where the task lives; applies an early kill request.
     pub(crate) fn placed(&self, hub: &Hub, idx: u32, gen: u32) {
-        let kill = {
-            let mut st = self.lock();
-            st.target = Some((hub.shared.clone(), idx, gen));
-            st.kill_requested
-        };
-        if kill {
+        self.slot.store(idx, Ordering::SeqCst);
+        if self.kill_requested.load(Ordering::SeqCst) {
             hub.kill_local(idx, gen);
         }
     }
@@ -237,17 +256,24 @@ impl<T> JoinHandle<T> {
     /// ```
     pub fn join(self) -> Result<T, JoinError> {
         let hub = Hub::current();
+        let p = &*self.packet;
         loop {
-            {
-                let mut st = self.packet.lock();
-                if let Some(r) = st.result.take() {
-                    return r;
-                }
-                st.waiter = Some(Unparker::current_on(hub));
+            if let Some(r) = p.take_result() {
+                return r;
             }
-            let woke = hub.park(None, WaitOn { what: "join", target: Some(self.id) });
-            if let Err(e) = woke {
-                self.packet.lock().waiter = None;
+            let s = p.state.load(Ordering::Acquire);
+            if s & DONE == 0 && s & WAITER == 0 {
+                // SAFETY: WAITER is clear, so the completer does not read
+                // `waiter`; this handle is the only joiner (join consumes it).
+                unsafe { *p.waiter.get() = Some(Unparker::current_on(hub)) };
+                if p.state.compare_exchange(s, s | WAITER, Ordering::AcqRel, Ordering::Acquire).is_err() {
+                    continue; // the outcome is being written: look again
+                }
+            }
+            if s & DONE != 0 {
+                continue;
+            }
+            if let Err(e) = hub.park(None, WaitOn { what: "join", target: Some(self.id) }) {
                 return Err(JoinError::WouldBlockForever(e));
             }
         }
@@ -265,23 +291,23 @@ impl<T> JoinHandle<T> {
     /// assert!(h.join().unwrap_err().is_killed());
     /// ```
     pub fn kill(&self) {
-        let target = {
-            let mut st = self.packet.lock();
-            if st.result.is_some() {
-                return;
-            }
-            match &st.target {
-                Some((hub, idx, gen)) => (hub.clone(), *idx, *gen),
-                None => {
-                    st.kill_requested = true;
-                    return;
+        let p = &*self.packet;
+        if p.state.load(Ordering::Acquire) & DONE != 0 {
+            return;
+        }
+        p.kill_requested.store(true, Ordering::SeqCst);
+        let idx = p.slot.load(Ordering::SeqCst);
+        if idx == UNPLACED {
+            return; // the placement will apply it
+        }
+        let gen = self.id.as_u64() as u32;
+        match Hub::try_current() {
+            Some(h) if h.shared.index == self.id.hub() => h.kill_local(idx, gen),
+            _ => {
+                if let Some(hub) = crate::deadlock::hub_by_index(self.id.hub()) {
+                    hub.push(Msg::Kill { idx, gen });
                 }
             }
-        };
-        let (hub, idx, gen) = target;
-        match Hub::try_current() {
-            Some(h) if Arc::ptr_eq(&h.shared, &hub) => h.kill_local(idx, gen),
-            _ => hub.push(Msg::Kill { idx, gen }),
         }
     }
 
@@ -293,7 +319,7 @@ impl<T> JoinHandle<T> {
     /// assert!(h.is_finished());
     /// ```
     pub fn is_finished(&self) -> bool {
-        self.packet.done.load(Ordering::Acquire)
+        self.packet.state.load(Ordering::Acquire) & DONE != 0
     }
 
     /// The green thread's id.

@@ -50,6 +50,7 @@ mod timer;
 use std::fmt;
 
 pub use blocking::spawn_blocking;
+pub use io::fd::{wait_readable, wait_writable};
 pub use join::{JoinError, JoinHandle};
 pub use park::{current, park, park_timeout, park_until, sleep, sleep_until, yield_now, Current, Unparker};
 pub use runtime::{Runtime, RuntimeBuilder};

@@ -6,18 +6,30 @@
 //! the runtime owns are registered edge-triggered by the `io` layer with a
 //! token that indexes its readiness table.
 //!
+//! Descriptors the runtime does *not* own (a driver plugin's connection fd)
+//! are waited on through an [`FdPoller`]: a `polling` poller in oneshot
+//! mode whose own epoll fd is registered in the hub's mio poll under token
+//! [`FD_POLLER`] (nested polling). The `io::fd` layer owns its waiters.
+//!
 //! # Invariants
-//! - `io_waiters` counts green threads parked on I/O readiness of this hub;
-//!   the would-block-forever check treats any of them as a possible wake-up.
+//! - `io_waiters` counts green threads parked on I/O readiness of this hub
+//!   (sockets and foreign descriptors alike); the would-block-forever check
+//!   treats any of them as a possible wake-up.
+//! - Socket tokens never equal [`WAKER`] or [`FD_POLLER`] (the `io` layer
+//!   keeps its generations below `u32::MAX`).
 
 use std::cell::{Cell, RefCell};
 use std::io;
+use std::os::fd::{BorrowedFd, RawFd};
 use std::time::Duration;
 
 use mio::{Events, Poll, Token};
 
 /// Token of the remote-path waker.
 pub(crate) const WAKER: Token = Token(usize::MAX);
+
+/// Token of the hub's nested [`FdPoller`].
+pub(crate) const FD_POLLER: Token = Token(usize::MAX - 1);
 
 /// One hub's poller.
 pub(crate) struct Reactor {
@@ -89,4 +101,84 @@ impl Reactor {
 pub(crate) struct Readiness {
     pub(crate) readable: bool,
     pub(crate) writable: bool,
+}
+
+/// Which readiness a foreign-descriptor wait asks for.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub(crate) struct Interest {
+    pub(crate) read: bool,
+    pub(crate) write: bool,
+}
+
+/// A oneshot poller for descriptors the runtime does not own, nested in a
+/// hub's mio poll (see the module docs).
+///
+/// # Invariant
+/// Every descriptor added is deleted (by its owner, the `io::fd` layer)
+/// before the wait that added it returns, so the poller never refers to a
+/// descriptor the caller may close.
+pub(crate) struct FdPoller {
+    poller: polling::Poller,
+    events: RefCell<polling::Events>,
+}
+
+impl FdPoller {
+    /// Creates the poller and registers its fd in `registry` under
+    /// [`FD_POLLER`], edge-triggered readable.
+    pub(crate) fn new(registry: &mio::Registry) -> io::Result<FdPoller> {
+        use std::os::fd::AsRawFd;
+        let poller = polling::Poller::new()?;
+        let fd = poller.as_raw_fd();
+        registry.register(&mut mio::unix::SourceFd(&fd), FD_POLLER, mio::Interest::READABLE)?;
+        let cap = std::num::NonZeroUsize::new(64).unwrap_or(std::num::NonZeroUsize::MIN);
+        Ok(FdPoller { poller, events: RefCell::new(polling::Events::with_capacity(cap)) })
+    }
+
+    fn event(key: usize, i: Interest) -> polling::Event {
+        polling::Event::new(key, i.read, i.write)
+    }
+
+    /// Starts a oneshot wait on `fd`.
+    ///
+    /// # Safety
+    /// `fd` must stay open until [`FdPoller::delete`] is called for it.
+    pub(crate) unsafe fn add(&self, fd: RawFd, key: usize, i: Interest) -> io::Result<()> {
+        // SAFETY: forwarded to our caller (delete before close).
+        unsafe { self.poller.add(fd, Self::event(key, i)) }
+    }
+
+    /// Re-arms the oneshot wait on `fd` (after it fired or its interest
+    /// changed). `fd` must have been added and not deleted.
+    pub(crate) fn modify(&self, fd: RawFd, key: usize, i: Interest) -> io::Result<()> {
+        // SAFETY: the fd is open: it was added under `add`'s contract and
+        // not deleted yet; the borrow ends with this call.
+        let b = unsafe { BorrowedFd::borrow_raw(fd) };
+        self.poller.modify(b, Self::event(key, i))
+    }
+
+    /// Stops watching `fd`.
+    pub(crate) fn delete(&self, fd: RawFd) -> io::Result<()> {
+        // SAFETY: as in `modify`: still open per `add`'s contract.
+        let b = unsafe { BorrowedFd::borrow_raw(fd) };
+        self.poller.delete(b)
+    }
+
+    /// Collects every ready event without blocking, draining the poller
+    /// completely (the outer registration is edge-triggered).
+    pub(crate) fn drain(&self, mut ready: impl FnMut(usize, Interest)) {
+        let mut events = self.events.borrow_mut();
+        loop {
+            events.clear();
+            if self.poller.wait(&mut events, Some(Duration::ZERO)).is_err() {
+                return;
+            }
+            let n = events.len();
+            for ev in events.iter() {
+                ready(ev.key, Interest { read: ev.readable, write: ev.writable });
+            }
+            if n < events.capacity().get() {
+                return;
+            }
+        }
+    }
 }

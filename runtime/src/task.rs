@@ -67,6 +67,11 @@ impl Id {
     pub fn as_u64(self) -> u64 {
         self.0
     }
+
+    /// Index of the hub the green thread runs on.
+    pub(crate) fn hub(self) -> u32 {
+        (self.0 >> 40) as u32
+    }
 }
 
 impl fmt::Display for Id {

@@ -3,17 +3,58 @@
 //! - **mpsc(1) ping-pong**: two bounded channels of capacity 1; A sends a
 //!   number on the first and receives it back on the second, B echoes; `n`
 //!   round trips, ns per round trip. greenpatch
-//!   `greenpatch_runtime::mpsc`, tokio `tokio::sync::mpsc::channel(1)`.
-//! - **unbounded**: one producer sends `n` numbers, one consumer receives
-//!   them; ns per message. tokio `tokio::sync::mpsc::unbounded_channel`.
+//!   `greenpatch_runtime::mpsc::sync_channel(1)` (std's API), tokio
+//!   `tokio::sync::mpsc::channel(1)`.
+//! - **unbounded**: one producer green thread (task) sends `n` numbers, one
+//!   consumer receives them; ns per message. greenpatch
+//!   `greenpatch_runtime::mpsc::channel`, tokio
+//!   `tokio::sync::mpsc::unbounded_channel`.
 
 use std::time::{Duration, Instant};
 
+use greenpatch_runtime as gp;
+
 use crate::harness::{ns_per, Baseline, Better, Config, RowSpec, Sides, Target, Workload};
+use crate::report::count;
 use crate::rts;
 
-/// What the greenpatch side waits for.
-pub const PENDING: &str = "greenpatch_runtime::mpsc (bounded + unbounded channels)";
+/// greenpatch: `n` round trips through two `mpsc::sync_channel(1)`.
+pub fn greenpatch_bounded1(n: u64) -> Duration {
+    let (to_b, from_a) = gp::mpsc::sync_channel::<u64>(1);
+    let (to_a, from_b) = gp::mpsc::sync_channel::<u64>(1);
+    let start = Instant::now();
+    let a = gp::spawn(move || {
+        for i in 0..n {
+            to_b.send(i).expect("B alive");
+            let back = from_b.recv().expect("B alive");
+            debug_assert_eq!(back, i);
+        }
+    });
+    let b = gp::spawn(move || {
+        for v in from_a.iter() {
+            to_a.send(v).expect("A alive");
+        }
+    });
+    a.join().expect("A");
+    b.join().expect("B");
+    start.elapsed()
+}
+
+/// greenpatch: `n` messages one way through an unbounded `mpsc::channel`.
+pub fn greenpatch_unbounded(n: u64) -> Duration {
+    let (tx, rx) = gp::mpsc::channel::<u64>();
+    let start = Instant::now();
+    let p = gp::spawn(move || {
+        for i in 0..n {
+            tx.send(i).expect("consumer alive");
+        }
+    });
+    let c = gp::spawn(move || rx.iter().fold(0u64, u64::wrapping_add));
+    p.join().expect("producer");
+    let sum = c.join().expect("consumer");
+    assert_eq!(sum, n * (n - 1) / 2);
+    start.elapsed()
+}
 
 /// tokio: `n` round trips through two `mpsc::channel(1)`.
 pub async fn tokio_bounded1(n: u64) -> Duration {
@@ -67,9 +108,9 @@ pub fn bounded1(cfg: &Config) -> Workload {
     Workload {
         rows: vec![RowSpec::new("mpsc(1) ping-pong", "ns/round trip", Better::Lower).target(Target::tokio_at_most(0.5))],
         baseline: Baseline::Current,
-        note: format!("{n} round trips; 1 hub vs current_thread; tokio multi: 1 worker"),
+        note: format!("{} round trips; 1 hub vs current_thread; tokio multi: 1 worker", count(n)),
         sides: Sides {
-            greenpatch: Err(PENDING.into()),
+            greenpatch: Ok(Box::new(move || vec![ns_per(greenpatch_bounded1(n), n)])),
             tokio_current: Some(Box::new(move || vec![ns_per(tc.block_on(tokio_bounded1(n)), n)])),
             tokio_multi: Some(Box::new(move || vec![ns_per(tm.block_on(tokio_bounded1(n)), n)])),
             floor: None,
@@ -87,9 +128,9 @@ pub fn unbounded(cfg: &Config) -> Workload {
             RowSpec::new("unbounded channel one-way", "ns/msg", Better::Lower).target(Target::tokio_at_most(1.0))
         ],
         baseline: Baseline::Current,
-        note: format!("{n} u64 messages; 1 hub vs current_thread; tokio multi: 1 worker"),
+        note: format!("{} u64 messages; 1 hub vs current_thread; tokio multi: 1 worker", count(n)),
         sides: Sides {
-            greenpatch: Err(PENDING.into()),
+            greenpatch: Ok(Box::new(move || vec![ns_per(greenpatch_unbounded(n), n)])),
             tokio_current: Some(Box::new(move || vec![ns_per(tc.block_on(tokio_unbounded(n)), n)])),
             tokio_multi: Some(Box::new(move || vec![ns_per(tm.block_on(tokio_unbounded(n)), n)])),
             floor: None,

@@ -12,6 +12,7 @@ use std::time::{Duration, Instant};
 use greenpatch_runtime as gp;
 
 use crate::harness::{ns_per, Baseline, Better, Config, RowSpec, Sides, Target, Workload};
+use crate::report::count;
 
 /// What the facade side waits for.
 pub const PENDING: &str = "greenpatch::monkey::patch_all and greenpatch::time::sleep";
@@ -33,7 +34,7 @@ pub fn workload(cfg: &Config) -> Workload {
             .target(Target::floor_at_most(1.05))
             .floor("direct call")],
         baseline: Baseline::Current,
-        note: format!("sleep(Duration::ZERO) x {n} on the root; no tokio equivalent"),
+        note: format!("sleep(Duration::ZERO) x {} on the root; no tokio equivalent", count(n)),
         sides: Sides {
             greenpatch: Err(PENDING.into()),
             tokio_current: None,

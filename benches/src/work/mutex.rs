@@ -7,6 +7,8 @@
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
+use greenpatch_runtime as gp;
+
 use crate::harness::{ns_per, Baseline, Better, Config, RowSpec, Sides, Workload};
 use crate::rts;
 
@@ -14,6 +16,30 @@ use crate::rts;
 pub const THREADS: u64 = 1_000;
 /// Increments per thread.
 pub const ROUNDS: u64 = 100;
+
+/// greenpatch: the contention run on the calling thread's hub.
+pub fn greenpatch(threads: u64, rounds: u64) -> Duration {
+    let m = Arc::new(gp::sync::Mutex::new(0u64));
+    let start = Instant::now();
+    let hs: Vec<_> = (0..threads)
+        .map(|_| {
+            let m = m.clone();
+            gp::spawn(move || {
+                for _ in 0..rounds {
+                    let mut g = m.lock().expect("not poisoned");
+                    *g += 1;
+                    gp::yield_now();
+                }
+            })
+        })
+        .collect();
+    for h in hs {
+        h.join().expect("incrementer");
+    }
+    let d = start.elapsed();
+    assert_eq!(*m.lock().expect("not poisoned"), threads * rounds);
+    d
+}
 
 /// tokio: the contention run.
 pub async fn tokio(threads: u64, rounds: u64) -> Duration {
@@ -49,7 +75,7 @@ pub fn workload(_cfg: &Config) -> Workload {
         baseline: Baseline::Current,
         note: format!("{THREADS} threads x {ROUNDS} increments; 1 hub vs current_thread; tokio multi: 1 worker"),
         sides: Sides {
-            greenpatch: Err("greenpatch_runtime::sync::Mutex".into()),
+            greenpatch: Ok(Box::new(move || vec![ns_per(greenpatch(THREADS, ROUNDS), ops)])),
             tokio_current: Some(Box::new(move || vec![ns_per(tc.block_on(tokio(THREADS, ROUNDS)), ops)])),
             tokio_multi: Some(Box::new(move || vec![ns_per(tm.block_on(tokio(THREADS, ROUNDS)), ops)])),
             floor: None,

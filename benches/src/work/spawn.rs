@@ -10,6 +10,7 @@ use std::time::Instant;
 use greenpatch_runtime as gp;
 
 use crate::harness::{ns_per, Baseline, Better, Config, RowSpec, Sides, Target, Workload};
+use crate::report::count;
 use crate::rts;
 
 /// Spawned-then-joined green threads per wave.
@@ -57,8 +58,12 @@ pub fn workload(cfg: &Config) -> Workload {
     let tc = rts::tokio_current();
     let tm = rts::tokio_multi(1);
     Workload {
-        rows: vec![RowSpec::new(format!("spawn+join ({total} in waves of {WAVE})"), "ns/op", Better::Lower)
-            .target(Target::tokio_at_most(0.5))],
+        rows: vec![RowSpec::new(
+            format!("spawn+join ({} in waves of {})", count(total as u64), count(WAVE as u64)),
+            "ns/op",
+            Better::Lower,
+        )
+        .target(Target::tokio_at_most(0.5))],
         baseline: Baseline::Current,
         note: "1 hub vs current_thread; tokio multi: 1 worker".into(),
         sides: Sides {

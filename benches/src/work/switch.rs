@@ -20,6 +20,7 @@ use tokio::sync::Notify;
 
 use crate::floor::RawSwitch;
 use crate::harness::{ns_per, Baseline, Better, Config, RowSpec, Sides, Target, Workload};
+use crate::report::count;
 use crate::rts;
 
 fn wait_for(slot: &OnceLock<gp::Unparker>) -> gp::Unparker {
@@ -142,7 +143,7 @@ pub fn pingpong(cfg: &Config) -> Workload {
             .target(Target::tokio_at_most(0.25))
             .floor("2 raw switches")],
         baseline: Baseline::Current,
-        note: format!("{n} round trips; 1 hub vs current_thread; tokio multi: 1 worker"),
+        note: format!("{} round trips; 1 hub vs current_thread; tokio multi: 1 worker", count(n)),
         sides: Sides {
             greenpatch: Ok(Box::new(move || vec![ns_per(greenpatch_pingpong(n), n)])),
             tokio_current: Some(Box::new(move || vec![ns_per(tc.block_on(tokio_pingpong(n)), n)])),
@@ -163,7 +164,7 @@ pub fn yielding(cfg: &Config) -> Workload {
             .target(Target::tokio_at_most(0.1))
             .floor("raw switch")],
         baseline: Baseline::Current,
-        note: format!("2 x {n} yields; 1 hub vs current_thread; tokio multi: 1 worker"),
+        note: format!("2 x {} yields; 1 hub vs current_thread; tokio multi: 1 worker", count(n)),
         sides: Sides {
             greenpatch: Ok(Box::new(move || vec![ns_per(greenpatch_yield(n), 2 * n)])),
             tokio_current: Some(Box::new(move || vec![ns_per(tc.block_on(tokio_yield(n)), 2 * n)])),

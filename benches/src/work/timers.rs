@@ -12,6 +12,7 @@ use greenpatch_runtime as gp;
 
 use crate::harness::{Baseline, Better, Config, RowSpec, Sides, Target, Workload};
 use crate::machine;
+use crate::report::count;
 use crate::rts;
 
 /// The sleep each green thread does.
@@ -32,7 +33,16 @@ pub fn size(want: usize) -> (usize, Option<String>) {
     let n = if room >= 10_000 { room / 10_000 * 10_000 } else { room / 1_000 * 1_000 };
     let n = n.max(1_000);
     let need = used + 2_048 + 2 * want as u64;
-    (n, Some(format!("run as {n}, not {want}: vm.max_map_count={max} ({want} needs ≥ {need})")))
+    (
+        n,
+        Some(format!(
+            "run as {}, not {}: vm.max_map_count={max} ({} need it ≥ {})",
+            count(n as u64),
+            count(want as u64),
+            count(want as u64),
+            count(need)
+        )),
+    )
 }
 
 /// greenpatch: wall time of `n` overlapping sleeps.
@@ -65,14 +75,14 @@ pub fn workload(cfg: &Config) -> Workload {
     let (n, why) = size(cfg.pick(100_000, 10_000));
     let tc = rts::tokio_current();
     let tm = rts::tokio_multi(1);
-    let mut note = format!("{n} sleepers; 1 hub vs current_thread; tokio multi: 1 worker");
+    let mut note = format!("{} sleepers; 1 hub vs current_thread; tokio multi: 1 worker", count(n as u64));
     if let Some(w) = why {
         note = format!("{note}; {w}");
     }
     Workload {
         rows: vec![
-            RowSpec::new(format!("{n} x sleep(10 ms), wall"), "ms", Better::Lower),
-            RowSpec::new(format!("{n} x sleep(10 ms), overhead"), "ms", Better::Lower)
+            RowSpec::new(format!("{} x sleep(10 ms), wall", count(n as u64)), "ms", Better::Lower),
+            RowSpec::new(format!("{} x sleep(10 ms), overhead", count(n as u64)), "ms", Better::Lower)
                 .target(Target::tokio_at_most(1.0)),
         ],
         baseline: Baseline::Current,

@@ -1,36 +1,61 @@
 //! Readiness table: how green threads wait for sockets the runtime owns.
 //!
 //! # Model
-//! A socket registers once with its hub's reactor (edge-triggered, readable
-//! and writable) and gets an [`IoKey`]: a slot in this table plus the slot's
-//! generation, packed into the mio token. Each slot keeps one readiness bit
-//! per direction and the green threads waiting for it.
+//! A socket registers with a hub's reactor (edge-triggered, readable and
+//! writable) the first time one of its operations has to wait, and gets an
+//! [`IoKey`]: a slot in that hub's table plus the slot's generation, packed
+//! into the mio token. Each slot keeps one readiness bit per direction and
+//! the green threads waiting for it.
 //!
 //! An operation tries the system call first; on `WouldBlock` it clears the
 //! direction's bit and parks until the reactor sets it again. Because the
 //! hub is single-threaded, no event can be dispatched between the failed
-//! call and the clearing of the bit, so no edge is lost.
+//! call and the clearing of the bit, so no edge is lost. The hot path (the
+//! call succeeds) touches nothing here.
+//!
+//! A socket handle owns a [`Registration`]: which hub it is registered with
+//! (its *home*) and its key there. Sockets are `Send`, so an operation may
+//! come from another hub:
+//! - if no green thread waits at home, the registration *migrates*: it is
+//!   deregistered from the old hub's poll (any thread may), the old hub is
+//!   asked to free the slot (its waiters, if one raced in, wake, see the
+//!   slot gone and retry), and the socket registers with the current hub;
+//! - if a green thread does wait at home (a socket shared by green threads
+//!   of two hubs), the newcomer waits through its hub's oneshot poller
+//!   instead (`fd.rs`), so the two never steal the registration from each
+//!   other.
 //!
 //! # Invariants
 //! - A token whose generation differs from its slot's is stale (the socket
 //!   was closed and its fd number or slot reused): its events are dropped.
+//!   Generations run from 1 to [`GEN_MAX`] (22 bits), so no token equals
+//!   the reactor's reserved tokens and a key packs into one word with its
+//!   hub (the lock-free lookup of [`Registration::wait`]).
 //! - Every waiter listed in a slot is counted in the reactor's
 //!   `io_waiters` (for the would-block-forever check).
-//! - Closing a slot wakes all its waiters; they find the slot gone and fail
-//!   with [`closed_error`].
+//! - Freeing a slot wakes all its waiters; they find the slot gone and
+//!   either retry (the registration moved) or fail with [`closed_error`].
+//! - A registered descriptor is deregistered before it is closed
+//!   ([`Registration::deregister`] runs in the handle's `Drop`).
 
 pub(crate) mod fd;
 
 use std::cell::{Cell, RefCell};
 use std::io;
+use std::os::fd::RawFd;
+use std::sync::atomic::{AtomicU64, AtomicUsize, Ordering};
+use std::sync::{Arc, Mutex};
 use std::time::Instant;
 
+use mio::unix::SourceFd;
 use mio::{Interest, Token};
 use slab::Slab;
 
 use crate::hub::{Hub, Wake};
-use crate::reactor::Readiness;
+use crate::reactor::{Readiness, FD_POLLER};
+use crate::remote::{HubShared, Msg};
 use crate::task::WaitOn;
+use crate::WouldBlockForever;
 
 /// Which readiness a waiter wants.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -38,6 +63,9 @@ pub(crate) enum Dir {
     Read,
     Write,
 }
+
+/// Largest slot generation (22 bits; then it wraps to 1).
+pub(crate) const GEN_MAX: u32 = (1 << 22) - 1;
 
 /// A socket's place in its hub's readiness table.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -62,10 +90,21 @@ struct Slot {
     waiters: [Vec<(u32, u32)>; 2],
 }
 
+/// How a wait on a slot ended.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub(crate) enum WaitEnd {
+    Ready,
+    TimedOut,
+    /// The slot was freed (closed or migrated) while waiting.
+    Closed,
+}
+
 /// One hub's readiness table.
 pub(crate) struct IoTable {
     slots: RefCell<Slab<Slot>>,
     next_gen: Cell<u32>,
+    /// Waits on descriptors the runtime does not own.
+    pub(crate) fds: fd::FdWaits,
 }
 
 /// The error a waiter gets when its socket is closed under it.
@@ -75,13 +114,14 @@ pub(crate) fn closed_error() -> io::Error {
 
 impl IoTable {
     pub(crate) fn new() -> IoTable {
-        IoTable { slots: RefCell::new(Slab::new()), next_gen: Cell::new(1) }
+        IoTable { slots: RefCell::new(Slab::new()), next_gen: Cell::new(1), fds: fd::FdWaits::new() }
     }
 
     /// Registers `source` with `hub`'s reactor for both directions.
     pub(crate) fn register(&self, hub: &Hub, source: &mut impl mio::event::Source) -> io::Result<IoKey> {
         let gen = self.next_gen.get();
-        self.next_gen.set(gen.wrapping_add(1).max(1));
+        let next = gen + 1;
+        self.next_gen.set(if next > GEN_MAX { 1 } else { next });
         let idx = self.slots.borrow_mut().insert(Slot {
             gen,
             // Assume ready until told otherwise: the first call tries the
@@ -100,12 +140,14 @@ impl IoTable {
     }
 
     /// Deregisters `source` and wakes every waiter of its slot.
+    #[allow(dead_code)]
     pub(crate) fn deregister(&self, hub: &Hub, key: IoKey, source: &mut impl mio::event::Source) {
         let _ = hub.reactor.with_registry(|r| r.deregister(source));
         self.close_slot(hub, key);
     }
 
-    /// Frees a slot whose fd is already closed (waking its waiters).
+    /// Frees a slot whose fd is already deregistered or closed (waking its
+    /// waiters).
     pub(crate) fn close_slot(&self, hub: &Hub, key: IoKey) {
         let slot = {
             let mut slots = self.slots.borrow_mut();
@@ -123,6 +165,7 @@ impl IoTable {
     }
 
     /// Whether `dir` is believed ready.
+    #[allow(dead_code)]
     pub(crate) fn is_ready(&self, key: IoKey, dir: Dir) -> io::Result<bool> {
         match self.slots.borrow().get(key.idx as usize) {
             Some(s) if s.gen == key.gen => Ok(s.ready[dir as usize]),
@@ -141,15 +184,33 @@ impl IoTable {
 
     /// Parks the current task until `dir` is ready or `deadline` passes.
     /// Returns `Ok(false)` on timeout.
+    #[allow(dead_code)]
     pub(crate) fn wait(&self, hub: &Hub, key: IoKey, dir: Dir, deadline: Option<Instant>) -> io::Result<bool> {
+        match self.wait_slot(hub, key, dir, deadline)? {
+            WaitEnd::Ready => Ok(true),
+            WaitEnd::TimedOut => Ok(false),
+            WaitEnd::Closed => Err(closed_error()),
+        }
+    }
+
+    /// As [`IoTable::wait`], telling a freed slot apart from other errors.
+    pub(crate) fn wait_slot(
+        &self,
+        hub: &Hub,
+        key: IoKey,
+        dir: Dir,
+        deadline: Option<Instant>,
+    ) -> Result<WaitEnd, WouldBlockForever> {
         loop {
-            if self.is_ready(key, dir)? {
-                return Ok(true);
-            }
             let me = hub.current_key();
             {
                 let mut slots = self.slots.borrow_mut();
-                let s = slots.get_mut(key.idx as usize).ok_or_else(closed_error)?;
+                let Some(s) = slots.get_mut(key.idx as usize).filter(|s| s.gen == key.gen) else {
+                    return Ok(WaitEnd::Closed);
+                };
+                if s.ready[dir as usize] {
+                    return Ok(WaitEnd::Ready);
+                }
                 s.waiters[dir as usize].push(me);
             }
             hub.reactor.add_io_waiter(1);
@@ -162,36 +223,40 @@ impl IoTable {
             let guard = WaiterGuard { table: self, hub, key, dir, me };
             let woke = hub.park(deadline, what);
             drop(guard);
-            match woke {
-                Ok(Wake::TimedOut) => return Ok(false),
-                Ok(Wake::Unparked) => {}
-                Err(e) => return Err(e.into()),
+            if woke? == Wake::TimedOut {
+                return Ok(WaitEnd::TimedOut);
             }
         }
     }
 
+    /// Wakes every waiter of `key` and marks both directions ready (used
+    /// after a local `shutdown`, in case the kernel sends no edge).
+    pub(crate) fn wake_all(&self, hub: &Hub, key: IoKey) {
+        self.dispatch(hub, key.token(), Readiness { readable: true, writable: true });
+    }
+
     /// Reactor callback: marks readiness and wakes the waiters.
     pub(crate) fn dispatch(&self, hub: &Hub, token: Token, r: Readiness) {
-        let key = IoKey::from_token(token);
-        let mut woken: Vec<(u32, u32)> = Vec::new();
-        {
-            let mut slots = self.slots.borrow_mut();
-            let Some(s) = slots.get_mut(key.idx as usize) else { return };
-            if s.gen != key.gen {
-                return;
-            }
-            if r.readable {
-                s.ready[Dir::Read as usize] = true;
-                woken.append(&mut s.waiters[Dir::Read as usize]);
-            }
-            if r.writable {
-                s.ready[Dir::Write as usize] = true;
-                woken.append(&mut s.waiters[Dir::Write as usize]);
-            }
+        if token == FD_POLLER {
+            self.fds.dispatch(hub);
+            return;
         }
-        for (idx, gen) in woken {
-            hub.reactor.add_io_waiter(-1);
-            hub.unpark_local(idx, gen);
+        let key = IoKey::from_token(token);
+        let mut slots = self.slots.borrow_mut();
+        let Some(s) = slots.get_mut(key.idx as usize) else { return };
+        if s.gen != key.gen {
+            return;
+        }
+        // Waking only touches the hub's task table and run queue, never
+        // this table, so the waiters are drained in place: no allocation.
+        for (dir, on) in [(Dir::Read, r.readable), (Dir::Write, r.writable)] {
+            if on {
+                s.ready[dir as usize] = true;
+                for (idx, gen) in s.waiters[dir as usize].drain(..) {
+                    hub.reactor.add_io_waiter(-1);
+                    hub.unpark_local(idx, gen);
+                }
+            }
         }
     }
 }
@@ -217,5 +282,218 @@ impl Drop for WaiterGuard<'_> {
                 }
             }
         }
+    }
+}
+
+/// Where a socket is registered: its home hub and its key there.
+struct Home {
+    hub: Arc<HubShared>,
+    key: IoKey,
+}
+
+/// One socket handle's reactor registration (see the module docs).
+///
+/// Registration is lazy: a socket that never has to wait is never
+/// registered. The handle that owns it calls [`Registration::deregister`]
+/// before closing its descriptor.
+pub(crate) struct Registration {
+    /// Changed only under this lock; `fast` mirrors it.
+    home: Mutex<Option<Home>>,
+    /// # Invariant
+    /// 0, or the home's hub index (20 bits), slot index (22 bits) and
+    /// generation (22 bits) packed — equal to `home` whenever the lock is
+    /// free. One word, so a reader never sees one hub's key paired with
+    /// another hub (homes that do not fit in the widths stay 0: lock path).
+    fast: AtomicU64,
+    /// Green threads waiting through the home registration now.
+    home_waiters: AtomicUsize,
+}
+
+fn pack(hub: &HubShared, key: IoKey) -> u64 {
+    if hub.index >= 1 << 20 || key.idx >= 1 << 22 || key.gen > GEN_MAX {
+        return 0;
+    }
+    (u64::from(hub.index) << 44) | (u64::from(key.idx) << 22) | u64::from(key.gen)
+}
+
+fn unpack(hub: &HubShared, packed: u64) -> Option<IoKey> {
+    let mask = (1 << 22) - 1;
+    (packed != 0 && packed >> 44 == u64::from(hub.index))
+        .then_some(IoKey { idx: ((packed >> 22) & mask) as u32, gen: (packed & mask) as u32 })
+}
+
+impl Registration {
+    pub(crate) const fn new() -> Registration {
+        Registration { home: Mutex::new(None), fast: AtomicU64::new(0), home_waiters: AtomicUsize::new(0) }
+    }
+
+    /// Waits until `fd` may be ready in `dir`, after an operation in that
+    /// direction returned `WouldBlock`. `Ok(false)`: `deadline` passed.
+    ///
+    /// The caller retries its operation after `Ok(true)` (readiness is a
+    /// hint: another green thread may have consumed it).
+    pub(crate) fn wait(&self, fd: RawFd, dir: Dir, deadline: Option<Instant>) -> io::Result<bool> {
+        let hub = Hub::current();
+        loop {
+            let key = match unpack(&hub.shared, self.fast.load(Ordering::Acquire)) {
+                Some(key) => key,
+                None => match self.key_on(hub, fd)? {
+                    Some(key) => key,
+                    None => return fd::wait_fd(hub, fd, dir, deadline),
+                },
+            };
+            hub.io.clear_ready(key, dir);
+            self.home_waiters.fetch_add(1, Ordering::SeqCst);
+            let _count = HomeWaiter(&self.home_waiters);
+            match hub.io.wait_slot(hub, key, dir, deadline)? {
+                WaitEnd::Ready => return Ok(true),
+                WaitEnd::TimedOut => return Ok(false),
+                // Migrated away by another hub meanwhile: look again.
+                WaitEnd::Closed => continue,
+            }
+        }
+    }
+
+    /// The key to wait on at `hub`, registering or migrating as needed;
+    /// `None` when another hub's green thread waits on the socket now.
+    fn key_on(&self, hub: &Hub, fd: RawFd) -> io::Result<Option<IoKey>> {
+        let mut home = self.home.lock().unwrap_or_else(|e| e.into_inner());
+        if let Some(h) = &*home {
+            if Arc::ptr_eq(&h.hub, &hub.shared) {
+                return Ok(Some(h.key));
+            }
+            if self.home_waiters.load(Ordering::SeqCst) != 0 {
+                return Ok(None);
+            }
+        }
+        if let Some(old) = home.take() {
+            self.fast.store(0, Ordering::Release);
+            release(old, fd);
+        }
+        let key = hub.io.register(hub, &mut SourceFd(&fd))?;
+        self.fast.store(pack(&hub.shared, key), Ordering::Release);
+        *home = Some(Home { hub: hub.shared.clone(), key });
+        Ok(Some(key))
+    }
+
+    /// Removes the registration of `fd` (which must still be open).
+    pub(crate) fn deregister(&mut self, fd: RawFd) {
+        let home = self.home.get_mut().unwrap_or_else(|e| e.into_inner()).take();
+        *self.fast.get_mut() = 0;
+        if let Some(h) = home {
+            release(h, fd);
+        }
+    }
+
+    /// Wakes every green thread waiting on this socket at its home hub.
+    pub(crate) fn wake_all(&self) {
+        let home = self.home.lock().unwrap_or_else(|e| e.into_inner());
+        let Some(h) = &*home else { return };
+        let key = h.key;
+        match Hub::try_current() {
+            Some(cur) if Arc::ptr_eq(&cur.shared, &h.hub) => cur.io.wake_all(cur, key),
+            _ => h.hub.push(Msg::Run(Box::new(move || {
+                let hub = Hub::current();
+                hub.io.wake_all(hub, key);
+            }))),
+        }
+    }
+}
+
+/// Deregisters `fd` from `home`'s poll and frees its slot there.
+fn release(home: Home, fd: RawFd) {
+    // epoll_ctl is thread-safe: any thread may deregister.
+    let _ = home.hub.registry.deregister(&mut SourceFd(&fd));
+    let key = home.key;
+    match Hub::try_current() {
+        Some(cur) if Arc::ptr_eq(&cur.shared, &home.hub) => cur.io.close_slot(cur, key),
+        _ => home.hub.push(Msg::Run(Box::new(move || {
+            let hub = Hub::current();
+            hub.io.close_slot(hub, key);
+        }))),
+    }
+}
+
+/// Counts one waiter at home for as long as it lives.
+struct HomeWaiter<'a>(&'a AtomicUsize);
+
+impl Drop for HomeWaiter<'_> {
+    fn drop(&mut self) {
+        self.0.fetch_sub(1, Ordering::SeqCst);
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use std::os::fd::AsRawFd;
+
+    use super::*;
+
+    #[test]
+    fn a_stale_token_wakes_nobody_on_the_slot_that_reused_it() {
+        let hub = Hub::current();
+        let (a, b) = std::os::unix::net::UnixStream::pair().unwrap();
+        let old = hub.io.register(hub, &mut SourceFd(&a.as_raw_fd())).unwrap();
+        let _ = hub.reactor.with_registry(|r| r.deregister(&mut SourceFd(&a.as_raw_fd())));
+        hub.io.close_slot(hub, old);
+        let new = hub.io.register(hub, &mut SourceFd(&b.as_raw_fd())).unwrap();
+        assert_eq!(new.idx, old.idx, "the slab reuses the freed slot");
+        assert_ne!(new.gen, old.gen);
+        hub.io.clear_ready(new, Dir::Read);
+        // An event still in flight for the old registration is dropped.
+        hub.io.dispatch(hub, old.token(), Readiness { readable: true, writable: true });
+        assert!(!hub.io.is_ready(new, Dir::Read).unwrap());
+        // Its own token does mark it.
+        hub.io.dispatch(hub, new.token(), Readiness { readable: true, writable: false });
+        assert!(hub.io.is_ready(new, Dir::Read).unwrap());
+        hub.io.deregister(hub, new, &mut SourceFd(&b.as_raw_fd()));
+        assert!(hub.io.is_ready(new, Dir::Read).is_err());
+    }
+
+    #[test]
+    fn a_freed_slot_wakes_its_waiter_with_closed() {
+        let hub = Hub::current();
+        let (a, _b) = std::os::unix::net::UnixStream::pair().unwrap();
+        let key = hub.io.register(hub, &mut SourceFd(&a.as_raw_fd())).unwrap();
+        hub.io.clear_ready(key, Dir::Read);
+        let closer = crate::spawn(move || {
+            let hub = Hub::current();
+            hub.io.close_slot(hub, key);
+        });
+        let end = hub.io.wait_slot(hub, key, Dir::Read, None).unwrap();
+        assert_eq!(end, WaitEnd::Closed);
+        assert_eq!(hub.reactor.io_waiters(), 0);
+        closer.join().unwrap();
+        let _ = hub.reactor.with_registry(|r| r.deregister(&mut SourceFd(&a.as_raw_fd())));
+    }
+
+    #[test]
+    fn a_packed_home_names_its_hub_and_key_or_falls_back_to_the_lock() {
+        let hub = Hub::current();
+        let key = IoKey { idx: 5, gen: GEN_MAX };
+        assert_eq!(unpack(&hub.shared, pack(&hub.shared, key)), Some(key));
+        assert_eq!(pack(&hub.shared, IoKey { idx: 1 << 22, gen: 1 }), 0);
+        let other = std::thread::spawn(|| {
+            let h = Hub::current();
+            (h.shared.index, pack(&h.shared, IoKey { idx: 5, gen: 9 }))
+        });
+        let (index, packed) = other.join().unwrap();
+        assert_ne!(index, hub.shared.index);
+        assert_eq!(unpack(&hub.shared, packed), None, "another hub's key is not ours");
+        assert_eq!(unpack(&hub.shared, 0), None);
+    }
+
+    #[test]
+    fn tokens_never_collide_with_the_reserved_ones() {
+        let t = IoTable::new();
+        t.next_gen.set(GEN_MAX);
+        let hub = Hub::current();
+        let (a, _b) = std::os::unix::net::UnixStream::pair().unwrap();
+        let k1 = t.register(hub, &mut SourceFd(&a.as_raw_fd())).unwrap();
+        assert_eq!(k1.gen, GEN_MAX);
+        let _ = hub.reactor.with_registry(|r| r.deregister(&mut SourceFd(&a.as_raw_fd())));
+        let k2 = t.register(hub, &mut SourceFd(&a.as_raw_fd())).unwrap();
+        assert_eq!(k2.gen, 1, "generations wrap to 1 after GEN_MAX");
+        let _ = hub.reactor.with_registry(|r| r.deregister(&mut SourceFd(&a.as_raw_fd())));
     }
 }
