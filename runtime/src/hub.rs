@@ -151,7 +151,9 @@ impl Hub {
     /// The current thread's hub if it has one.
     #[inline]
     pub(crate) fn try_current() -> Option<&'static Hub> {
-        let p = CURRENT.try_with(|c| c.get()).ok()?;
+        // CURRENT has a const initialiser and no destructor: `with` cannot
+        // fail, even during thread teardown.
+        let p = CURRENT.with(|c| c.get());
         // SAFETY: as in `current`.
         (!p.is_null()).then(|| unsafe { &*p })
     }
@@ -290,7 +292,35 @@ impl Hub {
     /// [`KillSignal`]; an expired timeout scope unwinds with
     /// [`ScopeExpired`]. Only a root can get `Err`: when no thread of the
     /// process can ever wake it.
+    ///
+    /// The common case — a green thread, no deadline, no timeout scope, no
+    /// pending kill — is inlined into the caller (see `yield_now` for why).
+    #[inline(always)]
     pub(crate) fn park(&self, deadline: Option<Instant>, wait: WaitOn) -> Result<Wake, WouldBlockForever> {
+        let me = self.current.get();
+        let t = self.cur();
+        if me == ROOT || deadline.is_some() || t.kill.get() != Kill::None || !t.scopes.borrow().is_empty() {
+            return self.park_slow(deadline, wait);
+        }
+        if t.notified.replace(false) {
+            return Ok(Wake::Unparked);
+        }
+        t.state.set(State::Parked);
+        t.wait.set(wait);
+        // SAFETY: `t` is the running green thread (me != ROOT), whose
+        // suspender was stored when its coroutine started.
+        unsafe { coroutine::suspend(t.suspender.get()) };
+        t.state.set(State::Running);
+        if t.kill.get() == Kill::Requested {
+            t.kill.set(Kill::Delivered);
+            std::panic::resume_unwind(Box::new(KillSignal));
+        }
+        Ok(Wake::Unparked)
+    }
+
+    /// `park` with a deadline, a timeout scope, a pending kill, or on the root.
+    #[inline(never)]
+    fn park_slow(&self, deadline: Option<Instant>, wait: WaitOn) -> Result<Wake, WouldBlockForever> {
         let me = self.current.get();
         let t = self.cur();
         if t.take_kill() {

@@ -56,8 +56,13 @@ impl Unparker {
     pub fn unpark(&self) {
         match Hub::try_current() {
             Some(h) if Arc::ptr_eq(&h.shared, &self.hub) => h.unpark_local(self.idx, self.gen),
-            _ => self.hub.push(Msg::Unpark { idx: self.idx, gen: self.gen }),
+            _ => self.unpark_remote(),
         }
+    }
+
+    #[cold]
+    fn unpark_remote(&self) {
+        self.hub.push(Msg::Unpark { idx: self.idx, gen: self.gen });
     }
 }
 
@@ -78,6 +83,7 @@ impl fmt::Debug for Unparker {
 /// greenpatch_runtime::spawn(move || u.unpark());
 /// greenpatch_runtime::park().unwrap();
 /// ```
+#[inline(always)]
 pub fn park() -> Result<(), WouldBlockForever> {
     Hub::current().park(None, WaitOn::named("park")).map(|_| ())
 }
@@ -112,6 +118,7 @@ pub fn park_timeout(timeout: Duration) -> Result<(), WouldBlockForever> {
 /// let woke = park_until(Some(Instant::now() + Duration::from_millis(5)), WaitOn::named("demo")).unwrap();
 /// assert!(!woke);
 /// ```
+#[inline(always)]
 pub fn park_until(deadline: Option<Instant>, wait: WaitOn) -> Result<bool, WouldBlockForever> {
     Hub::current().park(deadline, wait).map(|w| w == Wake::Unparked)
 }
