@@ -303,8 +303,11 @@ fn format_u64(mut n: u64, out: &mut [u8; 20]) -> usize {
 /// [`stack::NAME_CAP`] bytes.
 fn overflow_message(buf: &mut [u8; 256], id: u64, name: &[u8], size: usize) -> usize {
     let mut out = Cursor { buf, len: 0 };
+    // Ids print as `hub.seq`, like `Id`'s Display (hub in the top 24 bits).
     out.push(b"green thread ");
-    out.push_u64(id);
+    out.push_u64(id >> 40);
+    out.push(b".");
+    out.push_u64(id & ((1 << 40) - 1));
     out.push(b" '");
     out.push(if name.is_empty() { b"<unnamed>" } else { name });
     out.push(b"' overflowed its ");
@@ -449,12 +452,13 @@ mod tests {
 
     #[test]
     fn builds_the_message() {
-        assert_eq!(message(42, b"worker", 131_072), "green thread 42 'worker' overflowed its 131072-byte stack\n");
-        assert_eq!(message(0, b"", 16_384), "green thread 0 '<unnamed>' overflowed its 16384-byte stack\n");
+        let id = (3 << 40) | 42;
+        assert_eq!(message(id, b"worker", 131_072), "green thread 3.42 'worker' overflowed its 131072-byte stack\n");
+        assert_eq!(message(0, b"", 16_384), "green thread 0.0 '<unnamed>' overflowed its 16384-byte stack\n");
         let longest = [b'x'; NAME_CAP];
         let msg = message(u64::MAX, &longest, usize::MAX);
         assert!(msg.ends_with("-byte stack\n"), "{msg}");
-        assert!(msg.contains(&u64::MAX.to_string()));
+        assert!(msg.contains(&(u64::MAX >> 40).to_string()));
     }
 
     #[test]
@@ -462,7 +466,7 @@ mod tests {
         let mut buf = [0u8; 256];
         let len = overflow_message(&mut buf, 1, &[b'y'; 400], 1);
         assert_eq!(len, 256);
-        assert!(buf.starts_with(b"green thread 1 'yyy"));
+        assert!(buf.starts_with(b"green thread 0.1 'yyy"));
     }
 
     #[test]
@@ -584,7 +588,7 @@ mod tests {
         let (signal, stderr) = run_child("child_touches_green_guard");
         assert_eq!(signal, Some(libc::SIGABRT), "stderr: {stderr}");
         let want = format!(
-            "green thread 17 'deep-recursion' overflowed its {}-byte stack\n",
+            "green thread 0.17 'deep-recursion' overflowed its {}-byte stack\n",
             stack::round_size(MIN_STACK_SIZE).unwrap()
         );
         assert!(stderr.contains(&want), "stderr: {stderr}");

@@ -174,6 +174,7 @@ impl IoTable {
     }
 
     /// Records that the last call in `dir` returned `WouldBlock`.
+    #[allow(dead_code)]
     pub(crate) fn clear_ready(&self, key: IoKey, dir: Dir) {
         if let Some(s) = self.slots.borrow_mut().get_mut(key.idx as usize) {
             if s.gen == key.gen {
@@ -186,7 +187,7 @@ impl IoTable {
     /// Returns `Ok(false)` on timeout.
     #[allow(dead_code)]
     pub(crate) fn wait(&self, hub: &Hub, key: IoKey, dir: Dir, deadline: Option<Instant>) -> io::Result<bool> {
-        match self.wait_slot(hub, key, dir, deadline)? {
+        match self.wait_slot(hub, key, dir, deadline, false)? {
             WaitEnd::Ready => Ok(true),
             WaitEnd::TimedOut => Ok(false),
             WaitEnd::Closed => Err(closed_error()),
@@ -194,12 +195,16 @@ impl IoTable {
     }
 
     /// As [`IoTable::wait`], telling a freed slot apart from other errors.
+    /// With `clear`, first records that the caller's last call in `dir`
+    /// returned `WouldBlock` (as [`IoTable::clear_ready`], in the same
+    /// lookup).
     pub(crate) fn wait_slot(
         &self,
         hub: &Hub,
         key: IoKey,
         dir: Dir,
         deadline: Option<Instant>,
+        mut clear: bool,
     ) -> Result<WaitEnd, WouldBlockForever> {
         loop {
             let me = hub.current_key();
@@ -208,7 +213,9 @@ impl IoTable {
                 let Some(s) = slots.get_mut(key.idx as usize).filter(|s| s.gen == key.gen) else {
                     return Ok(WaitEnd::Closed);
                 };
-                if s.ready[dir as usize] {
+                if std::mem::take(&mut clear) {
+                    s.ready[dir as usize] = false;
+                } else if s.ready[dir as usize] {
                     return Ok(WaitEnd::Ready);
                 }
                 s.waiters[dir as usize].push(me);
@@ -342,10 +349,9 @@ impl Registration {
                     None => return fd::wait_fd(hub, fd, dir, deadline),
                 },
             };
-            hub.io.clear_ready(key, dir);
             self.home_waiters.fetch_add(1, Ordering::SeqCst);
             let _count = HomeWaiter(&self.home_waiters);
-            match hub.io.wait_slot(hub, key, dir, deadline)? {
+            match hub.io.wait_slot(hub, key, dir, deadline, true)? {
                 WaitEnd::Ready => return Ok(true),
                 WaitEnd::TimedOut => return Ok(false),
                 // Migrated away by another hub meanwhile: look again.
@@ -460,7 +466,7 @@ mod tests {
             let hub = Hub::current();
             hub.io.close_slot(hub, key);
         });
-        let end = hub.io.wait_slot(hub, key, Dir::Read, None).unwrap();
+        let end = hub.io.wait_slot(hub, key, Dir::Read, None, true).unwrap();
         assert_eq!(end, WaitEnd::Closed);
         assert_eq!(hub.reactor.io_waiters(), 0);
         closer.join().unwrap();
