@@ -98,6 +98,7 @@ fn submit(job: Job) {
 }
 
 fn worker() {
+    deadlock::ours(1);
     let mut pool = POOL.lock().unwrap_or_else(|e| e.into_inner());
     loop {
         if let Some(job) = pool.jobs.pop_front() {
@@ -119,6 +120,7 @@ fn worker() {
         }
         if timeout.timed_out() && pool.jobs.is_empty() {
             pool.workers -= 1;
+            deadlock::ours(-1);
             return;
         }
     }

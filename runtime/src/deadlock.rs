@@ -15,6 +15,9 @@
 //! test harness) might wake anything, so while one exists the check stands
 //! down and stuck roots re-check every [`RECHECK`] in case it exits.
 //!
+//! The check costs two atomic loads until every thread of ours is stuck;
+//! only then is the process's thread count read (from /proc).
+//!
 //! # Invariants
 //! - `STUCK` equals the number of hubs whose `stuck` flag is set plus the
 //!   number of idle pool workers.
@@ -30,6 +33,19 @@ use crate::remote::{HubShared, Msg};
 
 /// Number of threads of ours that are stuck right now.
 static STUCK: AtomicUsize = AtomicUsize::new(0);
+
+/// Number of threads of ours alive: hubs and pool workers. Only when all of
+/// them are stuck is the process's thread count worth reading.
+static OURS: AtomicUsize = AtomicUsize::new(0);
+
+/// A thread of ours (a hub's or a pool worker) starts or ends.
+pub(crate) fn ours(delta: isize) {
+    if delta >= 0 {
+        OURS.fetch_add(delta as usize, Ordering::SeqCst);
+    } else {
+        OURS.fetch_sub(delta.unsigned_abs(), Ordering::SeqCst);
+    }
+}
 
 /// Every hub, so that the last thread to get stuck can tell waiting roots.
 static HUBS: Mutex<Vec<Weak<HubShared>>> = Mutex::new(Vec::new());
@@ -75,6 +91,10 @@ pub(crate) fn worker_idle(delta: isize) {
 /// Whether every thread of the process is stuck. `None` when the thread
 /// count cannot be read (then nobody can tell, and the answer is "no").
 pub(crate) fn everyone_stuck() -> Option<bool> {
+    // Cheap first: one of ours is still busy (no system call needed).
+    if STUCK.load(Ordering::SeqCst) < OURS.load(Ordering::SeqCst) {
+        return Some(false);
+    }
     let threads = thread_count()?;
     Some(STUCK.load(Ordering::SeqCst) >= threads)
 }

@@ -179,6 +179,7 @@ impl Hub {
         let index = NEXT_HUB.fetch_add(1, Ordering::Relaxed);
         let shared = Arc::new(HubShared::new(index, waker, registry));
         deadlock::register(Arc::downgrade(&shared));
+        deadlock::ours(1);
         let root = Box::new(Task::new(Id::new(index, 0), None, Location::caller()));
         root.state.set(State::Running);
         root.started.set(true);
@@ -773,6 +774,7 @@ impl Hub {
     /// their coroutines (resuming them now could re-enter this hub).
     fn teardown(self: Box<Hub>) {
         deadlock::unmark(&self.shared);
+        deadlock::ours(-1);
         let tasks = std::mem::take(&mut *self.tasks.borrow_mut());
         for (_, e) in tasks {
             let Some(owner) = e.owner else { continue };
