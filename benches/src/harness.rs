@@ -26,12 +26,14 @@ pub struct Config {
     pub runs: usize,
     /// Print every run's figures (`--verbose`).
     pub verbose: bool,
+    /// Run only this side (`--side`, for profiling one side).
+    pub only_side: Option<String>,
 }
 
 impl Config {
     /// The full configuration (5 counted rounds) or the quick one (3).
     pub fn new(quick: bool) -> Config {
-        Config { quick, runs: if quick { 3 } else { 5 }, verbose: false }
+        Config { quick, runs: if quick { 3 } else { 5 }, verbose: false, only_side: None }
     }
 
     /// `full` normally, `quick` under `--quick`.
@@ -352,10 +354,13 @@ pub fn run(cfg: &Config, mut w: Workload, progress: &mut dyn FnMut(&str)) -> Vec
                 Which::Floor => w.sides.floor.as_mut(),
             };
             let Some(side) = side else { continue };
+            let name = ["greenpatch", "tokio-ct", "tokio-mt", "floor"][which as usize];
+            if cfg.only_side.as_deref().is_some_and(|o| o != name) {
+                continue;
+            }
             let mut figures = side();
             figures.resize(nrows, f64::NAN);
             if cfg.verbose {
-                let name = ["greenpatch", "tokio-ct", "tokio-mt", "floor"][which as usize];
                 let shown: Vec<String> = figures.iter().map(|x| format!("{x:.3}")).collect();
                 progress(&format!("    {name}: {}", shown.join(" ")));
             }

@@ -54,6 +54,12 @@ pub fn max_map_count() -> Option<u64> {
     std::fs::read_to_string("/proc/sys/vm/max_map_count").ok()?.trim().parse().ok()
 }
 
+/// The 1-minute load average (`/proc/loadavg`), to tell a quiet machine
+/// from a busy one when reading the figures.
+pub fn load_average() -> Option<f64> {
+    std::fs::read_to_string("/proc/loadavg").ok()?.split_whitespace().next()?.parse().ok()
+}
+
 /// Memory mappings this process holds now (lines of `/proc/self/maps`).
 pub fn current_maps() -> Option<u64> {
     Some(std::fs::read_to_string("/proc/self/maps").ok()?.lines().count() as u64)

@@ -185,6 +185,35 @@ pub fn json(rows: &[RowResult]) -> String {
     s
 }
 
+/// The targets of a row, with the figure each non-tokio target is judged
+/// on (greenpatch/floor, or greenpatch's own figure).
+fn svg_target_text(r: &RowResult) -> String {
+    let parts: Vec<String> = r
+        .spec
+        .targets
+        .iter()
+        .map(|t| {
+            let d = t.describe(&r.spec, r.baseline);
+            match t.against {
+                Against::Tokio => d,
+                Against::Floor => match r.floor_ratio {
+                    Some(q) => format!("{d}: {}×", ratio(q.median)),
+                    None => d,
+                },
+                Against::Absolute => match &r.greenpatch {
+                    Ok(g) => format!("{d}: {}", num(g.median())),
+                    Err(_) => d,
+                },
+            }
+        })
+        .collect();
+    if parts.is_empty() {
+        String::new()
+    } else {
+        format!(" ({})", parts.join("; "))
+    }
+}
+
 fn xml(s: &str) -> String {
     s.replace('&', "&amp;").replace('<', "&lt;").replace('>', "&gt;")
 }
@@ -271,10 +300,9 @@ pub fn svg(rows: &[RowResult]) -> String {
             y + 16.0,
             xml(r.spec.name.trim())
         );
-        let tgt: Vec<String> = r.spec.targets.iter().map(|t| t.describe(&r.spec, r.baseline)).collect();
-        let tgt = if tgt.is_empty() { String::new() } else { format!(" ({})", tgt.join("; ")) };
+        let tgt = svg_target_text(r);
         let Some(q) = r.ratio else {
-            let what = if r.greenpatch.is_err() { "pending" } else { "no ratio" };
+            let what = if r.greenpatch.is_err() { "pending" } else { "no tokio ratio" };
             let _ = writeln!(
                 s,
                 "<text x=\"{:.1}\" y=\"{:.1}\" fill=\"#888\">{what}{}</text>",

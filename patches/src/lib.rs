@@ -1,7 +1,158 @@
-//! gevent for Rust: std-like facades that turn green after
-//! [`monkey::patch_all()`].
+//! gevent for Rust: std-like facades that block the OS thread until the
+//! application calls [`monkey::patch_all()`], and from then on block only
+//! the calling green thread.
 //!
-//! (Crate documentation stub: the lead merges the facades and the full
-//! overview.)
+//! # The facades
+//!
+//! | module | mirrors | green after `patch_all()` |
+//! |---|---|---|
+//! | [`socket`] | `std::net`, `std::os::unix::net` (+ [`socket::lookup_host`]) | sockets park only the green thread; DNS on the blocking pool |
+//! | [`time`] | `std::thread::sleep` (+ [`time::with_timeout`]) | green sleep; gevent's `Timeout` scopes |
+//! | [`thread`] | `std::thread`, `std::sync`'s locks (+ `Event`, `Semaphore`, `Local`) | green threads, green locks |
+//! | [`queue`] | `std::sync::mpsc` (+ gevent's `Queue`, `LifoQueue`, `PriorityQueue`) | green channels and queues |
+//!
+//! Paths and signatures are std's, so a library switches with an import
+//! change — `use std::net::TcpStream` becomes `use greenpatch::socket::TcpStream`
+//! — and then serves blocking programs and green programs alike: the
+//! application decides, once, at start-up.
+//!
+//! # How an application patches
+//!
+//! Call [`monkey::patch_all`] first thing in `main`, before making threads,
+//! sockets or locks. Then write ordinary blocking code: thousands of
+//! threads, each blocking, on one OS thread.
+//!
+//! ```
+//! use std::io::{Read, Write};
+//! use std::time::{Duration, Instant};
+//! use greenpatch::monkey::{patch_all, PatchAll};
+//! use greenpatch::socket::{TcpListener, TcpStream};
+//! use greenpatch::{thread, time};
+//!
+//! let outcome = patch_all(PatchAll::default()).expect("no plugin failed");
+//! assert_eq!(outcome.modules(), ["time", "thread", "socket", "queue"]);
+//!
+//! // An echo server and 200 clients, each sleeping 50 ms: green threads,
+//! // so the sleeps overlap and the whole run takes about 50 ms.
+//! let listener = TcpListener::bind("127.0.0.1:0").unwrap();
+//! let addr = listener.local_addr().unwrap();
+//! thread::spawn(move || loop {
+//!     let (mut conn, _) = listener.accept().unwrap();
+//!     thread::spawn(move || {
+//!         let mut buf = [0; 4];
+//!         while conn.read_exact(&mut buf).is_ok() && conn.write_all(&buf).is_ok() {}
+//!     });
+//! });
+//! let start = Instant::now();
+//! let clients: Vec<_> = (0..200u32)
+//!     .map(|i| thread::spawn(move || {
+//!         let mut c = TcpStream::connect(addr).unwrap();
+//!         time::sleep(Duration::from_millis(50));
+//!         c.write_all(&i.to_be_bytes()).unwrap();
+//!         let mut buf = [0; 4];
+//!         c.read_exact(&mut buf).unwrap();
+//!         u32::from_be_bytes(buf)
+//!     }))
+//!     .collect();
+//! let sum: u32 = clients.into_iter().map(|h| h.join().unwrap()).sum();
+//! assert_eq!(sum, (0..200).sum());
+//! assert!(start.elapsed() < Duration::from_secs(2));
+//! ```
+//!
+//! `patch_all` announces each step to plugins and returns what it did
+//! ([`monkey::Patched`]), with warnings: see [`monkey`] for the registry,
+//! the events, vetoes, rollback and `get_original`.
+//!
+//! # How a facade chooses: flavors
+//!
+//! Functions ([`time::sleep`], [`thread::yield_now`], …) call through a
+//! registry slot: one atomic load and an indirect call, std's function
+//! before patching, the runtime's after. Objects take an implementation —
+//! a [`Flavor`] — once, from their module's item, and keep it: sockets,
+//! threads, channels and queues when they are made; `const`-constructible
+//! locks ([`thread::Mutex`], [`thread::RwLock`], [`thread::Event`],
+//! [`thread::Semaphore`], [`thread::Local`]) at their first use, so that
+//! `static` ones work as with std. Each type also has `with_flavor` (or
+//! [`thread::Builder::flavor`]) to choose explicitly — e.g. a real OS
+//! thread for CPU-bound work in a patched program.
+//!
+//! Every patched item is visible to the registry's queries, and the
+//! originals stay reachable:
+//!
+//! ```
+//! use std::time::Duration;
+//! use greenpatch::monkey::{get_original, is_object_patched, patch_all, PatchAll};
+//! use greenpatch::Flavor;
+//!
+//! let _ = patch_all(PatchAll::default()).unwrap();
+//! assert!(is_object_patched("time", "sleep"));
+//! assert!(is_object_patched("socket", "TcpStream"));
+//! assert!(is_object_patched("thread", "Mutex"));
+//!
+//! let std_sleep = get_original::<fn(Duration)>("time", "sleep").unwrap();
+//! assert_eq!(std_sleep as usize, std::thread::sleep as fn(Duration) as usize);
+//! let blocking = get_original::<fn() -> Flavor>("thread", "Mutex").unwrap();
+//! assert_eq!(blocking(), Flavor::Blocking);
+//! ```
+//!
+//! # The pitfall gevent users know, made visible
+//!
+//! An object made before `patch_all()` stays blocking. When one makes a
+//! blocking call from a green thread after patching, it stalls every green
+//! thread of its OS thread. greenpatch reports it once per kind of object
+//! and creation site (where it was made, or first used for locks) with
+//! `log::warn!` (target `greenpatch`) and
+//! [`monkey::register_warning`], so the next patch call returns it in
+//! [`Patched::warnings`](monkey::Patched::warnings). And `patch_all()`
+//! itself warns when OS threads started through [`thread::spawn`] are still
+//! running (check `greenpatch.thread.os-threads`), or when it is called off
+//! the main thread.
+//!
+//! # How a plugin author hooks a driver
+//!
+//! A third-party crate written against the facades is green as soon as the
+//! application patches — except for what it made earlier (a connection
+//! pool, a background thread). It fixes those from an entry point for
+//! `DidPatchBuiltinModules`, which runs after the builtin modules are
+//! green and before application code continues, without the application
+//! knowing the driver is there:
+//!
+//! ```
+//! use greenpatch::monkey::{is_module_patched, patch_all, PatchAll};
+//! use greenpatch::plugins::{entry_point, Event, PluginError};
+//! use std::sync::atomic::{AtomicBool, Ordering};
+//!
+//! static POOL_IS_GREEN: AtomicBool = AtomicBool::new(false);
+//!
+//! fn go_green(event: &Event<'_>) -> Result<(), PluginError> {
+//!     if let Event::DidPatchBuiltinModules(_) = event {
+//!         if is_module_patched("socket") {
+//!             // drop the blocking connections made before patching; new
+//!             // ones go through the (now green) socket facade
+//!             POOL_IS_GREEN.store(true, Ordering::Release);
+//!         }
+//!     }
+//!     Ok(())
+//! }
+//! entry_point!(did_patch, name = "doc-driver", handler = go_green);
+//!
+//! fn main() {
+//!     let _ = patch_all(PatchAll::default()).unwrap();
+//!     assert!(POOL_IS_GREEN.load(Ordering::Acquire));
+//! }
+//! ```
+//!
+//! The workspace's `greenpatch-kvdriver` crate is a complete example; a
+//! driver may also declare its own patchable module
+//! ([`patchable_module!`]) for items the application opts in to.
 
+pub mod flavor;
 pub mod monkey;
+pub mod queue;
+pub mod socket;
+pub(crate) mod stale;
+pub mod thread;
+pub mod time;
+
+pub use flavor::Flavor;
+pub use monkey::{patch_all, PatchAll, Patched};

@@ -535,7 +535,7 @@ impl Hub {
             if self.root_ready.get() {
                 return Ok(());
             }
-            if self.fire_timers(Instant::now()) > 0 {
+            if self.timers.borrow().armed() > 0 && self.fire_timers(Instant::now()) > 0 {
                 continue;
             }
             self.sleep()?;
@@ -590,8 +590,12 @@ impl Hub {
         if stuck_candidate {
             deadlock::unmark(&self.shared);
         }
-        self.drain_remote();
-        self.fire_timers(Instant::now());
+        if self.shared.has_pending() {
+            self.drain_remote();
+        }
+        if self.timers.borrow().armed() > 0 {
+            self.fire_timers(Instant::now());
+        }
         Ok(())
     }
 

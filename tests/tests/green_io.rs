@@ -524,5 +524,8 @@ fn large_file_round_trip_keeps_the_hub_ticking() {
     rt::fs::remove_dir_all(&dir).unwrap();
     assert!(!rt::fs::exists(&dir).unwrap());
     eprintln!("64 MiB write+sync+read: {took:?}, longest tick gap {worst:?}");
-    assert!(worst < Duration::from_millis(50), "the hub stalled for {worst:?}");
+    // Were the file I/O on the hub's thread, one gap would span the whole
+    // operation. Allow scheduler noise on a loaded machine, never that.
+    let bound = Duration::from_millis(50).max(took / 2);
+    assert!(worst < bound, "the hub stalled for {worst:?} of {took:?}");
 }

@@ -15,7 +15,7 @@ use std::path::PathBuf;
 use std::time::Instant;
 
 use benches::harness::{self, Config, RowResult};
-use benches::machine::Machine;
+use benches::machine::{self, Machine};
 use benches::{child, clients, report, work};
 
 fn usage() -> String {
@@ -26,6 +26,7 @@ fn usage() -> String {
          --quick        fewer, shorter runs (the whole table in under a minute)\n  \
          --only NAME    run only the named workload(s); may be repeated or comma-separated\n  \
          --verbose      print every run's figures on stderr\n  \
+         --side SIDE    run only greenpatch, tokio-ct, tokio-mt or floor (to profile one side)\n  \
          --out DIR      where to write results.json, ratios.svg and table.md (default: target/versus)\n  \
          --help         this text\n\nworkloads:\n",
     );
@@ -67,6 +68,7 @@ fn main() {
     }
     let mut quick = false;
     let mut verbose = false;
+    let mut only_side = None;
     let mut only: Vec<String> = Vec::new();
     let mut out = default_out();
     let mut it = args.iter();
@@ -74,6 +76,12 @@ fn main() {
         match a.as_str() {
             "--quick" => quick = true,
             "--verbose" | "-v" => verbose = true,
+            "--side" => match it.next() {
+                Some(v) if ["greenpatch", "tokio-ct", "tokio-mt", "floor"].contains(&v.as_str()) => {
+                    only_side = Some(v.clone())
+                }
+                _ => fail("--side needs one of greenpatch, tokio-ct, tokio-mt, floor"),
+            },
             "--only" => match it.next() {
                 Some(v) => only.extend(v.split(',').map(str::to_string)),
                 None => fail("--only needs a workload name"),
@@ -97,6 +105,7 @@ fn main() {
 
     let mut cfg = Config::new(quick);
     cfg.verbose = verbose;
+    cfg.only_side = only_side;
     let machine = Machine::detect();
     eprintln!(
         "versus: {} counted runs per workload after a warm-up{}",
@@ -108,6 +117,7 @@ fn main() {
         eprintln!("{}", child::prepare());
     }
 
+    let load_before = machine::load_average();
     let started = Instant::now();
     let mut rows: Vec<RowResult> = Vec::new();
     let n = entries.len();
@@ -120,11 +130,20 @@ fn main() {
         rows.extend(got);
     }
     let total = started.elapsed().as_secs_f64();
+    let load_after = machine::load_average();
 
     let mode = if quick { "--quick, " } else { "" };
     let header = format!(
         "## greenpatch vs tokio ({mode}{} counted runs per side after a warm-up; medians; {total:.0} s in all)",
         cfg.runs
+    );
+    let fmt_load = |l: Option<f64>| l.map_or("?".to_string(), |l| format!("{l:.2}"));
+    let header = format!(
+        "{header}\n\n1-minute load average: {} at the start, {} at the end (other processes compete with \
+         the benchmark above ~0.5 on this {}-CPU machine)",
+        fmt_load(load_before),
+        fmt_load(load_after),
+        machine.available
     );
     let table = report::markdown(&rows, &machine, &header);
     println!("{table}");

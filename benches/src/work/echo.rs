@@ -22,10 +22,7 @@ use tokio::io::{AsyncReadExt, AsyncWriteExt};
 use crate::child::Tool;
 use crate::harness::{Baseline, Better, Config, RowSpec, Sides, Target, Workload};
 use crate::rts;
-use crate::work::server::{client_side, tokio_server, Server, Tokio, BUF};
-
-/// What the greenpatch side waits for.
-pub const PENDING: &str = "greenpatch_runtime::net::{TcpListener, TcpStream}";
+use crate::work::server::{client_side, greenpatch_server, tokio_server, Server, Tokio, BUF};
 
 /// Connections of the many-connection rows.
 pub const MANY: usize = 64;
@@ -142,6 +139,26 @@ pub fn mio_server(cpu: Option<usize>) -> Result<Server, String> {
     }))
 }
 
+/// One greenpatch echo connection: blocking-style, on a green socket.
+pub fn greenpatch_conn(mut s: greenpatch_runtime::net::TcpStream) {
+    let mut buf = vec![0u8; BUF];
+    loop {
+        match s.read(&mut buf) {
+            Ok(0) | Err(_) => return,
+            Ok(n) => {
+                if s.write_all(&buf[..n]).is_err() {
+                    return;
+                }
+            }
+        }
+    }
+}
+
+/// The greenpatch echo server on `hubs` hubs.
+pub fn greenpatch_echo(hubs: usize, cpu: Option<usize>) -> impl Fn() -> Result<Server, String> {
+    move || greenpatch_server(hubs, cpu, greenpatch_conn)
+}
+
 /// One tokio echo connection.
 pub async fn tokio_conn(mut s: tokio::net::TcpStream) {
     let mut buf = vec![0u8; BUF];
@@ -183,7 +200,7 @@ pub fn one(cfg: &Config) -> Workload {
             one_conn_note(p)
         ),
         sides: Sides {
-            greenpatch: Err(PENDING.into()),
+            greenpatch: Ok(side(Box::new(greenpatch_echo(1, p.server)))),
             tokio_current: Some(side(Box::new(tokio_echo(Tokio::Current, p.server)))),
             tokio_multi: Some(side(Box::new(tokio_echo(Tokio::Multi(1), p.server)))),
             floor: Some(side(Box::new(move || mio_server(p.server)))),
@@ -222,7 +239,7 @@ pub fn many(cfg: &Config) -> Workload {
             pinning(p)
         ),
         sides: Sides {
-            greenpatch: Err(PENDING.into()),
+            greenpatch: Ok(side(Box::new(greenpatch_echo(1, p.server)))),
             tokio_current: Some(side(Box::new(tokio_echo(Tokio::Current, p.server)))),
             tokio_multi: Some(side(Box::new(tokio_echo(Tokio::Multi(1), p.server)))),
             floor: Some(side(Box::new(move || mio_server(p.server)))),
@@ -243,7 +260,7 @@ pub fn many_mt(cfg: &Config) -> Workload {
         baseline: Baseline::Multi,
         note: format!("64 B messages, {secs} s per run; 2 hubs vs multi_thread(2); nothing pinned"),
         sides: Sides {
-            greenpatch: Err(PENDING.into()),
+            greenpatch: Ok(side(Box::new(greenpatch_echo(2, None)))),
             tokio_current: None,
             tokio_multi: Some(side(Box::new(tokio_echo(Tokio::Multi(2), None)))),
             floor: Some(side(Box::new(|| mio_server(None)))),

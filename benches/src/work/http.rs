@@ -27,10 +27,7 @@ use crate::child::Tool;
 use crate::harness::{Baseline, Better, Config, RowSpec, Sides, Target, Workload};
 use crate::rts;
 use crate::work::echo;
-use crate::work::server::{client_side, tokio_server, Server, Tokio, BUF};
-
-/// What the greenpatch side waits for.
-pub const PENDING: &str = "greenpatch_runtime::net::{TcpListener, TcpStream}";
+use crate::work::server::{client_side, greenpatch_server, tokio_server, Server, Tokio, BUF};
 
 /// Keep-alive connections of the load.
 pub const CONNS: usize = 64;
@@ -130,6 +127,37 @@ pub fn respond(inp: &[u8], out: &mut Vec<u8>) -> Result<(usize, bool), httparse:
     }
 }
 
+/// One connection of the hand-written server on greenpatch: blocking-style
+/// reads and writes on a green socket.
+pub fn greenpatch_conn(mut s: greenpatch_runtime::net::TcpStream) {
+    use std::io::{Read, Write};
+    let mut buf = vec![0u8; BUF];
+    let mut inp = Vec::with_capacity(BUF);
+    let mut out = Vec::with_capacity(BUF);
+    loop {
+        let n = match s.read(&mut buf) {
+            Ok(0) | Err(_) => return,
+            Ok(n) => n,
+        };
+        inp.extend_from_slice(&buf[..n]);
+        let Ok((used, close)) = respond(&inp, &mut out) else { return };
+        inp.drain(..used);
+        if !out.is_empty() {
+            if s.write_all(&out).is_err() {
+                return;
+            }
+            out.clear();
+        }
+        if close {
+            return;
+        }
+    }
+}
+
+fn greenpatch_http(hubs: usize, cpu: Option<usize>) -> Box<dyn Fn() -> Result<Server, String>> {
+    Box::new(move || greenpatch_server(hubs, cpu, greenpatch_conn))
+}
+
 /// One connection of the hand-written server on tokio.
 pub async fn tokio_handwritten_conn(mut s: tokio::net::TcpStream) {
     let mut buf = vec![0u8; BUF];
@@ -191,7 +219,7 @@ pub fn hyper(cfg: &Config) -> Workload {
             echo::pinning(p)
         ),
         sides: Sides {
-            greenpatch: Err(PENDING.into()),
+            greenpatch: Ok(side(greenpatch_http(1, p.server))),
             tokio_current: Some(side(hyper_server(Tokio::Current, p.server))),
             tokio_multi: Some(side(hyper_server(Tokio::Multi(1), p.server))),
             floor: None,
@@ -212,7 +240,7 @@ pub fn same(cfg: &Config) -> Workload {
             echo::pinning(p)
         ),
         sides: Sides {
-            greenpatch: Err(PENDING.into()),
+            greenpatch: Ok(side(greenpatch_http(1, p.server))),
             tokio_current: Some(side(handwritten_server(Tokio::Current, p.server))),
             tokio_multi: Some(side(handwritten_server(Tokio::Multi(1), p.server))),
             floor: None,
@@ -230,7 +258,7 @@ pub fn hyper_mt(cfg: &Config) -> Workload {
         baseline: Baseline::Multi,
         note: format!("keep-alive, {secs} s per run; 2 hubs vs multi_thread(2); nothing pinned"),
         sides: Sides {
-            greenpatch: Err(PENDING.into()),
+            greenpatch: Ok(side(greenpatch_http(2, None))),
             tokio_current: None,
             tokio_multi: Some(side(hyper_server(Tokio::Multi(2), None))),
             floor: None,

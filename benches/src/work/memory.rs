@@ -16,6 +16,7 @@ use greenpatch_runtime as gp;
 
 use crate::child;
 use crate::harness::{Baseline, Better, Config, RowSpec, Side, Sides, Target, Workload};
+use crate::report::count;
 use crate::rts;
 
 /// Idle threads per measurement.
@@ -116,7 +117,10 @@ pub fn workload(_cfg: &Config) -> Workload {
             RowSpec::new("  of which page tables", "KiB/thread", Better::Lower),
         ],
         baseline: Baseline::Current,
-        note: format!("{COUNT} sleeping, fresh child process per run; 1 hub vs current_thread; tokio multi: 1 worker"),
+        note: format!(
+            "{} sleeping, fresh child process per run; 1 hub vs current_thread; tokio multi: 1 worker",
+            count(COUNT as u64)
+        ),
         sides: Sides {
             greenpatch: Ok(side("greenpatch")),
             tokio_current: Some(side("tokio-current")),

@@ -10,6 +10,7 @@ use std::time::{Duration, Instant};
 use greenpatch_runtime as gp;
 
 use crate::harness::{ns_per, Baseline, Better, Config, RowSpec, Sides, Workload};
+use crate::report::count;
 use crate::rts;
 
 /// Contending threads.
@@ -73,7 +74,10 @@ pub fn workload(_cfg: &Config) -> Workload {
     Workload {
         rows: vec![RowSpec::new("Mutex contention (yield inside)", "ns/increment", Better::Lower)],
         baseline: Baseline::Current,
-        note: format!("{THREADS} threads x {ROUNDS} increments; 1 hub vs current_thread; tokio multi: 1 worker"),
+        note: format!(
+            "{} threads x {ROUNDS} increments; 1 hub vs current_thread; tokio multi: 1 worker",
+            count(THREADS)
+        ),
         sides: Sides {
             greenpatch: Ok(Box::new(move || vec![ns_per(greenpatch(THREADS, ROUNDS), ops)])),
             tokio_current: Some(Box::new(move || vec![ns_per(tc.block_on(tokio(THREADS, ROUNDS)), ops)])),

@@ -95,6 +95,33 @@ where
     })
 }
 
+/// Runs a greenpatch server on a [`greenpatch_runtime::Runtime`] of `hubs`
+/// hubs: one green thread accepts and spawns a green thread running
+/// `handler` per connection (on a one-hub runtime it stays there; on more,
+/// spawn-time placement spreads connections over the hubs). With `cpu`,
+/// the hub thread of a one-hub runtime is pinned there.
+pub fn greenpatch_server(
+    hubs: usize,
+    cpu: Option<usize>,
+    handler: fn(greenpatch_runtime::net::TcpStream),
+) -> Result<Server, String> {
+    let rt = rts::greenpatch(hubs);
+    if let (1, Some(cpu)) = (hubs, cpu) {
+        // The only hub runs this green thread, so this pins that hub's thread.
+        rt.block_on(move || rts::pin_current_thread(cpu));
+    }
+    let l = greenpatch_runtime::net::TcpListener::bind("127.0.0.1:0").map_err(|e| format!("bind: {e}"))?;
+    let addr = l.local_addr().map_err(|e| e.to_string())?;
+    drop(rt.spawn(move || loop {
+        if let Ok((s, _)) = l.accept() {
+            let _ = s.set_nodelay(true);
+            drop(greenpatch_runtime::spawn(move || handler(s)));
+        }
+    }));
+    // Dropping the runtime kills the accept loop and any connection left.
+    Ok(Server::new(addr, move || drop(rt)))
+}
+
 /// A side that starts a server with `make` on first use and then, per call,
 /// runs `tool` with `conns` connections for `secs` seconds against it
 /// (pinned to `cpu` when given), returning the result keys `keys`

@@ -631,9 +631,15 @@ macro_rules! slot {
             = ($item:expr, $original:expr, $green:expr $(,)?);
     )+) => {$(
         $(#[$attr])*
-        $vis static $name: $crate::monkey::Slot<$(for<$($lt),+>)? fn($($arg),*) $(-> $ret)?> =
+        $vis static $name: $crate::monkey::Slot<$(for<$($lt),+>)? fn($($arg),*) $(-> $ret)?> = {
+            // The caller's expressions are evaluated outside the `unsafe`
+            // block, so they cannot smuggle unsafe code in.
+            let item: &'static str = $item;
+            let original: $(for<$($lt),+>)? fn($($arg),*) $(-> $ret)? = $original;
+            let green: $(for<$($lt),+>)? fn($($arg),*) $(-> $ret)? = $green;
             // SAFETY: the slot's type was matched as literal `fn(..)` pointer
             // syntax, so it is a function pointer type.
-            unsafe { $crate::monkey::Slot::new_unchecked($item, $original, $green) };
+            unsafe { $crate::monkey::Slot::new_unchecked(item, original, green) }
+        };
     )+};
 }

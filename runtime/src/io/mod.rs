@@ -14,16 +14,20 @@
 //! call succeeds) touches nothing here.
 //!
 //! A socket handle owns a [`Registration`]: which hub it is registered with
-//! (its *home*) and its key there. Sockets are `Send`, so an operation may
-//! come from another hub:
-//! - if no green thread waits at home, the registration *migrates*: it is
-//!   deregistered from the old hub's poll (any thread may), the old hub is
-//!   asked to free the slot (its waiters, if one raced in, wake, see the
-//!   slot gone and retry), and the socket registers with the current hub;
-//! - if a green thread does wait at home (a socket shared by green threads
-//!   of two hubs), the newcomer waits through its hub's oneshot poller
-//!   instead (`fd.rs`), so the two never steal the registration from each
-//!   other.
+//! (its *home*) and its key there, found on the waiting path with one
+//! atomic load (no lock, no read-modify-write). Sockets are `Send`, so an
+//! operation may come from another hub. That hub then waits through its
+//! own oneshot poller (`fd.rs`) for this one operation, and asks the home
+//! hub (one message, at most one in flight) to release the registration if
+//! none of its green threads waits on it — which the home hub can tell
+//! exactly from its table. Released, the socket registers with the next hub
+//! that waits on it. A green thread of the old home that raced in wakes,
+//! finds its slot gone and retries. So a socket handed to another thread
+//! moves there after one wait, and a socket used by two hubs at once works
+//! from both without either stealing it from the other's waiters.
+//! (If the home hub's thread has exited, the request is never served: other
+//! hubs keep waiting through their oneshot pollers — correct, a little
+//! slower.)
 //!
 //! # Invariants
 //! - A token whose generation differs from its slot's is stale (the socket
@@ -43,7 +47,7 @@ pub(crate) mod fd;
 use std::cell::{Cell, RefCell};
 use std::io;
 use std::os::fd::RawFd;
-use std::sync::atomic::{AtomicU64, AtomicUsize, Ordering};
+use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 use std::sync::{Arc, Mutex};
 use std::time::Instant;
 
@@ -173,6 +177,12 @@ impl IoTable {
         }
     }
 
+    /// Whether any green thread waits on `key` (in either direction).
+    pub(crate) fn has_waiters(&self, key: IoKey) -> bool {
+        let slots = self.slots.borrow();
+        slots.get(key.idx as usize).is_some_and(|s| s.gen == key.gen && s.waiters.iter().any(|w| !w.is_empty()))
+    }
+
     /// Records that the last call in `dir` returned `WouldBlock`.
     #[allow(dead_code)]
     pub(crate) fn clear_ready(&self, key: IoKey, dir: Dir) {
@@ -292,19 +302,20 @@ impl Drop for WaiterGuard<'_> {
     }
 }
 
-/// Where a socket is registered: its home hub and its key there.
+/// Where a socket is registered: its home hub, its key there, and the
+/// descriptor it was registered through.
 struct Home {
     hub: Arc<HubShared>,
     key: IoKey,
+    fd: RawFd,
 }
 
-/// One socket handle's reactor registration (see the module docs).
-///
-/// Registration is lazy: a socket that never has to wait is never
-/// registered. The handle that owns it calls [`Registration::deregister`]
-/// before closing its descriptor.
-pub(crate) struct Registration {
-    /// Changed only under this lock; `fast` mirrors it.
+/// The part of a [`Registration`] a home hub may be asked to act on
+/// after the fact (it outlives the handle if a message still holds it).
+struct RegShared {
+    /// Changed only under this lock; `fast` mirrors it. While it is
+    /// `Some`, the handle is alive and `fd` open: the handle's `Drop` takes
+    /// it (under the lock) before closing the descriptor.
     home: Mutex<Option<Home>>,
     /// # Invariant
     /// 0, or the home's hub index (20 bits), slot index (22 bits) and
@@ -312,8 +323,24 @@ pub(crate) struct Registration {
     /// free. One word, so a reader never sees one hub's key paired with
     /// another hub (homes that do not fit in the widths stay 0: lock path).
     fast: AtomicU64,
-    /// Green threads waiting through the home registration now.
-    home_waiters: AtomicUsize,
+    /// Another hub asked the home hub to release the registration and the
+    /// request has not run yet (at most one message in flight).
+    release_asked: AtomicBool,
+}
+
+/// One socket handle's reactor registration (see the module docs).
+///
+/// Registration is lazy: a socket that never has to wait is never
+/// registered. The waiting path takes no lock and makes no atomic
+/// read-modify-write at home: one atomic load finds the key.
+///
+/// Moving between hubs: a hub that needs to wait on a socket registered
+/// elsewhere waits through its oneshot poller this time, and asks the home
+/// hub (one message) to release the registration if none of its green
+/// threads waits on it — which the home hub can tell exactly from its own
+/// table. The next wait then registers where it happens.
+pub(crate) struct Registration {
+    shared: Arc<RegShared>,
 }
 
 fn pack(hub: &HubShared, key: IoKey) -> u64 {
@@ -330,8 +357,14 @@ fn unpack(hub: &HubShared, packed: u64) -> Option<IoKey> {
 }
 
 impl Registration {
-    pub(crate) const fn new() -> Registration {
-        Registration { home: Mutex::new(None), fast: AtomicU64::new(0), home_waiters: AtomicUsize::new(0) }
+    pub(crate) fn new() -> Registration {
+        Registration {
+            shared: Arc::new(RegShared {
+                home: Mutex::new(None),
+                fast: AtomicU64::new(0),
+                release_asked: AtomicBool::new(false),
+            }),
+        }
     }
 
     /// Waits until `fd` may be ready in `dir`, after an operation in that
@@ -342,58 +375,64 @@ impl Registration {
     pub(crate) fn wait(&self, fd: RawFd, dir: Dir, deadline: Option<Instant>) -> io::Result<bool> {
         let hub = Hub::current();
         loop {
-            let key = match unpack(&hub.shared, self.fast.load(Ordering::Acquire)) {
+            let key = match unpack(&hub.shared, self.shared.fast.load(Ordering::Acquire)) {
                 Some(key) => key,
                 None => match self.key_on(hub, fd)? {
                     Some(key) => key,
                     None => return fd::wait_fd(hub, fd, dir, deadline),
                 },
             };
-            self.home_waiters.fetch_add(1, Ordering::SeqCst);
-            let _count = HomeWaiter(&self.home_waiters);
             match hub.io.wait_slot(hub, key, dir, deadline, true)? {
                 WaitEnd::Ready => return Ok(true),
                 WaitEnd::TimedOut => return Ok(false),
-                // Migrated away by another hub meanwhile: look again.
+                // Released meanwhile (moved to another hub): look again.
                 WaitEnd::Closed => continue,
             }
         }
     }
 
-    /// The key to wait on at `hub`, registering or migrating as needed;
-    /// `None` when another hub's green thread waits on the socket now.
+    /// The key to wait on at `hub`, registering here if the socket has no
+    /// home; `None` when it lives at another hub (which is asked to let it
+    /// go).
     fn key_on(&self, hub: &Hub, fd: RawFd) -> io::Result<Option<IoKey>> {
-        let mut home = self.home.lock().unwrap_or_else(|e| e.into_inner());
+        let mut home = self.shared.home.lock().unwrap_or_else(|e| e.into_inner());
         if let Some(h) = &*home {
             if Arc::ptr_eq(&h.hub, &hub.shared) {
                 return Ok(Some(h.key));
             }
-            if self.home_waiters.load(Ordering::SeqCst) != 0 {
-                return Ok(None);
+            if !self.shared.release_asked.swap(true, Ordering::AcqRel) {
+                let shared = self.shared.clone();
+                h.hub.push(Msg::Run(Box::new(move || release_if_idle(&shared))));
             }
-        }
-        if let Some(old) = home.take() {
-            self.fast.store(0, Ordering::Release);
-            release(old, fd);
+            return Ok(None);
         }
         let key = hub.io.register(hub, &mut SourceFd(&fd))?;
-        self.fast.store(pack(&hub.shared, key), Ordering::Release);
-        *home = Some(Home { hub: hub.shared.clone(), key });
+        self.shared.fast.store(pack(&hub.shared, key), Ordering::Release);
+        *home = Some(Home { hub: hub.shared.clone(), key, fd });
         Ok(Some(key))
     }
 
-    /// Removes the registration of `fd` (which must still be open).
-    pub(crate) fn deregister(&mut self, fd: RawFd) {
-        let home = self.home.get_mut().unwrap_or_else(|e| e.into_inner()).take();
-        *self.fast.get_mut() = 0;
+    /// Removes the registration (the descriptor must still be open).
+    pub(crate) fn deregister(&mut self) {
+        let home = {
+            let mut home = self.shared.home.lock().unwrap_or_else(|e| e.into_inner());
+            self.shared.fast.store(0, Ordering::Release);
+            home.take()
+        };
         if let Some(h) = home {
-            release(h, fd);
+            release(h);
         }
+    }
+
+    /// Index of the home hub, if registered (for tests).
+    #[cfg(test)]
+    pub(crate) fn home_index(&self) -> Option<u32> {
+        self.shared.home.lock().unwrap_or_else(|e| e.into_inner()).as_ref().map(|h| h.hub.index)
     }
 
     /// Wakes every green thread waiting on this socket at its home hub.
     pub(crate) fn wake_all(&self) {
-        let home = self.home.lock().unwrap_or_else(|e| e.into_inner());
+        let home = self.shared.home.lock().unwrap_or_else(|e| e.into_inner());
         let Some(h) = &*home else { return };
         let key = h.key;
         match Hub::try_current() {
@@ -406,10 +445,28 @@ impl Registration {
     }
 }
 
-/// Deregisters `fd` from `home`'s poll and frees its slot there.
-fn release(home: Home, fd: RawFd) {
+/// Runs on the home hub when another hub asked for the socket: lets it go
+/// if no green thread of this hub waits on it.
+fn release_if_idle(shared: &RegShared) {
+    let hub = Hub::current();
+    let mut home = shared.home.lock().unwrap_or_else(|e| e.into_inner());
+    shared.release_asked.store(false, Ordering::Release);
+    let idle = match &*home {
+        Some(h) => Arc::ptr_eq(&h.hub, &hub.shared) && !hub.io.has_waiters(h.key),
+        None => false,
+    };
+    if idle {
+        shared.fast.store(0, Ordering::Release);
+        if let Some(h) = home.take() {
+            release(h);
+        }
+    }
+}
+
+/// Deregisters a home's descriptor from its hub's poll and frees its slot.
+fn release(home: Home) {
     // epoll_ctl is thread-safe: any thread may deregister.
-    let _ = home.hub.registry.deregister(&mut SourceFd(&fd));
+    let _ = home.hub.registry.deregister(&mut SourceFd(&home.fd));
     let key = home.key;
     match Hub::try_current() {
         Some(cur) if Arc::ptr_eq(&cur.shared, &home.hub) => cur.io.close_slot(cur, key),
@@ -417,15 +474,6 @@ fn release(home: Home, fd: RawFd) {
             let hub = Hub::current();
             hub.io.close_slot(hub, key);
         }))),
-    }
-}
-
-/// Counts one waiter at home for as long as it lives.
-struct HomeWaiter<'a>(&'a AtomicUsize);
-
-impl Drop for HomeWaiter<'_> {
-    fn drop(&mut self) {
-        self.0.fetch_sub(1, Ordering::SeqCst);
     }
 }
 

@@ -186,12 +186,13 @@ impl<S: AsRawFd> Socket<S> {
     pub(crate) fn into_inner(self) -> S {
         let mut me = ManuallyDrop::new(self);
         let fd = me.sock.as_raw_fd();
-        me.reg.deregister(fd);
+        me.reg.deregister();
         if !me.nonblocking() {
             let _ = set_os_nonblocking(fd, false);
         }
         // SAFETY: `me` is never used or dropped again (ManuallyDrop), so
-        // each field is moved out exactly once; `opts` holds only atomics.
+        // each field is moved out exactly once; `opts` holds only atomics
+        // (nothing to drop).
         unsafe {
             drop(std::ptr::read(&me.reg));
             std::ptr::read(&me.sock)
@@ -201,8 +202,7 @@ impl<S: AsRawFd> Socket<S> {
 
 impl<S: AsRawFd> Drop for Socket<S> {
     fn drop(&mut self) {
-        let fd = self.sock.as_raw_fd();
-        self.reg.deregister(fd);
+        self.reg.deregister();
     }
 }
 

@@ -48,3 +48,36 @@ fn a_waiter_unwinds_cleanly_when_killed() {
     assert!(h.join().is_err());
     assert_eq!(Hub::current().reactor.io_waiters(), 0);
 }
+
+#[test]
+fn a_socket_moves_to_the_hub_that_waits_on_it_once_the_old_home_is_idle() {
+    let (a, b) = UnixStream::pair().unwrap();
+    a.set_read_timeout(Some(Duration::from_millis(2))).unwrap();
+    assert!((&a).read(&mut [0; 1]).is_err());
+    let here = Hub::current().shared.index;
+    assert_eq!(a.inner.reg.home_index(), Some(here));
+    a.set_read_timeout(Some(Duration::from_secs(5))).unwrap();
+    let there = std::thread::spawn(move || {
+        let writer = std::thread::spawn(move || {
+            let mut b = b;
+            for _ in 0..2 {
+                std::thread::sleep(Duration::from_millis(30));
+                b.write_all(b"x").unwrap();
+            }
+        });
+        // First wait from this hub: through its oneshot poller, while the
+        // old home is asked to let go (nobody waits there: it will).
+        (&a).read_exact(&mut [0; 1]).unwrap();
+        // Second wait: registers here.
+        (&a).read_exact(&mut [0; 1]).unwrap();
+        writer.join().unwrap();
+        (Hub::current().shared.index, a.inner.reg.home_index())
+    });
+    // This hub must run to serve the release request.
+    while !there.is_finished() {
+        crate::sleep(Duration::from_millis(1));
+    }
+    let (index, home) = there.join().unwrap();
+    assert_ne!(index, here);
+    assert_eq!(home, Some(index), "registered where it is used now");
+}

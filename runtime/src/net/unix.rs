@@ -41,7 +41,7 @@ pub struct UnixListener {
 /// assert_eq!(&buf, b"hey");
 /// ```
 pub struct UnixStream {
-    inner: Socket<unet::UnixStream>,
+    pub(super) inner: Socket<unet::UnixStream>,
 }
 
 /// A Unix datagram socket whose receives park only the calling green

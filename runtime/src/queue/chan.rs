@@ -2,37 +2,43 @@
 //! [`queue`](crate::queue).
 //!
 //! # Model
-//! A store (FIFO, LIFO or heap) behind a std mutex held only to push or pop
-//! one item, plus atomics read without the lock: `len` (mirrors the
-//! store's length), the number of live sending and receiving handles, the
-//! number of items taken, and the joinable count of unfinished items.
-//! Four wait-lists: receivers (wait for an item), senders (wait for room,
-//! or — rendezvous — for their item to be taken), peekers (wait for an
-//! item without taking it; every push wakes all of them, so a peeker never
-//! swallows a getter's wake-up) and joiners (wait for `unfinished == 0`).
+//! One short lock (the internal spin-then-yield lock) guards the store (FIFO, LIFO or heap), the counters and
+//! four [`WaitQueue`]s: receivers (wait for an item), senders (wait for
+//! room, or — rendezvous — for their item to be taken), peekers (wait for
+//! an item without taking it; every push wakes all of them, so a peeker
+//! never swallows a getter's wake-up) and joiners (wait until every item is
+//! marked done). Every operation takes the lock once (a blocking one once
+//! more after it wakes), decides under it whom to wake, and unparks them
+//! after unlocking. Atomics mirror the length (for lock-free `len` and a
+//! lock-free "empty" answer), the number of live senders, and the joinable
+//! count.
 //!
 //! Capacity: `UNBOUNDED`, `n > 0` items, or `0` — a rendezvous: the store
 //! holds the one item in flight, and its sender waits until a receiver has
 //! taken it (std's `sync_channel(0)`).
 //!
 //! # Invariants
-//! - `len` equals the store's length and `taken` the number of pops; both
-//!   are written (SeqCst) under the lock.
-//! - `receivers` changes only under the lock, so a push never lands after
-//!   the last receiver left (whose drop empties the store).
-//! - No lost wake-up: each side changes its atomics (SeqCst) before it
-//!   loads the other side's wait-list length, and each waiter re-checks
-//!   those atomics after registering (see the wait-list's invariant).
+//! - Every waiter registers and re-checks its condition under the lock, and
+//!   every state change that can satisfy a waiter wakes it before the lock
+//!   is released (by taking it off its queue), so no wake-up is lost.
+//! - A waiter that leaves after being picked without re-checking (it
+//!   unwinds: a kill, a timeout scope) passes the wake-up to the next
+//!   waiter of its queue.
+//! - `len` equals the store's length; `senders` changes to zero only
+//!   before the last sender takes the lock to wake the receivers.
 //! - A rendezvous sender leaves with its item taken, or takes its item back
-//!   out of the store (it disconnected, or the sender unwinds), so an item
+//!   out of the store (the receiver left, or the sender unwinds), so an item
 //!   is never delivered by a `send` that did not return `Ok`.
+//! - Item methods (`Clone` for peeking, `Ord` for the priority order) run
+//!   under the lock: they must not block.
 
-use std::sync::atomic::{AtomicU64, AtomicUsize, Ordering::SeqCst};
-use std::sync::{Mutex as StdMutex, MutexGuard as StdMutexGuard};
+use std::sync::atomic::{AtomicUsize, Ordering::Relaxed, Ordering::SeqCst};
 use std::time::Instant;
 
 use super::sealed::Store;
-use crate::sync::waitlist::{forever, WaitList};
+use crate::sync::spin::{SpinGuard, SpinLock};
+use crate::sync::waitlist::{forever, me, unpark_all, WaitQueue};
+use crate::WaitOn;
 
 /// Capacity of an unbounded channel.
 pub(crate) const UNBOUNDED: usize = usize::MAX;
@@ -58,28 +64,93 @@ pub(crate) enum PopError {
     Timeout,
 }
 
+/// Which wait queue.
+#[derive(Clone, Copy)]
+enum Q {
+    Recv,
+    Send,
+    Peek,
+    Join,
+}
+
 struct State<S> {
     store: S,
-    taken: u64,
     pushed: u64,
+    taken: u64,
+    rx_alive: bool,
+    recv_q: WaitQueue,
+    send_q: WaitQueue,
+    peek_q: WaitQueue,
+    join_q: WaitQueue,
 }
+
+impl<S> State<S> {
+    #[inline]
+    fn q(&mut self, which: Q) -> &mut WaitQueue {
+        match which {
+            Q::Recv => &mut self.recv_q,
+            Q::Send => &mut self.send_q,
+            Q::Peek => &mut self.peek_q,
+            Q::Join => &mut self.join_q,
+        }
+    }
+}
+
+type Guard<'a, S> = SpinGuard<'a, State<S>>;
 
 /// The shared core of a channel or queue.
 pub(crate) struct Chan<T, S> {
-    state: StdMutex<State<S>>,
+    state: SpinLock<State<S>>,
+    /// # Invariant
+    /// Equals the store's length (written under the lock).
     len: AtomicUsize,
-    taken: AtomicU64,
     cap: usize,
     joinable: bool,
     names: &'static Names,
     senders: AtomicUsize,
-    receivers: AtomicUsize,
     unfinished: AtomicUsize,
-    recv_q: WaitList,
-    send_q: WaitList,
-    peek_q: WaitList,
-    join_q: WaitList,
     _items: std::marker::PhantomData<fn() -> T>,
+}
+
+/// Who to wake once the lock is released.
+enum Wake {
+    None,
+    One(crate::Unparker),
+    All(std::collections::VecDeque<(u64, crate::Unparker)>),
+}
+
+impl Wake {
+    #[inline]
+    fn run(self) {
+        match self {
+            Wake::None => {}
+            Wake::One(u) => u.unpark(),
+            Wake::All(all) => {
+                unpark_all(all);
+            }
+        }
+    }
+}
+
+/// A registration on one of a channel's queues while its waiter is parked:
+/// if the park unwinds, the drop deregisters it and passes on a wake-up it
+/// had been given.
+struct Registered<'a, T, S: Store<T>> {
+    chan: &'a Chan<T, S>,
+    which: Q,
+    ticket: u64,
+}
+
+impl<T, S: Store<T>> Drop for Registered<'_, T, S> {
+    fn drop(&mut self) {
+        let mut st = self.chan.lock();
+        let q = st.q(self.which);
+        let next = if q.remove(self.ticket) { None } else { q.pop() };
+        drop(st);
+        if let Some(u) = next {
+            u.unpark();
+        }
+    }
 }
 
 impl<T, S: Store<T>> Chan<T, S> {
@@ -87,27 +158,29 @@ impl<T, S: Store<T>> Chan<T, S> {
     /// with one sending and one receiving handle.
     pub(crate) fn new(cap: usize, joinable: bool, names: &'static Names) -> Chan<T, S> {
         Chan {
-            state: StdMutex::new(State { store: S::default(), taken: 0, pushed: 0 }),
+            state: SpinLock::new(State {
+                store: S::default(),
+                pushed: 0,
+                taken: 0,
+                rx_alive: true,
+                recv_q: WaitQueue::new(),
+                send_q: WaitQueue::new(),
+                peek_q: WaitQueue::new(),
+                join_q: WaitQueue::new(),
+            }),
             len: AtomicUsize::new(0),
-            taken: AtomicU64::new(0),
             cap,
             joinable,
             names,
             senders: AtomicUsize::new(1),
-            receivers: AtomicUsize::new(1),
             unfinished: AtomicUsize::new(0),
-            recv_q: WaitList::new(),
-            send_q: WaitList::new(),
-            peek_q: WaitList::new(),
-            join_q: WaitList::new(),
             _items: std::marker::PhantomData,
         }
     }
 
-    fn lock(&self) -> StdMutexGuard<'_, State<S>> {
-        // A panicking `Ord` impl of a priority queue could poison it; the
-        // store stays structurally valid, so carry on.
-        self.state.lock().unwrap_or_else(|e| e.into_inner())
+    #[inline]
+    fn lock(&self) -> Guard<'_, S> {
+        self.state.lock()
     }
 
     /// Items the store holds at most before a push waits.
@@ -119,7 +192,7 @@ impl<T, S: Store<T>> Chan<T, S> {
     /// Items buffered now.
     #[inline]
     pub(crate) fn len(&self) -> usize {
-        self.len.load(SeqCst)
+        self.len.load(Relaxed)
     }
 
     /// Capacity as given at construction.
@@ -133,73 +206,120 @@ impl<T, S: Store<T>> Chan<T, S> {
     }
 
     #[inline]
-    fn rx_gone(&self) -> bool {
-        self.receivers.load(SeqCst) == 0
-    }
-
-    #[inline]
     fn tx_gone(&self) -> bool {
         self.senders.load(SeqCst) == 0
     }
 
+    /// Waits on queue `which` until `attempt` (run under the lock) gives
+    /// `Some`, or until `deadline` (then `None`). Returns with the lock
+    /// held, so that the caller decides whom to wake.
+    fn wait<'a, R>(
+        &'a self,
+        mut st: Guard<'a, S>,
+        which: Q,
+        deadline: Option<Instant>,
+        what: &'static str,
+        mut attempt: impl FnMut(&mut State<S>) -> Option<R>,
+    ) -> (Guard<'a, S>, Option<R>) {
+        let mut yielded = false;
+        loop {
+            if let Some(r) = attempt(&mut st) {
+                return (st, Some(r));
+            }
+            if deadline.is_some_and(|d| Instant::now() >= d) {
+                return (st, None);
+            }
+            if !yielded {
+                // Let the green threads that are ready run first: the one we
+                // wait for is often among them (a producer on this hub), and
+                // then no registration and no wake-up is needed at all.
+                yielded = true;
+                drop(st);
+                crate::yield_now();
+                st = self.lock();
+                continue;
+            }
+            let ticket = st.q(which).push(me());
+            drop(st);
+            let reg = Registered { chan: self, which, ticket };
+            let woke = crate::park_until(deadline, WaitOn::named(what));
+            std::mem::forget(reg);
+            st = self.lock();
+            let notified = !st.q(which).remove(ticket);
+            match woke {
+                Err(e) => {
+                    let next = if notified { st.q(which).pop() } else { None };
+                    drop(st);
+                    if let Some(u) = next {
+                        u.unpark();
+                    }
+                    forever(e);
+                }
+                Ok(false) if !notified => {
+                    let r = attempt(&mut st);
+                    return (st, r);
+                }
+                Ok(_) => {}
+            }
+        }
+    }
+
     // ------------------------------------------------------------ push
 
-    /// Pushes if there is room; returns the item's sequence number.
+    /// Pushes under the lock if there is room; returns the item's number.
     #[inline]
-    fn push_now(&self, item: T) -> Result<u64, PushError<T>> {
-        let seq = {
-            let mut st = self.lock();
-            if self.rx_gone() {
-                return Err(PushError::Disconnected(item));
-            }
-            if st.store.len() >= self.limit() {
-                return Err(PushError::Full(item));
-            }
-            st.store.push(item);
-            let seq = st.pushed;
-            st.pushed += 1;
-            if self.joinable {
-                self.unfinished.fetch_add(1, SeqCst);
-            }
-            self.len.store(st.store.len(), SeqCst);
-            seq
-        };
-        self.recv_q.notify_one();
-        if self.peek_q.has_waiters() {
-            self.peek_q.notify_all();
+    fn push_locked(&self, st: &mut State<S>, item: T) -> Result<u64, PushError<T>> {
+        if !st.rx_alive {
+            return Err(PushError::Disconnected(item));
         }
+        if st.store.len() >= self.limit() {
+            return Err(PushError::Full(item));
+        }
+        st.store.push(item);
+        let seq = st.pushed;
+        st.pushed += 1;
+        if self.joinable {
+            self.unfinished.fetch_add(1, Relaxed);
+        }
+        self.len.store(st.store.len(), Relaxed);
         Ok(seq)
+    }
+
+    /// After a push: releases the lock, waking one receiver and every peeker.
+    #[inline]
+    fn pushed(&self, mut st: Guard<'_, S>) {
+        let receiver = st.recv_q.pop();
+        let peekers = if st.peek_q.len() != 0 { Wake::All(st.peek_q.take_all()) } else { Wake::None };
+        drop(st);
+        if let Some(u) = receiver {
+            u.unpark();
+        }
+        peekers.run();
     }
 
     /// Pushes without waiting. A rendezvous accepts only while a receiver
     /// waits (and then does not wait for it to take the item).
+    #[inline]
     pub(crate) fn try_push(&self, item: T) -> Result<(), PushError<T>> {
-        if self.cap == 0 && self.recv_q.len() <= self.len() {
-            return Err(if self.rx_gone() { PushError::Disconnected(item) } else { PushError::Full(item) });
+        let mut st = self.lock();
+        if self.cap == 0 && st.recv_q.len() <= st.store.len() {
+            return Err(if st.rx_alive { PushError::Full(item) } else { PushError::Disconnected(item) });
         }
-        self.push_now(item).map(|_| ())
+        let r = self.push_locked(&mut st, item);
+        if r.is_ok() {
+            self.pushed(st);
+        }
+        r.map(|_| ())
     }
 
     /// Pushes, waiting for room until `deadline`; a rendezvous also waits
     /// until its item is taken.
+    #[inline]
     pub(crate) fn push(&self, item: T, deadline: Option<Instant>) -> Result<(), PushError<T>> {
-        let seq = match self.push_now(item) {
-            Ok(seq) => seq,
-            Err(PushError::Full(item)) => self.push_slow(item, deadline)?,
-            Err(e) => return Err(e),
-        };
-        if self.cap == 0 {
-            self.wait_taken(seq)?;
-        }
-        Ok(())
-    }
-
-    #[cold]
-    fn push_slow(&self, item: T, deadline: Option<Instant>) -> Result<u64, PushError<T>> {
         let mut slot = Some(item);
-        let attempt = || {
+        let attempt = |st: &mut State<S>| {
             let item = slot.take()?;
-            match self.push_now(item) {
+            match self.push_locked(st, item) {
                 Ok(seq) => Some(Ok(seq)),
                 Err(PushError::Full(item)) => {
                     slot = Some(item);
@@ -208,16 +328,25 @@ impl<T, S: Store<T>> Chan<T, S> {
                 Err(e) => Some(Err(e)),
             }
         };
-        let blocked = || self.len() >= self.limit() && !self.rx_gone();
-        match self.send_q.wait_for(deadline, self.names.send, attempt, blocked) {
-            Ok(Some(r)) => r,
-            Ok(None) => Err(PushError::Timeout(slot.take().expect("a timed-out push keeps its item"))),
-            Err(e) => forever(e),
+        let (st, r) = self.wait(self.lock(), Q::Send, deadline, self.names.send, attempt);
+        let seq = match r {
+            Some(Ok(seq)) => seq,
+            Some(Err(e)) => return Err(e),
+            None => {
+                drop(st);
+                return Err(PushError::Timeout(slot.take().expect("a push that timed out keeps its item")));
+            }
+        };
+        self.pushed(st);
+        if self.cap == 0 {
+            return self.wait_taken(seq);
         }
+        Ok(())
     }
 
     /// Rendezvous: waits until item `seq` is taken; takes it back if the
-    /// receiver disconnects or the wait unwinds.
+    /// receiver leaves or the wait unwinds.
+    #[cold]
     fn wait_taken(&self, seq: u64) -> Result<(), PushError<T>> {
         /// Takes the item back out of the store unless it was taken.
         struct Reclaim<'a, T, S: Store<T>>(&'a Chan<T, S>, u64);
@@ -228,80 +357,86 @@ impl<T, S: Store<T>> Chan<T, S> {
                 if st.taken > self.1 {
                     return None;
                 }
-                // The store holds at most one item: ours.
+                // Not yet taken: with room for one, the store holds only it.
                 let item = st.store.pop();
-                c.len.store(st.store.len(), SeqCst);
+                c.len.store(st.store.len(), Relaxed);
+                let senders = if item.is_some() { Wake::All(st.send_q.take_all()) } else { Wake::None };
+                drop(st);
+                senders.run(); // its place is free
                 item
             }
         }
         impl<T, S: Store<T>> Drop for Reclaim<'_, T, S> {
             fn drop(&mut self) {
-                let item = self.take_back();
-                if item.is_some() {
-                    // Its place is free: let another sender in.
-                    self.0.send_q.notify_all();
-                }
+                drop(self.take_back());
             }
         }
         let reclaim = Reclaim(self, seq);
-        let done = || {
-            if self.taken.load(SeqCst) > seq {
-                Some(Ok(()))
-            } else if self.rx_gone() {
-                Some(Err(()))
+        let done = |st: &mut State<S>| {
+            if st.taken > seq {
+                Some(true)
+            } else if !st.rx_alive {
+                Some(false)
             } else {
                 None
             }
         };
-        let blocked = || self.taken.load(SeqCst) <= seq && !self.rx_gone();
-        let r = match self.send_q.wait_for(None, self.names.send, done, blocked) {
-            Ok(r) => r,
-            Err(e) => forever(e),
-        };
-        match r {
-            Some(Ok(())) => {
-                std::mem::forget(reclaim);
-                Ok(())
-            }
-            _ => {
-                let item = reclaim.take_back();
-                std::mem::forget(reclaim);
-                match item {
-                    Some(item) => Err(PushError::Disconnected(item)),
-                    None => Ok(()), // taken just before the receiver left
-                }
-            }
+        let (st, r) = self.wait(self.lock(), Q::Send, None, self.names.send, done);
+        drop(st);
+        let item = if r == Some(true) { None } else { reclaim.take_back() };
+        std::mem::forget(reclaim);
+        match item {
+            Some(item) => Err(PushError::Disconnected(item)),
+            None => Ok(()), // taken (perhaps just before the receiver left)
         }
     }
 
     // ------------------------------------------------------------ pop
 
+    /// Pops under the lock; `None` if the wait should go on.
+    #[inline]
+    fn pop_locked(&self, st: &mut State<S>) -> Option<Result<T, PopError>> {
+        match st.store.pop() {
+            Some(item) => {
+                st.taken += 1;
+                self.len.store(st.store.len(), Relaxed);
+                Some(Ok(item))
+            }
+            None if self.tx_gone() => Some(Err(PopError::Disconnected)),
+            None => None,
+        }
+    }
+
+    /// After a pop: releases the lock, waking the senders it made room for.
+    #[inline]
+    fn popped(&self, mut st: Guard<'_, S>) {
+        let wake = if self.cap == 0 {
+            // The sender of the taken item may be anywhere in the queue.
+            if st.send_q.len() != 0 {
+                Wake::All(st.send_q.take_all())
+            } else {
+                Wake::None
+            }
+        } else {
+            st.send_q.pop().map_or(Wake::None, Wake::One)
+        };
+        drop(st);
+        wake.run();
+    }
+
     /// Pops without waiting.
     #[inline]
     pub(crate) fn try_pop(&self) -> Result<T, PopError> {
-        let item = {
-            let mut st = self.lock();
-            let item = st.store.pop();
-            if item.is_some() {
-                st.taken += 1;
-                self.taken.store(st.taken, SeqCst);
-                self.len.store(st.store.len(), SeqCst);
-            }
-            item
-        };
-        match item {
-            Some(item) => {
-                if self.cap == 0 {
-                    self.send_q.notify_all();
-                } else if self.cap != UNBOUNDED {
-                    self.send_q.notify_one();
-                }
+        if self.len() == 0 && !self.tx_gone() {
+            return Err(PopError::Empty);
+        }
+        let mut st = self.lock();
+        match self.pop_locked(&mut st) {
+            Some(Ok(item)) => {
+                self.popped(st);
                 Ok(item)
             }
-            // Every sender left after its last push: a second look (after
-            // seeing them gone) finds any item they sent.
-            None if self.tx_gone() && self.len() == 0 => Err(PopError::Disconnected),
-            None if self.tx_gone() => self.try_pop(),
+            Some(Err(e)) => Err(e),
             None => Err(PopError::Empty),
         }
     }
@@ -309,25 +444,14 @@ impl<T, S: Store<T>> Chan<T, S> {
     /// Pops, waiting for an item until `deadline`.
     #[inline]
     pub(crate) fn pop(&self, deadline: Option<Instant>) -> Result<T, PopError> {
-        if self.len() != 0 {
-            if let Ok(item) = self.try_pop() {
-                return Ok(item);
+        let (st, r) = self.wait(self.lock(), Q::Recv, deadline, self.names.recv, |st| self.pop_locked(st));
+        match r {
+            Some(Ok(item)) => {
+                self.popped(st);
+                Ok(item)
             }
-        }
-        self.pop_slow(deadline)
-    }
-
-    #[cold]
-    fn pop_slow(&self, deadline: Option<Instant>) -> Result<T, PopError> {
-        let attempt = || match self.try_pop() {
-            Err(PopError::Empty) => None,
-            r => Some(r),
-        };
-        let blocked = || self.len() == 0 && !self.tx_gone();
-        match self.recv_q.wait_for(deadline, self.names.recv, attempt, blocked) {
-            Ok(Some(r)) => r,
-            Ok(None) => Err(PopError::Timeout),
-            Err(e) => forever(e),
+            Some(Err(e)) => Err(e),
+            None => Err(PopError::Timeout),
         }
     }
 
@@ -337,17 +461,13 @@ impl<T, S: Store<T>> Chan<T, S> {
     where
         T: Clone,
     {
-        let attempt = || match self.lock().store.peek() {
+        let attempt = |st: &mut State<S>| match st.store.peek() {
             Some(item) => Some(Ok(item.clone())),
             None if self.tx_gone() => Some(Err(PopError::Disconnected)),
             None => None,
         };
-        let blocked = || self.len() == 0 && !self.tx_gone();
-        match self.peek_q.wait_for(deadline, "queue peek", attempt, blocked) {
-            Ok(Some(r)) => r,
-            Ok(None) => Err(PopError::Timeout),
-            Err(e) => forever(e),
-        }
+        let (_st, r) = self.wait(self.lock(), Q::Peek, deadline, "queue peek", attempt);
+        r.unwrap_or(Err(PopError::Timeout))
     }
 
     // ------------------------------------------------------- joinable
@@ -356,7 +476,8 @@ impl<T, S: Store<T>> Chan<T, S> {
     pub(crate) fn task_done(&self) -> bool {
         match self.unfinished.fetch_update(SeqCst, SeqCst, |n| n.checked_sub(1)) {
             Ok(1) => {
-                self.join_q.notify_all();
+                let joiners = self.lock().join_q.take_all();
+                unpark_all(joiners);
                 true
             }
             Ok(_) => true,
@@ -371,42 +492,45 @@ impl<T, S: Store<T>> Chan<T, S> {
 
     /// Waits until every item put was marked done; `false` on timeout.
     pub(crate) fn join(&self, deadline: Option<Instant>) -> bool {
-        let done = || (self.unfinished() == 0).then_some(());
-        match self.join_q.wait_for(deadline, "queue join", done, || self.unfinished() != 0) {
-            Ok(r) => r.is_some(),
-            Err(e) => forever(e),
-        }
+        let done = |_: &mut State<S>| (self.unfinished() == 0).then_some(());
+        let (_st, r) = self.wait(self.lock(), Q::Join, deadline, "queue join", done);
+        r.is_some()
     }
 
     // ------------------------------------------------------- handles
 
     /// A sending handle was cloned.
     pub(crate) fn add_sender(&self) {
-        self.senders.fetch_add(1, SeqCst);
+        self.senders.fetch_add(1, Relaxed);
     }
 
     /// A sending handle was dropped; the last one wakes every receiver.
     pub(crate) fn drop_sender(&self) {
         if self.senders.fetch_sub(1, SeqCst) == 1 {
-            self.recv_q.notify_all();
-            self.peek_q.notify_all();
+            let (receivers, peekers) = {
+                let mut st = self.lock();
+                (st.recv_q.take_all(), st.peek_q.take_all())
+            };
+            unpark_all(receivers);
+            unpark_all(peekers);
         }
     }
 
     /// The receiving handle was dropped: senders fail from now on, and
     /// buffered items are dropped (a rendezvous sender takes its own back).
     pub(crate) fn drop_receiver(&self) {
-        let items = {
+        let (items, senders) = {
             let mut st = self.lock();
-            self.receivers.store(0, SeqCst);
-            if self.cap == 0 {
+            st.rx_alive = false;
+            let items = if self.cap == 0 {
                 S::default()
             } else {
-                self.len.store(0, SeqCst);
+                self.len.store(0, Relaxed);
                 std::mem::take(&mut st.store)
-            }
+            };
+            (items, st.send_q.take_all())
         };
-        self.send_q.notify_all();
+        unpark_all(senders);
         drop(items);
     }
 }

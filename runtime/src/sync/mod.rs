@@ -61,6 +61,7 @@ mod once;
 mod poison;
 mod rwlock;
 mod semaphore;
+pub(crate) mod spin;
 pub(crate) mod waitlist;
 
 pub use barrier::{Barrier, BarrierWaitResult};

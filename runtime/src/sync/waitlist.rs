@@ -20,6 +20,12 @@
 //! the race to a thread that never slept (no hand-off: the fast paths of the
 //! primitives stay one atomic operation).
 //!
+//! The FIFO itself is a [`WaitQueue`], which holds no lock of its own: a
+//! [`WaitList`] puts one behind a short lock of its own (for primitives whose state
+//! is atomics: locks, semaphores, events), and a channel keeps its queues
+//! under the channel's own lock, so that a blocking channel operation takes
+//! one lock, not two.
+//!
 //! # Invariants
 //! - No lost wake-up. The waiter's registration (a SeqCst store of `len`)
 //!   precedes its re-check of the state; the notifier's state change
@@ -41,9 +47,9 @@
 
 use std::collections::VecDeque;
 use std::sync::atomic::{AtomicU64, AtomicUsize, Ordering::SeqCst};
-use std::sync::{Mutex as StdMutex, MutexGuard as StdMutexGuard};
 use std::time::Instant;
 
+use super::spin::{SpinGuard, SpinLock};
 use crate::{Unparker, WaitOn, WouldBlockForever};
 
 /// How a [`WaitList::wait`] ended (the caller re-checks its state in every
@@ -58,19 +64,100 @@ pub(crate) enum Woke {
     TimedOut,
 }
 
-struct Inner {
+/// The calling green thread's (or root's) unparker.
+#[inline]
+pub(crate) fn me() -> Unparker {
+    crate::park::Unparker::current_on(crate::hub::Hub::current())
+}
+
+/// A FIFO of waiters kept under its owner's lock: [`WaitList`] wraps one in
+/// a mutex of its own; a channel keeps its queues under its state lock, so
+/// that registering costs no second lock.
+///
+/// # Invariant
+/// Sorted by ticket: tickets only grow and are pushed at the back.
+pub(crate) struct WaitQueue {
     next: u64,
     waiters: VecDeque<(u64, Unparker)>,
 }
 
+impl WaitQueue {
+    pub(crate) const fn new() -> WaitQueue {
+        WaitQueue { next: 0, waiters: VecDeque::new() }
+    }
+
+    /// Registers `u` at the back; returns its ticket.
+    #[inline]
+    pub(crate) fn push(&mut self, u: Unparker) -> u64 {
+        let t = self.next;
+        self.next += 1;
+        self.waiters.push_back((t, u));
+        t
+    }
+
+    /// Takes the front waiter (to notify it after unlocking).
+    #[inline]
+    pub(crate) fn pop(&mut self) -> Option<Unparker> {
+        self.waiters.pop_front().map(|w| w.1)
+    }
+
+    /// Takes every waiter (to notify them after unlocking).
+    pub(crate) fn take_all(&mut self) -> VecDeque<(u64, Unparker)> {
+        std::mem::take(&mut self.waiters)
+    }
+
+    /// Removes `ticket` if still registered; `true` if it was (so it had
+    /// not been notified).
+    #[inline]
+    pub(crate) fn remove(&mut self, ticket: u64) -> bool {
+        match self.waiters.front() {
+            None => return false,
+            Some(w) if w.0 > ticket => return false,
+            Some(w) if w.0 == ticket => {
+                self.waiters.pop_front();
+                return true;
+            }
+            Some(_) => {}
+        }
+        match self.waiters.binary_search_by_key(&ticket, |w| w.0) {
+            Ok(i) => {
+                self.waiters.remove(i);
+                true
+            }
+            Err(_) => false,
+        }
+    }
+
+    /// The front ticket, `u64::MAX` when empty.
+    #[inline]
+    fn front(&self) -> u64 {
+        self.waiters.front().map_or(u64::MAX, |w| w.0)
+    }
+
+    /// Number of waiters.
+    #[inline]
+    pub(crate) fn len(&self) -> usize {
+        self.waiters.len()
+    }
+}
+
+/// Unparks every waiter of a [`WaitQueue::take_all`].
+pub(crate) fn unpark_all(all: VecDeque<(u64, Unparker)>) -> usize {
+    let n = all.len();
+    for (_, u) in all {
+        u.unpark();
+    }
+    n
+}
+
 /// A FIFO of parked green threads (see the module docs).
 pub(crate) struct WaitList {
-    inner: StdMutex<Inner>,
+    inner: SpinLock<WaitQueue>,
     /// # Invariant
-    /// Equals `inner.waiters.len()`; written (SeqCst) under the lock.
+    /// Equals the length of `inner`; written (SeqCst) under the lock.
     len: AtomicUsize,
     /// # Invariant
-    /// The ticket at the front of `inner.waiters`, `u64::MAX` when empty;
+    /// The ticket at the front of `inner`, `u64::MAX` when empty;
     /// written (SeqCst) under the lock.
     front: AtomicU64,
 }
@@ -78,11 +165,7 @@ pub(crate) struct WaitList {
 impl WaitList {
     /// An empty list.
     pub(crate) const fn new() -> WaitList {
-        WaitList {
-            inner: StdMutex::new(Inner { next: 0, waiters: VecDeque::new() }),
-            len: AtomicUsize::new(0),
-            front: AtomicU64::new(u64::MAX),
-        }
+        WaitList { inner: SpinLock::new(WaitQueue::new()), len: AtomicUsize::new(0), front: AtomicU64::new(u64::MAX) }
     }
 
     /// Whether anyone is registered (one SeqCst load: notifiers call it
@@ -98,14 +181,14 @@ impl WaitList {
         self.len.load(SeqCst)
     }
 
-    fn lock(&self) -> StdMutexGuard<'_, Inner> {
-        // No code panics while holding this lock; recover anyway.
-        self.inner.lock().unwrap_or_else(|e| e.into_inner())
+    #[inline]
+    fn lock(&self) -> SpinGuard<'_, WaitQueue> {
+        self.inner.lock()
     }
 
-    fn publish(&self, inner: &Inner) {
-        self.len.store(inner.waiters.len(), SeqCst);
-        self.front.store(inner.waiters.front().map_or(u64::MAX, |w| w.0), SeqCst);
+    fn publish(&self, q: &WaitQueue) {
+        self.len.store(q.len(), SeqCst);
+        self.front.store(q.front(), SeqCst);
     }
 
     /// Registers the caller at the back of the list. The returned guard
@@ -113,12 +196,10 @@ impl WaitList {
     pub(crate) fn register(&self) -> Waiter<'_> {
         // Taken before locking: the first green call of a thread creates
         // its hub.
-        let unparker = crate::current().unparker();
-        let mut inner = self.lock();
-        let ticket = inner.next;
-        inner.next += 1;
-        inner.waiters.push_back((ticket, unparker));
-        self.publish(&inner);
+        let unparker = me();
+        let mut q = self.lock();
+        let ticket = q.push(unparker);
+        self.publish(&q);
         Waiter { list: self, ticket, armed: true }
     }
 
@@ -177,13 +258,13 @@ impl WaitList {
             return false;
         }
         let u = {
-            let mut inner = self.lock();
-            let w = inner.waiters.pop_front();
-            self.publish(&inner);
-            w
+            let mut q = self.lock();
+            let u = q.pop();
+            self.publish(&q);
+            u
         };
         match u {
-            Some((_, u)) => {
+            Some(u) => {
                 u.unpark();
                 true
             }
@@ -197,16 +278,12 @@ impl WaitList {
             return 0;
         }
         let woken = {
-            let mut inner = self.lock();
-            let all = std::mem::take(&mut inner.waiters);
-            self.publish(&inner);
+            let mut q = self.lock();
+            let all = q.take_all();
+            self.publish(&q);
             all
         };
-        let n = woken.len();
-        for (_, u) in woken {
-            u.unpark();
-        }
-        n
+        unpark_all(woken)
     }
 }
 
@@ -232,15 +309,12 @@ impl Waiter<'_> {
         if self.notified() {
             return true;
         }
-        let mut inner = self.list.lock();
-        match inner.waiters.binary_search_by_key(&self.ticket, |w| w.0) {
-            Ok(i) => {
-                inner.waiters.remove(i);
-                self.list.publish(&inner);
-                false
-            }
-            Err(_) => true,
+        let mut q = self.list.lock();
+        let was_there = q.remove(self.ticket);
+        if was_there {
+            self.list.publish(&q);
         }
+        !was_there
     }
 
     /// Leaves the list to re-check the state (which consumes any
