@@ -223,9 +223,9 @@ fn xml(s: &str) -> String {
 /// red where missed, grey without a target; a black tick marks a target
 /// ratio. The figures are repeated as text in a column on the right.
 pub fn svg(rows: &[RowResult]) -> String {
-    const W: f64 = 1100.0;
+    const W: f64 = 1200.0;
     const LABEL: f64 = 320.0;
-    const TEXT: f64 = 230.0;
+    const TEXT: f64 = 330.0;
     const ROW: f64 = 24.0;
     const TOP: f64 = 56.0;
     let h = TOP + ROW * rows.len() as f64 + 56.0;

@@ -19,7 +19,7 @@
 //!
 //! # Invariant
 //!
-//! A [`Decided`] cell is written once (by `OnceLock`), so every use of an
+//! A `Decided` cell is written once (by `OnceLock`), so every use of an
 //! object after its first one sees the same flavor and the same site.
 
 use std::fmt;

@@ -156,3 +156,7 @@ pub mod time;
 
 pub use flavor::Flavor;
 pub use monkey::{patch_all, PatchAll, Patched};
+
+/// The plugin API (events, subscribers, `entry_point!`), so that
+/// applications and drivers need one dependency.
+pub use greenpatch_plugins as plugins;

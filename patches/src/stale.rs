@@ -93,3 +93,34 @@ pub(crate) fn check(patched: bool, kind: &'static str, site: &'static Location<'
         report(kind, site, what);
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::is_root;
+    use greenpatch_runtime as rt;
+
+    #[test]
+    fn root_ids_are_told_from_green_ids_as_the_runtime_prints_them() {
+        std::thread::spawn(|| {
+            let root = rt::current().id();
+            assert!(is_root(root));
+            assert!(root.to_string().ends_with(".0"), "{root}");
+            let green = rt::spawn(|| rt::current().id()).join().unwrap();
+            assert!(!is_root(green));
+            assert!(!green.to_string().ends_with(".0"), "{green}");
+        })
+        .join()
+        .unwrap();
+    }
+
+    #[test]
+    fn reports_are_made_once_per_kind_and_site() {
+        let site = std::panic::Location::caller();
+        super::report("Thing", site, "made in a test");
+        super::report("Thing", site, "made in a test");
+        super::report("Other", site, "made in a test");
+        let reported = super::REPORTED.lock().unwrap();
+        let n = |kind| reported.as_ref().unwrap().iter().filter(|k| k.0 == kind && k.2 == site.line()).count();
+        assert_eq!((n("Thing"), n("Other")), (1, 1));
+    }
+}

@@ -64,7 +64,11 @@ crate::patchable_module!(builtin, name = "time", items = [SLEEP, WITH_TIMEOUT]);
 /// ```
 #[inline]
 pub fn sleep(dur: Duration) {
-    (SLEEP.get())(dur)
+    if SLEEP.is_green() {
+        greenpatch_runtime::sleep(dur)
+    } else {
+        (SLEEP.get())(dur)
+    }
 }
 
 /// Runs `f`, and after `patch_all()` fails every green blocking call it

@@ -73,6 +73,20 @@
 //! # }
 //! ```
 
+//! # The whole picture
+//!
+//! The application depends on `greenpatch` only and calls
+//! `greenpatch::monkey::patch_all(PatchAll::default())` first thing in
+//! `main`; it never names the plugins. A driver crate depends on
+//! `greenpatch` (for the facades: `greenpatch::socket`, `thread`, …, and
+//! `greenpatch::monkey::is_module_patched`) and on this crate (for
+//! [`entry_point!`]). In its `DidPatchBuiltinModules` handler it fixes
+//! what it made before patching — blocking connections in a pool, an OS
+//! thread — since everything it makes from then on through the facades is
+//! already green. The workspace crate `greenpatch-kvdriver`
+//! (`plugins/kvdriver`) is a complete, tested example; `greenpatch`'s crate
+//! docs show the application side.
+
 mod deliver;
 mod entry;
 mod error;

@@ -496,9 +496,12 @@ impl Hub {
         }
         self.live.set(self.live.get() - 1);
         self.shared.load.store(self.live.get(), Ordering::Relaxed);
+        let id = t.id;
         // Dropping the entry may free the task: `t` is dead after this.
         let entry = self.tasks.borrow_mut().remove(idx as usize);
         drop(entry);
+        // Green-local values of the finished green thread go with it.
+        crate::sync::local::finished(id);
     }
 
     /// The scheduler loop, driven by the root until its wait completes.

@@ -262,6 +262,18 @@ fn rendezvous_send_returns_only_once_a_receiver_took_the_value() {
 }
 
 #[test]
+fn rendezvous_try_send_succeeds_only_while_a_receiver_waits() {
+    let (tx, rx) = sync_channel(0);
+    assert_eq!(tx.try_send(1), Err(TrySendError::Full(1)));
+    let receiver = rt::spawn(move || rx.recv());
+    while !rt::diag::dump().contains("channel recv") {
+        rt::yield_now(); // until the receiver is parked in recv
+    }
+    assert_eq!(tx.try_send(2), Ok(()));
+    assert_eq!(within(5, "receiver", || receiver.join().unwrap()), Ok(2));
+}
+
+#[test]
 fn rendezvous_send_gets_its_value_back_when_the_receiver_leaves() {
     let (tx, rx) = sync_channel(0);
     let sender = rt::spawn(move || tx.send(String::from("lost?")));
@@ -376,4 +388,24 @@ fn a_green_receiver_on_a_multi_hub_runtime_gets_messages_from_plain_threads() {
     drop(tx);
     senders.into_iter().for_each(|t| t.join().unwrap());
     assert_eq!(within(10, "receiver", || receiver.join().unwrap()), 4 * (0..1000).sum::<u32>());
+}
+
+#[test]
+fn handles_are_send_and_sync_like_std() {
+    fn send_sync<T: Send + Sync>() {}
+    fn send<T: Send>() {}
+    send_sync::<greenpatch_runtime::mpsc::Sender<u8>>();
+    send_sync::<greenpatch_runtime::mpsc::SyncSender<u8>>();
+    send::<greenpatch_runtime::mpsc::Receiver<u8>>();
+    send_sync::<Queue<u8>>();
+    send_sync::<LifoQueue<u8>>();
+    send_sync::<PriorityQueue<u8>>();
+    send_sync::<greenpatch_runtime::sync::Mutex<std::cell::Cell<u8>>>();
+    send_sync::<greenpatch_runtime::sync::RwLock<u8>>();
+    send_sync::<greenpatch_runtime::sync::Condvar>();
+    send_sync::<greenpatch_runtime::sync::Semaphore>();
+    send_sync::<greenpatch_runtime::sync::Event>();
+    send_sync::<greenpatch_runtime::sync::Barrier>();
+    send_sync::<greenpatch_runtime::sync::OnceLock<u8>>();
+    send_sync::<greenpatch_runtime::sync::Local<std::cell::Cell<u8>>>();
 }

@@ -56,8 +56,10 @@ fn try_lock_fails_while_held_and_succeeds_after() {
     let m2 = m.clone();
     let busy = rt::spawn(move || matches!(m2.try_lock(), Err(TryLockError::WouldBlock))).join().unwrap();
     assert!(busy);
+    assert_eq!(format!("{m:?}"), "Mutex { data: <locked>, poisoned: false, .. }");
     drop(g);
     assert_eq!(*m.try_lock().unwrap(), 1);
+    assert_eq!(format!("{m:?}"), "Mutex { data: 1, poisoned: false, .. }");
 }
 
 #[test]
@@ -174,6 +176,56 @@ fn a_waiting_writer_is_not_starved_by_a_stream_of_readers() {
     stop.store(true, Ordering::SeqCst);
     readers.into_iter().for_each(|h| h.join().unwrap());
     assert!(*l.read().unwrap());
+}
+
+#[test]
+fn a_killed_waiting_writer_lets_the_readers_it_held_back_in() {
+    let l = Arc::new(RwLock::new(1));
+    let held = l.read().unwrap();
+    let l2 = l.clone();
+    let writer = rt::spawn(move || drop(l2.write().unwrap()));
+    rt::yield_now(); // the writer waits for `held`
+    let l3 = l.clone();
+    let reader = rt::spawn(move || *l3.read().unwrap());
+    rt::yield_now();
+    assert!(!reader.is_finished(), "a waiting writer holds new readers back");
+    writer.kill();
+    assert!(writer.join().unwrap_err().is_killed());
+    assert_eq!(within(5, "reader", || reader.join().unwrap()), 1);
+    drop(held);
+}
+
+#[test]
+fn rwlock_across_two_hubs_never_lets_a_writer_in_with_anyone_else() {
+    let runtime = rt::Runtime::builder().hubs(2).build().unwrap();
+    let l = Arc::new(RwLock::new(0u64));
+    let readers_in = Arc::new(AtomicUsize::new(0));
+    let writer_in = Arc::new(AtomicBool::new(false));
+    let hs: Vec<_> = (0..10)
+        .map(|i| {
+            let (l, readers_in, writer_in) = (l.clone(), readers_in.clone(), writer_in.clone());
+            runtime.spawn(move || {
+                for _ in 0..200 {
+                    if i % 5 == 0 {
+                        let mut g = l.write().unwrap();
+                        assert_eq!(readers_in.load(Ordering::SeqCst), 0);
+                        assert!(!writer_in.swap(true, Ordering::SeqCst));
+                        *g += 1;
+                        rt::yield_now();
+                        writer_in.store(false, Ordering::SeqCst);
+                    } else {
+                        let _g = l.read().unwrap();
+                        readers_in.fetch_add(1, Ordering::SeqCst);
+                        assert!(!writer_in.load(Ordering::SeqCst));
+                        rt::yield_now();
+                        readers_in.fetch_sub(1, Ordering::SeqCst);
+                    }
+                }
+            })
+        })
+        .collect();
+    within(60, "readers and writers", || hs.into_iter().for_each(|h| h.join().unwrap()));
+    assert_eq!(*l.read().unwrap(), 400);
 }
 
 /// Blocks a victim then a survivor in `block`, makes one unit available

@@ -139,8 +139,8 @@ fn main() {
     );
     let fmt_load = |l: Option<f64>| l.map_or("?".to_string(), |l| format!("{l:.2}"));
     let header = format!(
-        "{header}\n\n1-minute load average: {} at the start, {} at the end (other processes compete with \
-         the benchmark above ~0.5 on this {}-CPU machine)",
+        "{header}\n\n1-minute load average: {} at the start, {} at the end (the suite itself accounts \
+         for 1 to 2 of it; more means other processes competed for the {} CPUs)",
         fmt_load(load_before),
         fmt_load(load_after),
         machine.available

@@ -291,6 +291,39 @@ impl<F: Copy + Send + Sync + 'static> Slot<F> {
         self.green
     }
 
+    /// Whether the current implementation is the green one: one `Acquire`
+    /// load and a compare. A facade whose green function is `#[inline]`
+    /// uses it to call that function directly — so that it inlines — and
+    /// every other implementation through [`Slot::get`]:
+    ///
+    /// ```text
+    /// pub fn yield_now() {
+    ///     if YIELD_NOW.is_green() { greenpatch_runtime::yield_now() } else { (YIELD_NOW.get())() }
+    /// }
+    /// ```
+    ///
+    /// (Added for the facades: an indirect call cannot inline the runtime's
+    /// few-nanosecond functions, which alone costs more than the 1.05x
+    /// dispatch budget.)
+    ///
+    /// # Example
+    ///
+    /// ```
+    /// use greenpatch::monkey::{AnySlot, Slot};
+    /// fn one() -> u32 { 1 }
+    /// fn two() -> u32 { 2 }
+    /// static N: Slot<fn() -> u32> = Slot::new("n", one, two);
+    /// assert!(!N.is_green());
+    /// N.patch(); // low level: prefer greenpatch::monkey::patch_all
+    /// assert!(N.is_green());
+    /// N.unpatch();
+    /// ```
+    #[inline]
+    pub fn is_green(&self) -> bool {
+        // SAFETY: `F` is a function pointer type (invariant on `current`).
+        self.current.load(Ordering::Acquire) == unsafe { to_raw(self.green) }
+    }
+
     /// Whether the current implementation is not the original one. (A slot
     /// declared with the same function as original and green never reports
     /// patched.)

@@ -36,7 +36,7 @@
 //! A socket made before `patch_all()` stays blocking; when it makes a
 //! blocking call (read, write, accept, receive, send) from a green thread
 //! after patching, that is reported once per creation site (see
-//! [`crate::stale`]).
+//! the crate docs' *pitfall* section).
 
 mod tcp;
 mod udp;

@@ -305,8 +305,8 @@ impl TcpStream {
         /// use std::time::Duration;
         /// let l = greenpatch::socket::TcpListener::bind("127.0.0.1:0").unwrap();
         /// let s = greenpatch::socket::TcpStream::connect(l.local_addr().unwrap()).unwrap();
-        /// s.set_read_timeout(Some(Duration::from_millis(5))).unwrap();
-        /// assert_eq!(s.read_timeout().unwrap(), Some(Duration::from_millis(5)));
+        /// s.set_read_timeout(Some(Duration::from_secs(1))).unwrap();
+        /// assert_eq!(s.read_timeout().unwrap(), Some(Duration::from_secs(1)));
         /// ```
         fn set_read_timeout(&self, dur: Option<Duration>) -> io::Result<()>;
         /// Sets the write timeout.

@@ -476,8 +476,8 @@ impl UdpSocket {
         /// ```
         /// use std::time::Duration;
         /// let s = greenpatch::socket::UdpSocket::bind("127.0.0.1:0").unwrap();
-        /// s.set_read_timeout(Some(Duration::from_millis(3))).unwrap();
-        /// assert_eq!(s.read_timeout().unwrap(), Some(Duration::from_millis(3)));
+        /// s.set_read_timeout(Some(Duration::from_secs(1))).unwrap();
+        /// assert_eq!(s.read_timeout().unwrap(), Some(Duration::from_secs(1)));
         /// ```
         fn set_read_timeout(&self, dur: Option<Duration>) -> io::Result<()>;
         /// Sets the write timeout.

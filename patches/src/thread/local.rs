@@ -15,7 +15,7 @@
 //!
 //! A `Local` first used before patching stays per-OS-thread: every green
 //! thread of a hub would then share one value — reported once if it
-//! happens (see [`crate::stale`]).
+//! happens (see the crate docs' *pitfall* section).
 //!
 //! # Invariant
 //!
@@ -51,6 +51,9 @@ enum LocalImpl<T: 'static> {
 
 /// Thread-local storage: each OS thread (before `patch_all()`) or each
 /// green thread (after it) sees its own value, made by `init` on first use.
+///
+/// Unlike `thread_local!`, a `static Local<T>` needs `T: Send` (the green
+/// flavor keeps the values of one `Local` in one shared table).
 ///
 /// # Example
 ///

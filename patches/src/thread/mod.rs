@@ -13,7 +13,7 @@
 //! | `thread.spawn` (flavor of [`spawn`], [`Builder::spawn`]) | OS thread | green thread |
 //! | `thread.sleep` | `std::thread::sleep` | `greenpatch_runtime::sleep` |
 //! | `thread.yield_now` | `std::thread::yield_now` | `greenpatch_runtime::yield_now` |
-//! | `thread.current` | `std::thread::current` | the running green thread (or root) |
+//! | `thread.current` | `std::thread::current` | the running green thread (std's handle on a root) |
 //! | `thread.park` / `thread.park_timeout` | std's | the runtime's |
 //! | `thread.Mutex`, `RwLock`, `Event`, `Semaphore`, `Local` (flavors) | std-based | runtime's |
 //!
@@ -25,14 +25,19 @@
 //! - An OS thread spawned through the facade before patching stays an OS
 //!   thread. While any is running, `patch_all()` warns (check
 //!   `greenpatch.thread.os-threads`), and joining one from a green thread
-//!   is reported once per spawn site (see [`crate::stale`]); after
-//!   patching, [`JoinHandle::join`] on it waits through the runtime's
-//!   blocking pool instead of blocking the hub.
-//! - After patching, [`park`] is green everywhere — also on OS threads,
-//!   whose root then parks through its hub. A [`Thread`] handle taken
-//!   before patching still wakes such a park: roots that park green
-//!   register their runtime unparker under their std `ThreadId`
-//!   (the *bridge*), and [`Thread::unpark`] on an OS handle uses both.
+//!   is reported once per spawn site (see the crate docs' *pitfall* section); after
+//!   patching, [`JoinHandle::join`] on it first waits, green, for the
+//!   thread's closure to finish (an event it sets), so the hub keeps
+//!   running.
+//! - A *root* — an OS thread's own code, outside green threads — is its OS
+//!   thread: [`current`] returns std's handle there, before and after
+//!   patching, with the same [`ThreadId`].
+//! - After patching, [`park`] is green everywhere — also on roots, which
+//!   then run their hub while they wait. Roots that park green (or call
+//!   [`current`]) register their runtime unparker under their std
+//!   `ThreadId` (the *bridge*), and [`Thread::unpark`] on an OS handle
+//!   wakes both a std park and a green one — so a handle taken before
+//!   patching keeps working.
 //! - [`scope`](std::thread::scope) has no facade: scoped threads are
 //!   always OS threads (use `std::thread::scope`).
 
@@ -46,7 +51,7 @@ use std::collections::HashMap;
 use std::fmt;
 use std::io;
 use std::panic::Location;
-use std::sync::atomic::{fence, AtomicBool, AtomicUsize, Ordering};
+use std::sync::atomic::{fence, AtomicBool, Ordering};
 use std::sync::{Arc, Mutex as StdMutex, OnceLock};
 use std::time::Duration;
 
@@ -110,7 +115,11 @@ pub type Result<T> = std::thread::Result<T>;
 /// ```
 #[inline]
 pub fn sleep(dur: Duration) {
-    (SLEEP.get())(dur)
+    if SLEEP.is_green() {
+        rt::sleep(dur)
+    } else {
+        (SLEEP.get())(dur)
+    }
 }
 
 /// Gives up the processor: to other OS threads before `patch_all()`, to
@@ -123,11 +132,16 @@ pub fn sleep(dur: Duration) {
 /// ```
 #[inline]
 pub fn yield_now() {
-    (YIELD_NOW.get())()
+    if YIELD_NOW.is_green() {
+        rt::yield_now()
+    } else {
+        (YIELD_NOW.get())()
+    }
 }
 
-/// A handle to the calling thread: the OS thread before `patch_all()`, the
-/// running green thread (or the OS thread's root) after it.
+/// A handle to the calling thread: the OS thread before `patch_all()`; after
+/// it, the running green thread — or, outside green threads, still the OS
+/// thread (whose green parks the handle can wake).
 ///
 /// # Example
 ///
@@ -158,7 +172,11 @@ pub fn current() -> Thread {
 /// ```
 #[inline]
 pub fn park() {
-    (PARK.get())()
+    if PARK.is_green() {
+        green_park()
+    } else {
+        (PARK.get())()
+    }
 }
 
 /// Like [`park`], for at most `dur`.
@@ -171,7 +189,11 @@ pub fn park() {
 /// ```
 #[inline]
 pub fn park_timeout(dur: Duration) {
-    (PARK_TIMEOUT.get())(dur)
+    if PARK_TIMEOUT.is_green() {
+        green_park_timeout(dur)
+    } else {
+        (PARK_TIMEOUT.get())(dur)
+    }
 }
 
 /// Spawns a thread running `f`: an OS thread before `patch_all()`, a green
@@ -301,7 +323,7 @@ impl Builder {
         let site = Location::caller();
         match self.flavor.unwrap_or_else(|| (SPAWN.get())()) {
             Flavor::Blocking => self.spawn_os(site, f),
-            Flavor::Green => self.spawn_green(f),
+            Flavor::Green => self.spawn_green(site, f),
         }
     }
 
@@ -319,15 +341,18 @@ impl Builder {
         }
         let before_patch = !SPAWN.is_patched();
         let tracker = before_patch.then(|| OsThreadTracker::start(site));
+        let finished = Arc::new(rt::sync::Event::new());
+        let done = Finished(finished.clone());
         let handle = b.spawn(move || {
             let _tracker = tracker;
+            let _done = done;
             f()
         })?;
         let thread = Thread { imp: ThreadImpl::Os(handle.thread().clone()) };
-        Ok(JoinHandle { imp: JoinImpl::Os(handle), thread, site, before_patch })
+        Ok(JoinHandle { imp: JoinImpl::Os(handle, finished), thread, site, before_patch })
     }
 
-    fn spawn_green<F, T>(self, f: F) -> io::Result<JoinHandle<T>>
+    fn spawn_green<F, T>(self, site: &'static Location<'static>, f: F) -> io::Result<JoinHandle<T>>
     where
         F: FnOnce() -> T + Send + 'static,
         T: Send + 'static,
@@ -350,7 +375,6 @@ impl Builder {
             f()
         })?;
         let _ = inner.id.set(handle.id());
-        let site = Location::caller();
         Ok(JoinHandle {
             imp: JoinImpl::Green(handle),
             thread: Thread { imp: ThreadImpl::Green(inner) },
@@ -363,8 +387,20 @@ impl Builder {
 // ----------------------------------------------------------------- JoinHandle
 
 enum JoinImpl<T> {
-    Os(std::thread::JoinHandle<T>),
+    /// An OS thread and the event it sets when its closure is done (so that
+    /// a patched program can wait for it without blocking its hub).
+    Os(std::thread::JoinHandle<T>, Arc<rt::sync::Event>),
     Green(rt::JoinHandle<T>),
+}
+
+/// Sets an OS thread's "finished" event when its closure returns or
+/// unwinds.
+struct Finished(Arc<rt::sync::Event>);
+
+impl Drop for Finished {
+    fn drop(&mut self) {
+        self.0.set();
+    }
 }
 
 /// An owned permission to join a thread, like `std::thread::JoinHandle`;
@@ -383,15 +419,16 @@ pub struct JoinHandle<T> {
     before_patch: bool,
 }
 
-impl<T: Send + 'static> JoinHandle<T> {
+impl<T> JoinHandle<T> {
     /// Waits for the thread to finish: its value, or its panic payload.
     /// A green thread that could not finish for another reason (killed,
     /// abandoned, would block forever) gives its
     /// [`greenpatch_runtime::JoinError`] as the payload.
     ///
-    /// After patching, joining an OS thread waits on the runtime's
-    /// blocking pool, so the caller's hub keeps running; joining one spawned
-    /// before patching from a green thread is reported once per spawn site.
+    /// After patching, joining an OS thread first waits (green) for its
+    /// closure to finish, so the caller's hub keeps running, then joins it;
+    /// joining one spawned before patching from a green thread is reported
+    /// once per spawn site.
     ///
     /// # Errors
     ///
@@ -409,24 +446,23 @@ impl<T: Send + 'static> JoinHandle<T> {
                 rt::JoinError::Panicked(p) => p,
                 other => Box::new(other) as Box<dyn Any + Send>,
             }),
-            JoinImpl::Os(h) => {
-                if !SPAWN.is_patched() {
-                    return h.join();
+            JoinImpl::Os(h, finished) => {
+                if SPAWN.is_patched() {
+                    if self.before_patch {
+                        crate::stale::check(
+                            true,
+                            "OS thread",
+                            self.site,
+                            "spawned through the facade before patch_all()",
+                        );
+                    }
+                    finished.wait();
                 }
-                if self.before_patch {
-                    crate::stale::check(true, "OS thread", self.site, "spawned through the facade before patch_all()");
-                }
-                match rt::spawn_blocking(move || h.join()).join() {
-                    Ok(r) => r,
-                    Err(rt::JoinError::Panicked(p)) => Err(p),
-                    Err(other) => Err(Box::new(other)),
-                }
+                h.join()
             }
         }
     }
-}
 
-impl<T> JoinHandle<T> {
     /// The thread's handle.
     ///
     /// # Example
@@ -453,7 +489,7 @@ impl<T> JoinHandle<T> {
     /// ```
     pub fn is_finished(&self) -> bool {
         match &self.imp {
-            JoinImpl::Os(h) => h.is_finished(),
+            JoinImpl::Os(h, _) => h.is_finished(),
             JoinImpl::Green(h) => h.is_finished(),
         }
     }
@@ -469,7 +505,7 @@ impl<T> JoinHandle<T> {
     /// ```
     pub fn flavor(&self) -> Flavor {
         match self.imp {
-            JoinImpl::Os(_) => Flavor::Blocking,
+            JoinImpl::Os(..) => Flavor::Blocking,
             JoinImpl::Green(_) => Flavor::Green,
         }
     }
@@ -609,8 +645,7 @@ impl Thread {
         }
     }
 
-    /// Whether it is an OS thread ([`Flavor::Blocking`]) or a green thread
-    /// (or a root seen after patching).
+    /// Whether it is an OS thread ([`Flavor::Blocking`]) or a green thread.
     ///
     /// # Example
     ///
@@ -655,6 +690,12 @@ fn os_current() -> Thread {
 
 fn green_current() -> Thread {
     let me = rt::current();
+    if crate::stale::is_root(me.id()) {
+        // A root is its OS thread: keep std's handle (the same id as before
+        // patching), reachable by green parks through the bridge.
+        bridge::register(me.unparker());
+        return os_current();
+    }
     let g = GreenThread::new(Some(me.id()), me.name().map(String::from), Some(me.unparker()));
     Thread { imp: ThreadImpl::Green(Arc::new(g)) }
 }
@@ -679,37 +720,42 @@ mod bridge {
     static ANY: AtomicBool = AtomicBool::new(false);
 
     thread_local! {
-        static REGISTERED: Cell<bool> = const { Cell::new(false) };
-        static GUARD: Unregister = const { Unregister };
+        /// The thread's std id once its root registered; removes the entry
+        /// when the thread exits.
+        static REGISTERED: Unregister = const { Unregister(Cell::new(None)) };
     }
 
-    /// Removes the thread's entry when it exits.
-    struct Unregister;
+    struct Unregister(Cell<Option<std::thread::ThreadId>>);
 
     impl Drop for Unregister {
         fn drop(&mut self) {
-            if let Some(map) = ROOTS.lock().unwrap_or_else(|p| p.into_inner()).as_mut() {
-                map.remove(&std::thread::current().id());
+            if let Some(id) = self.0.get() {
+                if let Some(map) = ROOTS.lock().unwrap_or_else(|p| p.into_inner()).as_mut() {
+                    map.remove(&id);
+                }
             }
         }
     }
 
     /// Registers the caller's unparker if it is a root (once per thread).
     pub(super) fn register_if_root() {
-        if REGISTERED.try_with(Cell::get).unwrap_or(true) {
+        if REGISTERED.try_with(|r| r.0.get().is_some()).unwrap_or(true) {
             return;
         }
         let me = rt::current();
-        if !crate::stale::is_root(me.id()) {
+        if crate::stale::is_root(me.id()) {
+            register(me.unparker());
+        }
+    }
+
+    /// Registers `root`, the calling root's unparker (once per thread).
+    pub(super) fn register(root: rt::Unparker) {
+        let id = std::thread::current().id();
+        let first = REGISTERED.try_with(|r| r.0.replace(Some(id)).is_none()).unwrap_or(false);
+        if !first {
             return;
         }
-        REGISTERED.with(|r| r.set(true));
-        let _ = GUARD.try_with(|_| ());
-        ROOTS
-            .lock()
-            .unwrap_or_else(|p| p.into_inner())
-            .get_or_insert_with(HashMap::new)
-            .insert(std::thread::current().id(), me.unparker());
+        ROOTS.lock().unwrap_or_else(|p| p.into_inner()).get_or_insert_with(HashMap::new).insert(id, root);
         ANY.store(true, Ordering::SeqCst);
     }
 
@@ -727,40 +773,60 @@ mod bridge {
 
 // ------------------------------------------------- OS threads before patching
 
-/// OS threads spawned through the facade before patching, still running.
-static EARLY_OS_THREADS: AtomicUsize = AtomicUsize::new(0);
-/// Where the first of them was spawned.
-static FIRST_EARLY_SITE: OnceLock<&'static Location<'static>> = OnceLock::new();
+/// OS threads spawned through the facade before patching and still
+/// running, counted per spawn site.
+static EARLY_OS_THREADS: StdMutex<Vec<(&'static Location<'static>, usize)>> = StdMutex::new(Vec::new());
+
+fn early_threads() -> std::sync::MutexGuard<'static, Vec<(&'static Location<'static>, usize)>> {
+    EARLY_OS_THREADS.lock().unwrap_or_else(|p| p.into_inner())
+}
 
 /// Counts one early OS thread while it runs.
-struct OsThreadTracker;
+struct OsThreadTracker(&'static Location<'static>);
 
 impl OsThreadTracker {
     fn start(site: &'static Location<'static>) -> OsThreadTracker {
-        let _ = FIRST_EARLY_SITE.set(site);
-        EARLY_OS_THREADS.fetch_add(1, Ordering::SeqCst);
-        OsThreadTracker
+        let mut all = early_threads();
+        match all.iter_mut().find(|(s, _)| *s == site) {
+            Some((_, n)) => *n += 1,
+            None => all.push((site, 1)),
+        }
+        OsThreadTracker(site)
     }
 }
 
 impl Drop for OsThreadTracker {
     fn drop(&mut self) {
-        EARLY_OS_THREADS.fetch_sub(1, Ordering::SeqCst);
+        let mut all = early_threads();
+        if let Some(i) = all.iter().position(|(s, _)| *s == self.0) {
+            all[i].1 -= 1;
+            if all[i].1 == 0 {
+                all.swap_remove(i);
+            }
+        }
     }
 }
 
 /// The pre-patch check: OS threads started through the facade and still
 /// running stay OS threads.
 fn early_os_threads() -> Option<String> {
-    let n = EARLY_OS_THREADS.load(Ordering::SeqCst);
-    if n == 0 || SPAWN.is_patched() {
+    if SPAWN.is_patched() {
         return None;
     }
-    let site = FIRST_EARLY_SITE.get().map_or_else(|| "an unknown site".to_owned(), |s| s.to_string());
+    let all = early_threads();
+    let n: usize = all.iter().map(|(_, n)| n).sum();
+    if n == 0 {
+        return None;
+    }
+    let mut sites: Vec<String> = all.iter().take(3).map(|(s, n)| format!("{n} at {s}")).collect();
+    if all.len() > 3 {
+        sites.push(format!("{} more sites", all.len() - 3));
+    }
     Some(format!(
         "{n} OS thread(s) started through greenpatch::thread::spawn before patch_all() are still \
-         running (the first was spawned at {site}); they stay OS threads and their blocking calls \
-         keep blocking. Call patch_all() first thing in main"
+         running (spawned: {}); they stay OS threads and their blocking calls keep blocking. \
+         Call patch_all() first thing in main",
+        sites.join(", ")
     ))
 }
 

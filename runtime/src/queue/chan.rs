@@ -13,6 +13,10 @@
 //! lock-free "empty" answer), the number of live senders, and the joinable
 //! count.
 //!
+//! Before its first registration, a waiter yields once: the green thread it
+//! waits for is often ready on the same hub (a producer, the other end of a
+//! ping-pong), and then the wait ends without registering or waking anyone.
+//!
 //! Capacity: `UNBOUNDED`, `n > 0` items, or `0` — a rendezvous: the store
 //! holds the one item in flight, and its sender waits until a receiver has
 //! taken it (std's `sync_channel(0)`).
@@ -30,7 +34,7 @@
 //!   out of the store (the receiver left, or the sender unwinds), so an item
 //!   is never delivered by a `send` that did not return `Ok`.
 //! - Item methods (`Clone` for peeking, `Ord` for the priority order) run
-//!   under the lock: they must not block.
+//!   under the lock: they must not block or use the same channel.
 
 use std::sync::atomic::{AtomicUsize, Ordering::Relaxed, Ordering::SeqCst};
 use std::time::Instant;

@@ -56,7 +56,8 @@ impl Event {
     /// assert!(e.is_set());
     /// ```
     pub fn set(&self) {
-        let changed = self.state.fetch_update(SeqCst, SeqCst, |s| (s & 1 == 0).then_some((s | 1) + 2)).is_ok();
+        let changed =
+            self.state.fetch_update(SeqCst, SeqCst, |s| (s & 1 == 0).then_some((s | 1).wrapping_add(2))).is_ok();
         if changed {
             self.waiters.notify_all();
         }

@@ -24,8 +24,10 @@
 //! `panicking()` as true until it resumes, and a guard they drop meanwhile
 //! poisons its lock. Blocking in a destructor during an unwind is rare.
 
+use std::fmt;
+use std::ops::Deref;
 use std::sync::atomic::{AtomicBool, Ordering};
-use std::sync::{LockResult, PoisonError};
+use std::sync::{LockResult, PoisonError, TryLockError, TryLockResult};
 
 /// The poison flag of one lock.
 pub(crate) struct Flag(AtomicBool);
@@ -95,4 +97,24 @@ pub(crate) fn map<G, U>(r: LockResult<G>, f: impl FnOnce(G) -> U) -> LockResult<
         Ok(g) => Ok(f(g)),
         Err(e) => Err(PoisonError::new(f(e.into_inner()))),
     }
+}
+
+/// std's `Debug` of a lock: its data if a `try_` lock gets it, and whether
+/// it is poisoned.
+pub(crate) fn debug_lock<G: Deref>(
+    f: &mut fmt::Formatter<'_>,
+    name: &str,
+    attempt: TryLockResult<G>,
+    poisoned: bool,
+) -> fmt::Result
+where
+    G::Target: fmt::Debug,
+{
+    let mut d = f.debug_struct(name);
+    match attempt {
+        Ok(g) => d.field("data", &&*g),
+        Err(TryLockError::Poisoned(e)) => d.field("data", &&**e.get_ref()),
+        Err(TryLockError::WouldBlock) => d.field("data", &format_args!("<locked>")),
+    };
+    d.field("poisoned", &poisoned).finish_non_exhaustive()
 }

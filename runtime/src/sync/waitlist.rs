@@ -21,8 +21,8 @@
 //! primitives stay one atomic operation).
 //!
 //! The FIFO itself is a [`WaitQueue`], which holds no lock of its own: a
-//! [`WaitList`] puts one behind a short lock of its own (for primitives whose state
-//! is atomics: locks, semaphores, events), and a channel keeps its queues
+//! [`WaitList`] puts one behind a short lock (for primitives whose state is
+//! atomics: locks, semaphores, events), and a channel keeps its queues
 //! under the channel's own lock, so that a blocking channel operation takes
 //! one lock, not two.
 //!
@@ -64,15 +64,17 @@ pub(crate) enum Woke {
     TimedOut,
 }
 
-/// The calling green thread's (or root's) unparker.
+/// The calling green thread's (or root's) unparker. Same as
+/// `crate::current().unparker()`, minus two reference-count updates (this
+/// is on every wait's path).
 #[inline]
 pub(crate) fn me() -> Unparker {
     crate::park::Unparker::current_on(crate::hub::Hub::current())
 }
 
 /// A FIFO of waiters kept under its owner's lock: [`WaitList`] wraps one in
-/// a mutex of its own; a channel keeps its queues under its state lock, so
-/// that registering costs no second lock.
+/// a short lock of its own; a channel keeps its queues under its state
+/// lock, so that registering costs no second lock.
 ///
 /// # Invariant
 /// Sorted by ticket: tickets only grow and are pushed at the back.

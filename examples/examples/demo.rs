@@ -1,0 +1,122 @@
+//! The README's main job: one facade-based workload, run twice in one
+//! process — first unpatched (OS threads, blocking sockets), then after
+//! `patch_all()` (green threads) with thousands of concurrent clients.
+//!
+//! ```text
+//! cargo run --release -p examples --example demo [UNPATCHED_CLIENTS] [PATCHED_CLIENTS]
+//! ```
+//!
+//! Each client makes 10 round trips of 64 bytes over loopback TCP; the
+//! server waits 10 ms before each echo (a stand-in for real work). The
+//! code of the workload (`examples/src/echo.rs`) only uses
+//! `greenpatch::{socket, thread, time}`; it never mentions green threads.
+
+use std::time::{Duration, Instant};
+
+use examples::echo::{self, Config, Report};
+use examples::{human, print_events, raise_open_file_limit, thousands};
+use greenpatch::monkey::{patch_all, PatchAll, Patched};
+
+const REQUESTS: usize = 10;
+const LATENCY: Duration = Duration::from_millis(10);
+
+fn arg(n: usize, default: usize) -> usize {
+    std::env::args().nth(n).and_then(|a| a.parse().ok()).unwrap_or(default)
+}
+
+fn describe(label: &str, r: &Report) {
+    println!(
+        "    {label}: {} clients x {} requests = {} requests in {}  ({} req/s, mean round trip {}, {} OS thread{}, {} sockets)",
+        thousands(r.config.clients as u64),
+        r.config.requests,
+        thousands(r.requests),
+        human(r.wall),
+        thousands(r.per_second() as u64),
+        human(r.mean_round_trip),
+        thousands(r.os_threads as u64),
+        if r.os_threads == 1 { "" } else { "s" },
+        r.flavor,
+    );
+}
+
+fn main() {
+    let started = Instant::now();
+    let fd_limit = raise_open_file_limit();
+    // Each patched client needs two descriptors (its end and the server's).
+    let room = usize::try_from(fd_limit.saturating_sub(200) / 2).unwrap_or(usize::MAX);
+    let unpatched_clients = arg(1, 200);
+    let mut patched_clients = arg(2, 5_000);
+    if patched_clients > room {
+        println!("(open-file limit {fd_limit}: using {room} green clients instead of {patched_clients})");
+        patched_clients = room;
+    }
+
+    println!("greenpatch demo — the same facade code, blocking and then green");
+    println!();
+    println!("[1] before patch_all(): OS threads and blocking sockets");
+    let unpatched = match echo::run(Config { clients: unpatched_clients, requests: REQUESTS, latency: LATENCY }) {
+        Ok(r) => r,
+        Err(e) => {
+            eprintln!("unpatched run failed: {e}");
+            std::process::exit(1);
+        }
+    };
+    describe("unpatched", &unpatched);
+
+    println!();
+    println!("[2] patch_all(): the events, in delivery order");
+    let printer = print_events("    ");
+    let outcome = patch_all(PatchAll::default());
+    printer.unsubscribe();
+    match &outcome {
+        Ok(Patched::Patched { modules, warnings, .. }) => {
+            println!("    patched: {}", modules.join(", "));
+            for w in warnings {
+                println!("    warning: {w}");
+            }
+        }
+        Ok(other) => println!("    {other:?}"),
+        Err(e) => {
+            eprintln!("patch_all failed: {e}");
+            std::process::exit(1);
+        }
+    }
+
+    println!();
+    println!("[3] after patch_all(): green threads, one OS thread");
+    let patched = match echo::run(Config { clients: patched_clients, requests: REQUESTS, latency: LATENCY }) {
+        Ok(r) => r,
+        Err(e) => {
+            eprintln!("patched run failed: {e}");
+            std::process::exit(1);
+        }
+    };
+    describe("patched  ", &patched);
+
+    println!();
+    println!("report");
+    println!(
+        "    {:<10} {:>8} {:>10} {:>10} {:>12} {:>10} {:>11}",
+        "", "clients", "requests", "wall", "req/s", "round trip", "OS threads"
+    );
+    for (label, r) in [("unpatched", &unpatched), ("patched", &patched)] {
+        println!(
+            "    {:<10} {:>8} {:>10} {:>10} {:>12} {:>10} {:>11}",
+            label,
+            thousands(r.config.clients as u64),
+            thousands(r.requests),
+            human(r.wall),
+            thousands(r.per_second() as u64),
+            human(r.mean_round_trip),
+            r.os_threads,
+        );
+    }
+    println!(
+        "    after patch_all(): {:.0}x the concurrent clients, {:.1}x the throughput, on {} OS thread(s) instead of {}",
+        patched.config.clients as f64 / unpatched.config.clients.max(1) as f64,
+        patched.per_second() / unpatched.per_second().max(1e-9),
+        patched.os_threads,
+        unpatched.os_threads,
+    );
+    println!("    (each request waits {} at the server; total run time {})", human(LATENCY), human(started.elapsed()));
+}
