@@ -94,16 +94,26 @@ impl<T> Drop for Tx<T> {
     }
 }
 
-/// The sending half of a [`channel`]; clone it for more producers.
+/// The sending half of a [`channel`]; clone it for more producers (the
+/// values need not be `Clone`).
 ///
 /// ```
 /// let (tx, rx) = greenpatch_runtime::mpsc::channel();
 /// tx.send("hi").unwrap();
 /// assert_eq!(rx.recv().unwrap(), "hi");
+/// struct NotClone;
+/// let (tx, _rx) = greenpatch_runtime::mpsc::channel::<NotClone>();
+/// let _more = tx.clone();
 /// ```
-#[derive(Clone)]
 pub struct Sender<T> {
     tx: Tx<T>,
+}
+
+// By hand: a derive would require `T: Clone`; cloning a sender never clones a value.
+impl<T> Clone for Sender<T> {
+    fn clone(&self) -> Self {
+        Sender { tx: self.tx.clone() }
+    }
 }
 
 /// The sending half of a [`sync_channel`]; clone it for more producers.
@@ -113,9 +123,15 @@ pub struct Sender<T> {
 /// tx.send(1).unwrap();
 /// assert_eq!(rx.recv().unwrap(), 1);
 /// ```
-#[derive(Clone)]
 pub struct SyncSender<T> {
     tx: Tx<T>,
+}
+
+// By hand, as for `Sender`.
+impl<T> Clone for SyncSender<T> {
+    fn clone(&self) -> Self {
+        SyncSender { tx: self.tx.clone() }
+    }
 }
 
 /// The receiving half of a channel (one consumer: not `Clone`, not `Sync`).

@@ -85,15 +85,29 @@ impl Conn {
     }
 }
 
+/// How many connections a pool opens at the same time: a burst of
+/// hundreds of simultaneous connects would overflow a server's accept
+/// queue (std's listeners have a backlog of 128), and the dropped
+/// handshakes would be retried only after a second.
+const MAX_CONNECTING: usize = 32;
+
 /// The connections of one pool generation.
 struct Pool {
     idle: Mutex<Vec<Conn>>,
     permits: Semaphore,
+    connecting: Semaphore,
 }
 
 impl Pool {
     fn new(max: usize) -> Pool {
-        Pool { idle: Mutex::new(Vec::new()), permits: Semaphore::new(max) }
+        Pool { idle: Mutex::new(Vec::new()), permits: Semaphore::new(max), connecting: Semaphore::new(MAX_CONNECTING) }
+    }
+
+    /// Opens a connection, at most `MAX_CONNECTING` at a time.
+    fn open(&self, addr: SocketAddr) -> io::Result<Conn> {
+        self.connecting.acquire();
+        let _permit = Permit(&self.connecting);
+        Conn::open(addr)
     }
 }
 
@@ -126,7 +140,7 @@ impl Shared {
         let idle = pool.idle.lock().unwrap_or_else(|p| p.into_inner()).pop();
         let mut conn = match idle {
             Some(c) => c,
-            None => Conn::open(self.addr)?,
+            None => pool.open(self.addr)?,
         };
         let reply = conn.call(request)?;
         pool.idle.lock().unwrap_or_else(|p| p.into_inner()).push(conn);

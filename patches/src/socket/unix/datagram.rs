@@ -1,0 +1,317 @@
+//! [`UnixDatagram`]: a Unix datagram socket, std's or green.
+
+use super::*;
+
+pub(crate) enum Imp {
+    Blocking(unet::UnixDatagram),
+    Green(green::UnixDatagram),
+}
+
+/// A Unix datagram socket with std's API: blocking when made before
+/// `patch_all()`, green after.
+///
+/// # Example
+///
+/// ```
+/// let (a, b) = greenpatch::socket::UnixDatagram::pair().unwrap();
+/// a.send(b"x").unwrap();
+/// assert_eq!(b.recv(&mut [0; 4]).unwrap(), 1);
+/// ```
+pub struct UnixDatagram {
+    pub(super) imp: Imp,
+    pub(super) site: &'static Location<'static>,
+}
+
+socket_traits!(UnixDatagram, unet::UnixDatagram, green::UnixDatagram, STREAM_CONNECT);
+
+impl UnixDatagram {
+    pub(super) fn new(imp: Imp) -> UnixDatagram {
+        UnixDatagram { imp, site: Location::caller() }
+    }
+
+    #[inline]
+    fn check(&self) {
+        if let Imp::Blocking(_) = self.imp {
+            check("UnixDatagram", self.site);
+        }
+    }
+
+    /// A socket bound to `path`, through `socket.UnixDatagram`.
+    ///
+    /// # Errors
+    ///
+    /// As std.
+    ///
+    /// # Example
+    ///
+    /// ```
+    /// let path = std::env::temp_dir().join(format!("gp-facade-d-{}.sock", std::process::id()));
+    /// let _ = std::fs::remove_file(&path);
+    /// let s = greenpatch::socket::UnixDatagram::bind(&path).unwrap();
+    /// assert_eq!(s.local_addr().unwrap().as_pathname(), Some(path.as_path()));
+    /// std::fs::remove_file(&path).unwrap();
+    /// ```
+    #[track_caller]
+    pub fn bind<P: AsRef<Path>>(path: P) -> io::Result<UnixDatagram> {
+        let site = Location::caller();
+        let mut s = (DATAGRAM_BIND.get())(path.as_ref())?;
+        s.site = site;
+        Ok(s)
+    }
+
+    /// An unbound socket, through `socket.UnixDatagram::unbound`.
+    ///
+    /// # Errors
+    ///
+    /// As std.
+    ///
+    /// # Example
+    ///
+    /// ```
+    /// let s = greenpatch::socket::UnixDatagram::unbound().unwrap();
+    /// assert!(s.local_addr().unwrap().is_unnamed());
+    /// ```
+    #[track_caller]
+    pub fn unbound() -> io::Result<UnixDatagram> {
+        let site = Location::caller();
+        let mut s = (DATAGRAM_UNBOUND.get())()?;
+        s.site = site;
+        Ok(s)
+    }
+
+    /// A connected pair, through `socket.UnixDatagram::pair`.
+    ///
+    /// # Errors
+    ///
+    /// As std.
+    ///
+    /// # Example
+    ///
+    /// See [`UnixDatagram`].
+    #[track_caller]
+    pub fn pair() -> io::Result<(UnixDatagram, UnixDatagram)> {
+        sited((DATAGRAM_PAIR.get())(), Location::caller(), |s, at| s.site = at)
+    }
+
+    /// Sets the default peer.
+    ///
+    /// # Errors
+    ///
+    /// As std.
+    ///
+    /// # Example
+    ///
+    /// ```
+    /// let s = greenpatch::socket::UnixDatagram::unbound().unwrap();
+    /// assert!(s.connect("/nonexistent/socket").is_err());
+    /// ```
+    pub fn connect<P: AsRef<Path>>(&self, path: P) -> io::Result<()> {
+        crate::socket::both!(&self.imp, s => s.connect(path.as_ref()))
+    }
+
+    /// Sends to the connected peer.
+    ///
+    /// # Errors
+    ///
+    /// As std.
+    ///
+    /// # Example
+    ///
+    /// See [`UnixDatagram`].
+    pub fn send(&self, buf: &[u8]) -> io::Result<usize> {
+        self.check();
+        crate::socket::both!(&self.imp, s => s.send(buf))
+    }
+
+    /// Receives from the connected peer.
+    ///
+    /// # Errors
+    ///
+    /// As std.
+    ///
+    /// # Example
+    ///
+    /// See [`UnixDatagram`].
+    pub fn recv(&self, buf: &mut [u8]) -> io::Result<usize> {
+        self.check();
+        crate::socket::both!(&self.imp, s => s.recv(buf))
+    }
+
+    /// Sends to the socket at `path`.
+    ///
+    /// # Errors
+    ///
+    /// As std.
+    ///
+    /// # Example
+    ///
+    /// ```
+    /// let s = greenpatch::socket::UnixDatagram::unbound().unwrap();
+    /// assert!(s.send_to(b"x", "/nonexistent/socket").is_err());
+    /// ```
+    pub fn send_to<P: AsRef<Path>>(&self, buf: &[u8], path: P) -> io::Result<usize> {
+        self.check();
+        crate::socket::both!(&self.imp, s => s.send_to(buf, path.as_ref()))
+    }
+
+    /// Receives one datagram and its source.
+    ///
+    /// # Errors
+    ///
+    /// As std.
+    ///
+    /// # Example
+    ///
+    /// ```
+    /// let (a, b) = greenpatch::socket::UnixDatagram::pair().unwrap();
+    /// a.send(b"x").unwrap();
+    /// assert_eq!(b.recv_from(&mut [0; 4]).unwrap().0, 1);
+    /// ```
+    pub fn recv_from(&self, buf: &mut [u8]) -> io::Result<(usize, SocketAddr)> {
+        self.check();
+        crate::socket::both!(&self.imp, s => s.recv_from(buf))
+    }
+
+    /// Another handle to the same socket.
+    ///
+    /// # Errors
+    ///
+    /// As std.
+    ///
+    /// # Example
+    ///
+    /// ```
+    /// let (a, _b) = greenpatch::socket::UnixDatagram::pair().unwrap();
+    /// let _a2 = a.try_clone().unwrap();
+    /// ```
+    pub fn try_clone(&self) -> io::Result<UnixDatagram> {
+        let imp = match &self.imp {
+            Imp::Blocking(s) => Imp::Blocking(s.try_clone()?),
+            Imp::Green(s) => Imp::Green(s.try_clone()?),
+        };
+        Ok(UnixDatagram { imp, site: self.site })
+    }
+
+    delegate! {
+        /// The local address.
+        ///
+        /// # Errors
+        ///
+        /// As std.
+        ///
+        /// # Example
+        ///
+        /// ```
+        /// let (a, _b) = greenpatch::socket::UnixDatagram::pair().unwrap();
+        /// assert!(a.local_addr().unwrap().is_unnamed());
+        /// ```
+        fn local_addr(&self) -> io::Result<SocketAddr>;
+        /// The connected peer's address.
+        ///
+        /// # Errors
+        ///
+        /// As std.
+        ///
+        /// # Example
+        ///
+        /// ```
+        /// let (a, _b) = greenpatch::socket::UnixDatagram::pair().unwrap();
+        /// assert!(a.peer_addr().unwrap().is_unnamed());
+        /// ```
+        fn peer_addr(&self) -> io::Result<SocketAddr>;
+        /// Shuts down reading, writing or both.
+        ///
+        /// # Errors
+        ///
+        /// As std.
+        ///
+        /// # Example
+        ///
+        /// ```
+        /// let (a, _b) = greenpatch::socket::UnixDatagram::pair().unwrap();
+        /// a.shutdown(greenpatch::socket::Shutdown::Both).unwrap();
+        /// ```
+        fn shutdown(&self, how: Shutdown) -> io::Result<()>;
+        /// Sets the read timeout.
+        ///
+        /// # Errors
+        ///
+        /// `InvalidInput` for a zero duration.
+        ///
+        /// # Example
+        ///
+        /// ```
+        /// use std::time::Duration;
+        /// let (a, _b) = greenpatch::socket::UnixDatagram::pair().unwrap();
+        /// a.set_read_timeout(Some(Duration::from_millis(1))).unwrap();
+        /// assert!(a.recv(&mut [0; 1]).is_err());
+        /// ```
+        fn set_read_timeout(&self, dur: Option<Duration>) -> io::Result<()>;
+        /// Sets the write timeout.
+        ///
+        /// # Errors
+        ///
+        /// `InvalidInput` for a zero duration.
+        ///
+        /// # Example
+        ///
+        /// ```
+        /// use std::time::Duration;
+        /// let (a, _b) = greenpatch::socket::UnixDatagram::pair().unwrap();
+        /// a.set_write_timeout(Some(Duration::from_millis(1))).unwrap();
+        /// ```
+        fn set_write_timeout(&self, dur: Option<Duration>) -> io::Result<()>;
+        /// The read timeout.
+        ///
+        /// # Errors
+        ///
+        /// As std.
+        ///
+        /// # Example
+        ///
+        /// ```
+        /// let (a, _b) = greenpatch::socket::UnixDatagram::pair().unwrap();
+        /// assert_eq!(a.read_timeout().unwrap(), None);
+        /// ```
+        fn read_timeout(&self) -> io::Result<Option<Duration>>;
+        /// The write timeout.
+        ///
+        /// # Errors
+        ///
+        /// As std.
+        ///
+        /// # Example
+        ///
+        /// ```
+        /// let (a, _b) = greenpatch::socket::UnixDatagram::pair().unwrap();
+        /// assert_eq!(a.write_timeout().unwrap(), None);
+        /// ```
+        fn write_timeout(&self) -> io::Result<Option<Duration>>;
+        /// Non-blocking mode.
+        ///
+        /// # Errors
+        ///
+        /// As std.
+        ///
+        /// # Example
+        ///
+        /// ```
+        /// let (a, _b) = greenpatch::socket::UnixDatagram::pair().unwrap();
+        /// a.set_nonblocking(true).unwrap();
+        /// ```
+        fn set_nonblocking(&self, nonblocking: bool) -> io::Result<()>;
+        /// Takes the pending `SO_ERROR`.
+        ///
+        /// # Errors
+        ///
+        /// As std.
+        ///
+        /// # Example
+        ///
+        /// ```
+        /// let (a, _b) = greenpatch::socket::UnixDatagram::pair().unwrap();
+        /// assert!(a.take_error().unwrap().is_none());
+        /// ```
+        fn take_error(&self) -> io::Result<Option<io::Error>>;
+    }
+}
