@@ -173,16 +173,16 @@ mod tests {
     }
 
     #[test]
-    fn finished_drops_the_green_threads_values() {
+    fn a_green_threads_value_is_dropped_when_it_finishes() {
         let local = Local::new(|| Counted);
+        let before = DROPS.load(Ordering::SeqCst);
         let h = crate::spawn_local(move || {
             local.with(|_| ());
-            (crate::current().id(), local)
+            assert_eq!(local.slots.get().unwrap().map.lock().unwrap().len(), 1);
+            local
         });
-        let (id, local) = h.join().unwrap();
-        assert_eq!(local.slots.get().unwrap().map.lock().unwrap().len(), 1);
-        let before = DROPS.load(Ordering::SeqCst);
-        finished(id);
+        let local = h.join().unwrap();
+        // The hub called `finished` for the green thread as it ended.
         assert_eq!(DROPS.load(Ordering::SeqCst), before + 1);
         assert!(local.slots.get().unwrap().map.lock().unwrap().is_empty());
     }
