@@ -175,11 +175,9 @@ fn kill_of_a_green_thread_sleeping_runs_its_destructors_once() {
 #[test]
 fn kill_of_a_green_thread_joining_runs_its_destructors_once() {
     let sleeper = rt::spawn(|| rt::sleep(Duration::from_secs(60)));
-    let sleeper_killer = sleeper.id();
     kill_runs_destructors_once(move || {
         let _ = sleeper.join();
     });
-    let _ = sleeper_killer;
 }
 
 #[test]

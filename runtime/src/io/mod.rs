@@ -38,7 +38,7 @@
 //! - Every waiter listed in a slot is counted in the reactor's
 //!   `io_waiters` (for the would-block-forever check).
 //! - Freeing a slot wakes all its waiters; they find the slot gone and
-//!   either retry (the registration moved) or fail with [`closed_error`].
+//!   retry (the registration moved; see [`Registration::wait`]).
 //! - A registered descriptor is deregistered before it is closed
 //!   ([`Registration::deregister`] runs in the handle's `Drop`).
 
@@ -111,7 +111,9 @@ pub(crate) struct IoTable {
     pub(crate) fds: fd::FdWaits,
 }
 
-/// The error a waiter gets when its socket is closed under it.
+/// The error a lookup of a freed slot gets (test helpers only: real
+/// waiters retry, see [`Registration::wait`]).
+#[cfg(test)]
 pub(crate) fn closed_error() -> io::Error {
     io::Error::new(io::ErrorKind::NotConnected, "the socket was closed while this green thread waited on it")
 }
@@ -144,7 +146,7 @@ impl IoTable {
     }
 
     /// Deregisters `source` and wakes every waiter of its slot.
-    #[allow(dead_code)]
+    #[cfg(test)]
     pub(crate) fn deregister(&self, hub: &Hub, key: IoKey, source: &mut impl mio::event::Source) {
         let _ = hub.reactor.with_registry(|r| r.deregister(source));
         self.close_slot(hub, key);
@@ -169,7 +171,7 @@ impl IoTable {
     }
 
     /// Whether `dir` is believed ready.
-    #[allow(dead_code)]
+    #[cfg(test)]
     pub(crate) fn is_ready(&self, key: IoKey, dir: Dir) -> io::Result<bool> {
         match self.slots.borrow().get(key.idx as usize) {
             Some(s) if s.gen == key.gen => Ok(s.ready[dir as usize]),
@@ -184,7 +186,7 @@ impl IoTable {
     }
 
     /// Records that the last call in `dir` returned `WouldBlock`.
-    #[allow(dead_code)]
+    #[cfg(test)]
     pub(crate) fn clear_ready(&self, key: IoKey, dir: Dir) {
         if let Some(s) = self.slots.borrow_mut().get_mut(key.idx as usize) {
             if s.gen == key.gen {
@@ -193,21 +195,10 @@ impl IoTable {
         }
     }
 
-    /// Parks the current task until `dir` is ready or `deadline` passes.
-    /// Returns `Ok(false)` on timeout.
-    #[allow(dead_code)]
-    pub(crate) fn wait(&self, hub: &Hub, key: IoKey, dir: Dir, deadline: Option<Instant>) -> io::Result<bool> {
-        match self.wait_slot(hub, key, dir, deadline, false)? {
-            WaitEnd::Ready => Ok(true),
-            WaitEnd::TimedOut => Ok(false),
-            WaitEnd::Closed => Err(closed_error()),
-        }
-    }
-
-    /// As [`IoTable::wait`], telling a freed slot apart from other errors.
+    /// Parks the current task until `dir` is ready or `deadline` passes;
+    /// says whether it became ready, timed out, or its slot was freed.
     /// With `clear`, first records that the caller's last call in `dir`
-    /// returned `WouldBlock` (as [`IoTable::clear_ready`], in the same
-    /// lookup).
+    /// returned `WouldBlock` (in the same lookup).
     pub(crate) fn wait_slot(
         &self,
         hub: &Hub,
