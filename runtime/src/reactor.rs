@@ -76,6 +76,7 @@ impl Reactor {
                 Readiness {
                     readable: ev.is_readable() || ev.is_read_closed() || ev.is_error(),
                     writable: ev.is_writable() || ev.is_write_closed() || ev.is_error(),
+                    read_closed: ev.is_read_closed() || ev.is_error(),
                 },
             );
         }
@@ -101,6 +102,10 @@ impl Reactor {
 pub(crate) struct Readiness {
     pub(crate) readable: bool,
     pub(crate) writable: bool,
+    /// The read side reached a final state (end of stream, hang-up or an
+    /// error): reads return at once from now on, and no further edge need
+    /// ever come.
+    pub(crate) read_closed: bool,
 }
 
 /// Which readiness a foreign-descriptor wait asks for.

@@ -281,6 +281,66 @@ fn reader_and_writer_green_threads_share_one_stream() {
 }
 
 #[test]
+fn short_reads_lose_no_wake_up_while_os_threads_write_in_bursts() {
+    // Green readers read with a small buffer (short reads and full ones,
+    // so the short-read rule engages constantly) while plain OS threads
+    // write chunks of varied sizes. A lost edge would leave a reader
+    // parked: its read timeout turns that into a failure, not a hang.
+    const CONNS: usize = 8;
+    const CHUNKS: usize = 20_000;
+    let l = TcpListener::bind("127.0.0.1:0").unwrap();
+    let addr = l.local_addr().unwrap();
+    let writers: Vec<_> = (0..CONNS)
+        .map(|i| {
+            std::thread::spawn(move || {
+                let mut s = std::net::TcpStream::connect(addr).unwrap();
+                s.set_nodelay(true).unwrap();
+                let mut x = 0x9E37_79B9_u32.wrapping_mul(i as u32 + 1);
+                let (mut sum, mut len) = (0u64, 0usize);
+                let chunk: Vec<u8> = (0..700u32).map(|b| (b * 7 + i as u32) as u8).collect();
+                for k in 0..CHUNKS {
+                    x = x.wrapping_mul(1_103_515_245).wrapping_add(12_345);
+                    let n = 1 + (x >> 16) as usize % chunk.len();
+                    s.write_all(&chunk[..n]).unwrap();
+                    sum = checksum(sum, &chunk[..n]);
+                    len += n;
+                    if k % 64 == 0 {
+                        std::thread::yield_now();
+                    }
+                }
+                (sum, len)
+            })
+        })
+        .collect();
+    let readers: Vec<_> = (0..CONNS)
+        .map(|_| {
+            let (s, _) = l.accept().unwrap();
+            s.set_read_timeout(Some(Duration::from_secs(10))).unwrap();
+            rt::spawn(move || {
+                let mut buf = [0u8; 512];
+                let (mut sum, mut len) = (0u64, 0usize);
+                loop {
+                    let n = (&s).read(&mut buf).expect("a reader waited 10 s: a wake-up was lost");
+                    if n == 0 {
+                        return (sum, len);
+                    }
+                    sum = checksum(sum, &buf[..n]);
+                    len += n;
+                }
+            })
+        })
+        .collect();
+    // Green joins first: they run the hub, and with it the readers that
+    // the writers' full socket buffers wait for.
+    let mut got: Vec<_> = readers.into_iter().map(|r| r.join().unwrap()).collect();
+    let mut sent: Vec<_> = writers.into_iter().map(|w| w.join().unwrap()).collect();
+    // Connections are accepted in an order of their own: compare as sets.
+    sent.sort_unstable();
+    got.sort_unstable();
+    assert_eq!(got, sent);
+}
+
+#[test]
 fn a_reused_descriptor_number_gets_no_stale_wake_up() {
     let l = TcpListener::bind("127.0.0.1:0").unwrap();
     let addr = l.local_addr().unwrap();

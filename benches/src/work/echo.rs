@@ -36,9 +36,13 @@ struct Conn {
 }
 
 /// Serves one readiness event; `Ok(false)` when the connection is done.
-fn mio_serve(c: &mut Conn, buf: &mut [u8]) -> io::Result<bool> {
+/// `closed`: the event reported the read side closed, so reads go on to
+/// the end of stream (no edge follows it).
+fn mio_serve(c: &mut Conn, buf: &mut [u8], closed: bool) -> io::Result<bool> {
     // Flush what a previous event could not write, then read and echo until
-    // the socket would block (edge-triggered).
+    // the socket is drained (edge-triggered): until it would block, or a
+    // read comes back shorter than the buffer (the receive queue is empty;
+    // anything that arrives later raises a new edge).
     while !c.out.is_empty() {
         match c.sock.write(&c.out) {
             Ok(n) => {
@@ -57,6 +61,7 @@ fn mio_serve(c: &mut Conn, buf: &mut [u8]) -> io::Result<bool> {
             Err(e) if e.kind() == io::ErrorKind::Interrupted => continue,
             Err(e) => return Err(e),
         };
+        let drained = n < buf.len() && !closed;
         let mut done = 0;
         while done < n {
             match c.sock.write(&buf[done..n]) {
@@ -68,6 +73,9 @@ fn mio_serve(c: &mut Conn, buf: &mut [u8]) -> io::Result<bool> {
                 Err(e) if e.kind() == io::ErrorKind::Interrupted => {}
                 Err(e) => return Err(e),
             }
+        }
+        if drained {
+            return Ok(true);
         }
     }
 }
@@ -99,7 +107,8 @@ fn mio_loop(mut poll: Poll, listener: TcpListener, stop: &AtomicBool) -> io::Res
                 },
                 Token(key) => {
                     let Some(c) = conns.get_mut(key) else { continue };
-                    if !matches!(mio_serve(c, &mut buf), Ok(true)) {
+                    let closed = ev.is_read_closed() || ev.is_error();
+                    if !matches!(mio_serve(c, &mut buf, closed), Ok(true)) {
                         let mut c = conns.remove(key);
                         let _ = poll.registry().deregister(&mut c.sock);
                     }

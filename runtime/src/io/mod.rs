@@ -13,6 +13,19 @@
 //! call and the clearing of the bit, so no edge is lost. The hot path (the
 //! call succeeds) touches nothing here.
 //!
+//! TCP reads add the *short-read rule* (as tokio does): a read that returns
+//! fewer bytes than asked emptied the receive queue, so it clears the bit
+//! at once ([`Registration::drained`]), and the next read parks without the
+//! system call that would only say `EAGAIN` — unless an event set the bit
+//! again meanwhile ([`Registration::known_drained`]). Data that arrives
+//! after the read raises a new edge, so the rule loses nothing; the clear
+//! happens before the hub can poll again, so it cannot erase such an edge.
+//! One state raises no edge after it: end of stream. A read that eats the
+//! FIN with the last bytes comes back short, and the reads after it return
+//! 0 with nothing further to report. So once the reactor has reported the
+//! read side closed (hang-up, error), the slot's `read_closed` is final and
+//! reads always ask the kernel.
+//!
 //! A socket handle owns a [`Registration`]: which hub it is registered with
 //! (its *home*) and its key there, found on the waiting path with one
 //! atomic load (no lock, no read-modify-write). Sockets are `Send`, so an
@@ -91,6 +104,11 @@ impl IoKey {
 struct Slot {
     gen: u32,
     ready: [bool; 2],
+    /// The reactor reported the read side closed (end of stream, hang-up,
+    /// error). Final: never cleared, because a stream read that eats the
+    /// FIN together with the last bytes comes back short, and no edge
+    /// follows the end of stream it leaves behind.
+    read_closed: bool,
     waiters: [Vec<(u32, u32)>; 2],
 }
 
@@ -133,6 +151,7 @@ impl IoTable {
             // Assume ready until told otherwise: the first call tries the
             // system call anyway.
             ready: [true, true],
+            read_closed: false,
             waiters: [Vec::new(), Vec::new()],
         }) as u32;
         let key = IoKey { idx, gen };
@@ -179,14 +198,29 @@ impl IoTable {
         }
     }
 
+    /// Whether `dir` is known not ready: its bit is clear and, for reads,
+    /// the read side was never reported closed. `false` when `key`'s slot
+    /// is gone.
+    #[inline]
+    pub(crate) fn known_drained(&self, key: IoKey, dir: Dir) -> bool {
+        match self.slots.borrow().get(key.idx as usize) {
+            Some(s) if s.gen == key.gen => {
+                let closed = dir == Dir::Read && s.read_closed;
+                !s.ready[dir as usize] && !closed
+            }
+            _ => false,
+        }
+    }
+
     /// Whether any green thread waits on `key` (in either direction).
     pub(crate) fn has_waiters(&self, key: IoKey) -> bool {
         let slots = self.slots.borrow();
         slots.get(key.idx as usize).is_some_and(|s| s.gen == key.gen && s.waiters.iter().any(|w| !w.is_empty()))
     }
 
-    /// Records that the last call in `dir` returned `WouldBlock`.
-    #[cfg(test)]
+    /// Records that the last call in `dir` found nothing left (it returned
+    /// `WouldBlock`, or a stream read came back short).
+    #[inline]
     pub(crate) fn clear_ready(&self, key: IoKey, dir: Dir) {
         if let Some(s) = self.slots.borrow_mut().get_mut(key.idx as usize) {
             if s.gen == key.gen {
@@ -237,10 +271,11 @@ impl IoTable {
         }
     }
 
-    /// Wakes every waiter of `key` and marks both directions ready (used
-    /// after a local `shutdown`, in case the kernel sends no edge).
+    /// Wakes every waiter of `key` and marks both directions ready, and the
+    /// read side closed (used after a local `shutdown`, in case the kernel
+    /// sends no edge).
     pub(crate) fn wake_all(&self, hub: &Hub, key: IoKey) {
-        self.dispatch(hub, key.token(), Readiness { readable: true, writable: true });
+        self.dispatch(hub, key.token(), Readiness { readable: true, writable: true, read_closed: true });
     }
 
     /// Reactor callback: marks readiness and wakes the waiters.
@@ -255,6 +290,7 @@ impl IoTable {
         if s.gen != key.gen {
             return;
         }
+        s.read_closed |= r.read_closed;
         // Waking only touches the hub's task table and run queue, never
         // this table, so the waiters are drained in place: no allocation.
         for (dir, on) in [(Dir::Read, r.readable), (Dir::Write, r.writable)] {
@@ -364,6 +400,18 @@ impl Registration {
     /// The caller retries its operation after `Ok(true)` (readiness is a
     /// hint: another green thread may have consumed it).
     pub(crate) fn wait(&self, fd: RawFd, dir: Dir, deadline: Option<Instant>) -> io::Result<bool> {
+        self.wait_from(fd, dir, deadline, true)
+    }
+
+    /// As [`Registration::wait`], for a caller that made no system call
+    /// because [`Registration::known_drained`] said `dir` is not ready here:
+    /// the readiness bit is already clear, and an event that set it since
+    /// must not be cleared again.
+    pub(crate) fn wait_drained(&self, fd: RawFd, dir: Dir, deadline: Option<Instant>) -> io::Result<bool> {
+        self.wait_from(fd, dir, deadline, false)
+    }
+
+    fn wait_from(&self, fd: RawFd, dir: Dir, deadline: Option<Instant>, mut clear: bool) -> io::Result<bool> {
         let hub = Hub::current();
         loop {
             let key = match unpack(&hub.shared, self.shared.fast.load(Ordering::Acquire)) {
@@ -373,13 +421,44 @@ impl Registration {
                     None => return fd::wait_fd(hub, fd, dir, deadline),
                 },
             };
-            match hub.io.wait_slot(hub, key, dir, deadline, true)? {
+            match hub.io.wait_slot(hub, key, dir, deadline, std::mem::replace(&mut clear, true))? {
                 WaitEnd::Ready => return Ok(true),
                 WaitEnd::TimedOut => return Ok(false),
                 // Released meanwhile (moved to another hub): look again.
                 WaitEnd::Closed => continue,
             }
         }
+    }
+
+    /// The key of this socket's slot if it is registered with `hub`.
+    #[inline]
+    fn key_here(&self, hub: &Hub) -> Option<IoKey> {
+        unpack(&hub.shared, self.shared.fast.load(Ordering::Acquire))
+    }
+
+    /// Records that a call in `dir` just left nothing to do at the kernel
+    /// (a stream read returned fewer bytes than asked: its receive queue
+    /// was empty), so the next call in `dir` on this hub parks without a
+    /// system call until the reactor reports new readiness. Anything that
+    /// arrives later raises a new edge, so nothing is lost; the clearing
+    /// must happen now, before this hub polls again, or it could erase
+    /// such an edge. A no-op unless registered with the current hub.
+    #[inline]
+    pub(crate) fn drained(&self, dir: Dir) {
+        if let Some(hub) = Hub::try_current() {
+            if let Some(key) = self.key_here(hub) {
+                hub.io.clear_ready(key, dir);
+            }
+        }
+    }
+
+    /// Whether the current hub knows `dir` is not ready: registered here,
+    /// the last call in `dir` drained it, no event came since, and (for
+    /// reads) the reactor never reported the read side closed.
+    #[inline]
+    pub(crate) fn known_drained(&self, dir: Dir) -> bool {
+        let Some(hub) = Hub::try_current() else { return false };
+        self.key_here(hub).is_some_and(|key| hub.io.known_drained(key, dir))
     }
 
     /// The key to wait on at `hub`, registering here if the socket has no
@@ -486,10 +565,10 @@ mod tests {
         assert_ne!(new.gen, old.gen);
         hub.io.clear_ready(new, Dir::Read);
         // An event still in flight for the old registration is dropped.
-        hub.io.dispatch(hub, old.token(), Readiness { readable: true, writable: true });
+        hub.io.dispatch(hub, old.token(), Readiness { readable: true, writable: true, read_closed: false });
         assert!(!hub.io.is_ready(new, Dir::Read).unwrap());
         // Its own token does mark it.
-        hub.io.dispatch(hub, new.token(), Readiness { readable: true, writable: false });
+        hub.io.dispatch(hub, new.token(), Readiness { readable: true, writable: false, read_closed: false });
         assert!(hub.io.is_ready(new, Dir::Read).unwrap());
         hub.io.deregister(hub, new, &mut SourceFd(&b.as_raw_fd()));
         assert!(hub.io.is_ready(new, Dir::Read).is_err());

@@ -17,6 +17,9 @@ use std::time::{Duration, Instant};
 
 use crate::io::{Dir, Registration};
 
+/// The most one `read` moves on Linux (`INT_MAX` rounded down to a page).
+const MAX_RW_COUNT: usize = 0x7fff_f000;
+
 /// What std would keep in the kernel for a blocking socket.
 pub(crate) struct Opts {
     nonblocking: AtomicBool,
@@ -104,6 +107,46 @@ impl<S: AsRawFd> Socket<S> {
     pub(crate) fn io<R>(&self, dir: Dir, mut op: impl FnMut(&S) -> io::Result<R>) -> io::Result<R> {
         match op(&self.sock) {
             Err(e) if e.kind() == io::ErrorKind::WouldBlock => self.io_wait(dir, e, &mut op),
+            r => r,
+        }
+    }
+
+    /// Runs a stream read of at most `len` bytes as a blocking call, with
+    /// the short-read rule: a read that returns fewer bytes than asked (but
+    /// some) emptied the kernel's receive queue, so readiness is cleared at
+    /// once and the next read, if nothing new was reported, parks without
+    /// first making a system call that would return `EAGAIN`.
+    ///
+    /// Only for byte streams whose short reads mean "queue empty": TCP.
+    /// (A Unix stream may stop short at a message carrying credentials or
+    /// descriptors; datagrams and `peek` never drain.) A socket the user
+    /// made non-blocking always makes the call.
+    #[inline]
+    pub(crate) fn read_stream(&self, len: usize, mut op: impl FnMut(&S) -> io::Result<usize>) -> io::Result<usize> {
+        // The kernel moves at most MAX_RW_COUNT bytes in one call.
+        let len = len.min(MAX_RW_COUNT);
+        let mut op = |s: &S| {
+            let r = op(s);
+            if matches!(r, Ok(n) if n != 0 && n < len) {
+                self.reg.drained(Dir::Read);
+            }
+            r
+        };
+        if self.reg.known_drained(Dir::Read) && !self.nonblocking() {
+            return self.read_drained(&mut op);
+        }
+        self.io(Dir::Read, op)
+    }
+
+    /// The read path when readiness is known clear: wait first, then read.
+    #[cold]
+    fn read_drained(&self, op: &mut impl FnMut(&S) -> io::Result<usize>) -> io::Result<usize> {
+        let deadline = self.read_timeout().and_then(|t| Instant::now().checked_add(t));
+        if !self.reg.wait_drained(self.sock.as_raw_fd(), Dir::Read, deadline)? {
+            return Err(timed_out());
+        }
+        match op(&self.sock) {
+            Err(e) if e.kind() == io::ErrorKind::WouldBlock => self.wait_then(Dir::Read, deadline, op),
             r => r,
         }
     }

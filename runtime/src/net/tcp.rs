@@ -52,7 +52,7 @@ pub struct TcpListener {
 /// assert_eq!(&buf, b"ping");
 /// ```
 pub struct TcpStream {
-    inner: Socket<std::net::TcpStream>,
+    pub(super) inner: Socket<std::net::TcpStream>,
 }
 
 socket_common!(TcpListener, std::net::TcpListener);
@@ -406,11 +406,13 @@ impl TcpStream {
 impl Read for &TcpStream {
     #[inline]
     fn read(&mut self, buf: &mut [u8]) -> io::Result<usize> {
-        self.inner.io(Dir::Read, |mut s| s.read(buf))
+        self.inner.read_stream(buf.len(), |mut s| s.read(buf))
     }
 
     fn read_vectored(&mut self, bufs: &mut [IoSliceMut<'_>]) -> io::Result<usize> {
-        self.inner.io(Dir::Read, |mut s| s.read_vectored(bufs))
+        // std passes at most IOV_MAX (1,024) buffers to the kernel.
+        let len = bufs.iter().take(1024).map(|b| b.len()).fold(0usize, usize::saturating_add);
+        self.inner.read_stream(len, |mut s| s.read_vectored(bufs))
     }
 }
 

@@ -5,6 +5,7 @@ use std::time::Duration;
 
 use super::{TcpListener, TcpStream, UnixStream};
 use crate::hub::Hub;
+use crate::io::Dir;
 
 #[test]
 fn a_socket_that_never_waits_is_never_registered() {
@@ -80,4 +81,82 @@ fn a_socket_moves_to_the_hub_that_waits_on_it_once_the_old_home_is_idle() {
     let (index, home) = there.join().unwrap();
     assert_ne!(index, here);
     assert_eq!(home, Some(index), "registered where it is used now");
+}
+
+/// A connected TCP pair whose first stream is registered with this hub
+/// (one read has waited on it).
+fn registered_tcp_pair() -> (TcpStream, TcpStream) {
+    let l = TcpListener::bind("127.0.0.1:0").unwrap();
+    let a = TcpStream::connect(l.local_addr().unwrap()).unwrap();
+    let (b, _) = l.accept().unwrap();
+    a.set_read_timeout(Some(Duration::from_millis(2))).unwrap();
+    assert!((&a).read(&mut [0; 1]).is_err(), "nothing was written yet");
+    a.set_read_timeout(None).unwrap();
+    assert_eq!(a.inner.reg.home_index(), Some(Hub::current().shared.index));
+    (a, b)
+}
+
+#[test]
+fn a_short_tcp_read_marks_the_stream_drained_until_the_reactor_reports_more() {
+    let (a, mut b) = registered_tcp_pair();
+    b.write_all(b"abc").unwrap();
+    let mut buf = [0; 16];
+    assert_eq!((&a).read(&mut buf).unwrap(), 3);
+    assert!(a.inner.reg.known_drained(Dir::Read), "a short read emptied the queue");
+    // The next read parks without asking the kernel, and wakes on the edge
+    // that the next write raises.
+    let writer = crate::spawn(move || {
+        crate::sleep(Duration::from_millis(5));
+        b.write_all(b"defg").unwrap();
+        b
+    });
+    assert_eq!((&a).read(&mut buf).unwrap(), 4);
+    assert_eq!(&buf[..4], b"defg");
+    let mut b = writer.join().unwrap();
+    // A read that fills the buffer says nothing about what is left.
+    b.write_all(&[7; 32]).unwrap();
+    crate::sleep(Duration::from_millis(5));
+    assert_eq!((&a).read(&mut buf).unwrap(), 16);
+    assert!(!a.inner.reg.known_drained(Dir::Read));
+    assert_eq!((&a).read(&mut buf).unwrap(), 16);
+}
+
+#[test]
+fn a_non_blocking_stream_still_asks_the_kernel_after_a_short_read() {
+    let (a, mut b) = registered_tcp_pair();
+    b.write_all(b"abc").unwrap();
+    let mut buf = [0; 16];
+    assert_eq!((&a).read(&mut buf).unwrap(), 3);
+    assert!(a.inner.reg.known_drained(Dir::Read));
+    a.set_nonblocking(true).unwrap();
+    // Runs only if the read below parks (which it must not): then it
+    // writes, and the read would return data instead of WouldBlock.
+    let ran = std::sync::Arc::new(std::sync::atomic::AtomicBool::new(false));
+    let flag = ran.clone();
+    let other = crate::spawn(move || {
+        flag.store(true, std::sync::atomic::Ordering::SeqCst);
+        b.write_all(b"de").unwrap();
+        b
+    });
+    let r = (&a).read(&mut buf);
+    assert_eq!(r.map_err(|e| e.kind()), Err(std::io::ErrorKind::WouldBlock));
+    assert!(!ran.load(std::sync::atomic::Ordering::SeqCst), "the read parked");
+    let _b = other.join().unwrap();
+    // With the bytes in, a non-blocking read gets them at once.
+    std::thread::sleep(Duration::from_millis(10));
+    assert_eq!((&a).read(&mut buf).unwrap(), 2);
+}
+
+#[test]
+fn a_short_read_that_eats_the_fin_still_lets_the_next_read_see_end_of_stream() {
+    let (a, mut b) = registered_tcp_pair();
+    b.write_all(b"abc").unwrap();
+    drop(b);
+    // Let the hub poll: it sees readable + read-closed before the read.
+    crate::sleep(Duration::from_millis(10));
+    let mut buf = [0; 16];
+    assert_eq!((&a).read(&mut buf).unwrap(), 3, "the last bytes, and the FIN with them");
+    // No edge follows end of stream: the read must ask the kernel.
+    a.set_read_timeout(Some(Duration::from_secs(2))).unwrap();
+    assert_eq!((&a).read(&mut buf).unwrap(), 0);
 }
