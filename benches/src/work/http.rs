@@ -207,7 +207,7 @@ const KEYS: &[&str] = &["per_sec"];
 
 /// greenpatch (hand-written on green sockets) vs tokio + hyper.
 pub fn hyper(cfg: &Config) -> Workload {
-    let secs = cfg.pick(2.0, 0.3);
+    let secs = cfg.pick(1.0, 0.3);
     let p = rts::placement();
     let side = |make| client_side(make, Tool::HttpLoad, p.client, CONNS, secs, KEYS);
     Workload {
@@ -229,7 +229,7 @@ pub fn hyper(cfg: &Config) -> Workload {
 
 /// The same hand-written server on both runtimes.
 pub fn same(cfg: &Config) -> Workload {
-    let secs = cfg.pick(2.0, 0.3);
+    let secs = cfg.pick(1.0, 0.3);
     let p = rts::placement();
     let side = |make| client_side(make, Tool::HttpLoad, p.client, CONNS, secs, KEYS);
     Workload {
@@ -250,7 +250,7 @@ pub fn same(cfg: &Config) -> Workload {
 
 /// greenpatch on 2 hubs vs tokio + hyper on 2 workers.
 pub fn hyper_mt(cfg: &Config) -> Workload {
-    let secs = cfg.pick(2.0, 0.3);
+    let secs = cfg.pick(1.0, 0.3);
     let side = |make| client_side(make, Tool::HttpLoad, None, CONNS, secs, KEYS);
     Workload {
         rows: vec![RowSpec::new(format!("HTTP hello {CONNS} conns vs hyper, 2 hubs"), "req/s", Better::Higher)
