@@ -76,7 +76,7 @@ impl Reactor {
                 Readiness {
                     readable: ev.is_readable() || ev.is_read_closed() || ev.is_error(),
                     writable: ev.is_writable() || ev.is_write_closed() || ev.is_error(),
-                    read_closed: ev.is_read_closed() || ev.is_error(),
+                    always_read: ev.is_read_closed() || ev.is_error() || ev.is_priority(),
                 },
             );
         }
@@ -102,10 +102,12 @@ impl Reactor {
 pub(crate) struct Readiness {
     pub(crate) readable: bool,
     pub(crate) writable: bool,
-    /// The read side reached a final state (end of stream, hang-up or an
-    /// error): reads return at once from now on, and no further edge need
-    /// ever come.
-    pub(crate) read_closed: bool,
+    /// A short read no longer proves the receive queue empty: the read
+    /// side reached a final state (end of stream, hang-up, error: reads
+    /// return at once from now on, and no further edge need ever come), or
+    /// urgent data arrived (a TCP read stops short at the urgent mark with
+    /// bytes queued behind it).
+    pub(crate) always_read: bool,
 }
 
 /// Which readiness a foreign-descriptor wait asks for.

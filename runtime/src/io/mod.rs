@@ -20,11 +20,13 @@
 //! again meanwhile ([`Registration::known_drained`]). Data that arrives
 //! after the read raises a new edge, so the rule loses nothing; the clear
 //! happens before the hub can poll again, so it cannot erase such an edge.
-//! One state raises no edge after it: end of stream. A read that eats the
-//! FIN with the last bytes comes back short, and the reads after it return
-//! 0 with nothing further to report. So once the reactor has reported the
-//! read side closed (hang-up, error), the slot's `read_closed` is final and
-//! reads always ask the kernel.
+//! Two states break the rule. End of stream raises no edge after it: a
+//! read that eats the FIN with the last bytes comes back short, and the
+//! reads after it return 0 with nothing further to report. Urgent data
+//! stops a read short at its mark with bytes queued behind it. So once
+//! the reactor has reported the read side closed (hang-up, error) or
+//! urgent data (`EPOLLPRI`), the slot's `always_read` is set for good and
+//! its reads always ask the kernel.
 //!
 //! A socket handle owns a [`Registration`]: which hub it is registered with
 //! (its *home*) and its key there, found on the waiting path with one
@@ -105,10 +107,9 @@ struct Slot {
     gen: u32,
     ready: [bool; 2],
     /// The reactor reported the read side closed (end of stream, hang-up,
-    /// error). Final: never cleared, because a stream read that eats the
-    /// FIN together with the last bytes comes back short, and no edge
-    /// follows the end of stream it leaves behind.
-    read_closed: bool,
+    /// error) or urgent data: a short read proves nothing any more (see the
+    /// module docs), so reads always ask the kernel. Never cleared.
+    always_read: bool,
     waiters: [Vec<(u32, u32)>; 2],
 }
 
@@ -119,6 +120,15 @@ pub(crate) enum WaitEnd {
     TimedOut,
     /// The slot was freed (closed or migrated) while waiting.
     Closed,
+}
+
+/// What every owned socket registers for: both directions, and on Linux
+/// urgent data too (`EPOLLPRI`), which the short-read rule must hear of.
+fn interests() -> Interest {
+    #[cfg(any(target_os = "linux", target_os = "android"))]
+    return Interest::READABLE | Interest::WRITABLE | Interest::PRIORITY;
+    #[cfg(not(any(target_os = "linux", target_os = "android")))]
+    return Interest::READABLE | Interest::WRITABLE;
 }
 
 /// One hub's readiness table.
@@ -151,12 +161,11 @@ impl IoTable {
             // Assume ready until told otherwise: the first call tries the
             // system call anyway.
             ready: [true, true],
-            read_closed: false,
+            always_read: false,
             waiters: [Vec::new(), Vec::new()],
         }) as u32;
         let key = IoKey { idx, gen };
-        let res =
-            hub.reactor.with_registry(|r| r.register(source, key.token(), Interest::READABLE | Interest::WRITABLE));
+        let res = hub.reactor.with_registry(|r| r.register(source, key.token(), interests()));
         if let Err(e) = res {
             self.slots.borrow_mut().remove(idx as usize);
             return Err(e);
@@ -205,8 +214,8 @@ impl IoTable {
     pub(crate) fn known_drained(&self, key: IoKey, dir: Dir) -> bool {
         match self.slots.borrow().get(key.idx as usize) {
             Some(s) if s.gen == key.gen => {
-                let closed = dir == Dir::Read && s.read_closed;
-                !s.ready[dir as usize] && !closed
+                let always = dir == Dir::Read && s.always_read;
+                !s.ready[dir as usize] && !always
             }
             _ => false,
         }
@@ -275,7 +284,7 @@ impl IoTable {
     /// read side closed (used after a local `shutdown`, in case the kernel
     /// sends no edge).
     pub(crate) fn wake_all(&self, hub: &Hub, key: IoKey) {
-        self.dispatch(hub, key.token(), Readiness { readable: true, writable: true, read_closed: true });
+        self.dispatch(hub, key.token(), Readiness { readable: true, writable: true, always_read: true });
     }
 
     /// Reactor callback: marks readiness and wakes the waiters.
@@ -290,7 +299,7 @@ impl IoTable {
         if s.gen != key.gen {
             return;
         }
-        s.read_closed |= r.read_closed;
+        s.always_read |= r.always_read;
         // Waking only touches the hub's task table and run queue, never
         // this table, so the waiters are drained in place: no allocation.
         for (dir, on) in [(Dir::Read, r.readable), (Dir::Write, r.writable)] {
@@ -565,10 +574,10 @@ mod tests {
         assert_ne!(new.gen, old.gen);
         hub.io.clear_ready(new, Dir::Read);
         // An event still in flight for the old registration is dropped.
-        hub.io.dispatch(hub, old.token(), Readiness { readable: true, writable: true, read_closed: false });
+        hub.io.dispatch(hub, old.token(), Readiness { readable: true, writable: true, always_read: false });
         assert!(!hub.io.is_ready(new, Dir::Read).unwrap());
         // Its own token does mark it.
-        hub.io.dispatch(hub, new.token(), Readiness { readable: true, writable: false, read_closed: false });
+        hub.io.dispatch(hub, new.token(), Readiness { readable: true, writable: false, always_read: false });
         assert!(hub.io.is_ready(new, Dir::Read).unwrap());
         hub.io.deregister(hub, new, &mut SourceFd(&b.as_raw_fd()));
         assert!(hub.io.is_ready(new, Dir::Read).is_err());

@@ -160,3 +160,23 @@ fn a_short_read_that_eats_the_fin_still_lets_the_next_read_see_end_of_stream() {
     a.set_read_timeout(Some(Duration::from_secs(2))).unwrap();
     assert_eq!((&a).read(&mut buf).unwrap(), 0);
 }
+
+#[test]
+fn urgent_data_that_stops_a_read_short_does_not_strand_the_bytes_behind_it() {
+    use std::os::fd::AsRawFd;
+    let (a, mut b) = registered_tcp_pair();
+    b.write_all(b"abc").unwrap();
+    // SAFETY: sends one byte from a valid buffer on an open socket.
+    let sent = unsafe { libc::send(b.as_raw_fd(), b"X".as_ptr().cast(), 1, libc::MSG_OOB) };
+    assert_eq!(sent, 1);
+    b.write_all(b"def").unwrap();
+    // Let the hub poll: it sees readable + urgent before the read.
+    crate::sleep(Duration::from_millis(10));
+    let mut buf = [0; 16];
+    // The read stops at the urgent mark, short, with "def" still queued.
+    assert_eq!((&a).read(&mut buf).unwrap(), 3);
+    assert_eq!(&buf[..3], b"abc");
+    a.set_read_timeout(Some(Duration::from_secs(2))).unwrap();
+    let n = (&a).read(&mut buf).expect("the bytes behind the urgent mark");
+    assert_eq!(&buf[..n], b"def");
+}
