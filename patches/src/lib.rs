@@ -160,3 +160,12 @@ pub use monkey::{patch_all, PatchAll, Patched};
 /// The plugin API (events, subscribers, `entry_point!`), so that
 /// applications and drivers need one dependency.
 pub use greenpatch_plugins as plugins;
+
+/// The blocking monitor (gevent's `monitor_thread` / `max_blocking_time`):
+/// reports a green thread that holds its hub too long.
+///
+/// ```
+/// greenpatch::monitor::enable(std::time::Duration::from_millis(100)).unwrap();
+/// greenpatch::monitor::disable();
+/// ```
+pub use greenpatch_runtime::monitor;

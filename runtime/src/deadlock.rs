@@ -65,6 +65,14 @@ pub(crate) fn hub_by_index(index: u32) -> Option<std::sync::Arc<HubShared>> {
     hubs.iter().filter_map(Weak::upgrade).find(|h| h.index == index)
 }
 
+/// Calls `f` with the index and heartbeat of every live hub.
+pub(crate) fn each_hub(mut f: impl FnMut(u32, &crate::monitor::Beat)) {
+    let hubs: Vec<_> = HUBS.lock().unwrap_or_else(|e| e.into_inner()).iter().filter_map(Weak::upgrade).collect();
+    for h in &hubs {
+        f(h.index, &h.beat);
+    }
+}
+
 /// Marks a hub stuck (idempotent).
 pub(crate) fn mark(hub: &HubShared) {
     if !hub.stuck.swap(true, Ordering::SeqCst) {

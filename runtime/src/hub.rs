@@ -180,6 +180,7 @@ impl Hub {
         let shared = Arc::new(HubShared::new(index, waker, registry));
         deadlock::register(Arc::downgrade(&shared));
         deadlock::ours(1);
+        crate::monitor::from_env_once();
         let root = Box::new(Task::new(Id::new(index, 0), None, Location::caller()));
         root.state.set(State::Running);
         root.started.set(true);
@@ -477,7 +478,9 @@ impl Hub {
         let coro = unsafe { &mut *t.coro.get() };
         let coro = coro.as_mut().expect("a runnable green thread has its coroutine");
         overflow::enter(coro.header());
+        self.shared.beat.enter(t.id, t.spawn_site);
         let finished = coro.resume();
+        self.shared.beat.leave();
         overflow::leave();
         self.current.set(ROOT);
         self.cur_task.set(NonNull::from(&*self.root));

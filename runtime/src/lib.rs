@@ -4,7 +4,8 @@
 //! coroutine each, on a pooled, guard-paged stack), one *hub* per OS thread
 //! (run queue, timers, mio reactor) created lazily on the first green call,
 //! wake-ups from any thread, a blocking pool, and the diagnostics gevent
-//! users rely on (would-block-forever, named stack overflows).
+//! users rely on (would-block-forever, named stack overflows, and a
+//! [`monitor`] that reports a green thread holding its hub too long).
 //!
 //! This crate knows nothing about monkey patching: the `greenpatch` crate's
 //! facades switch to it after `patch_all()`.
@@ -32,6 +33,7 @@ pub mod fs;
 mod hub;
 mod io;
 mod join;
+pub mod monitor;
 pub mod mpsc;
 pub mod net;
 mod overflow;

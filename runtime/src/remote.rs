@@ -49,6 +49,8 @@ pub(crate) struct HubShared {
     /// A clone of the hub's reactor registry: lets any thread deregister a
     /// socket that leaves this hub (epoll_ctl is thread-safe).
     pub(crate) registry: mio::Registry,
+    /// What the hub runs, for the blocking monitor (`monitor.rs`).
+    pub(crate) beat: crate::monitor::Beat,
 }
 
 impl HubShared {
@@ -64,6 +66,7 @@ impl HubShared {
             load: std::sync::atomic::AtomicUsize::new(0),
             waker,
             registry,
+            beat: crate::monitor::Beat::new(),
         }
     }
 

@@ -275,6 +275,51 @@ fn would_block_forever_names_the_blocked_green_threads() {
     assert!(stdout.contains("runtime_core") || stdout.contains("gp-child.rs"), "spawn site: {stdout}");
 }
 
+/// The reports a monitor scenario printed: `(green thread, spawn line)`.
+fn monitor_reports(stdout: &str) -> Vec<(String, u32)> {
+    stdout
+        .lines()
+        .filter_map(|l| {
+            let mut w = l.split_whitespace();
+            (w.next()? == "REPORT").then_some(())?;
+            let id = w.next()?.to_string();
+            (w.next()? == "LINE").then_some(())?;
+            Some((id, w.next()?.parse().ok()?))
+        })
+        .collect()
+}
+
+#[test]
+fn the_monitor_names_a_green_thread_that_holds_its_hub_and_where_it_was_spawned() {
+    let out = child("monitor-hog");
+    let stdout = String::from_utf8_lossy(&out.stdout);
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert!(stdout.contains("DONE"), "{stdout}{stderr}");
+    let head: Vec<&str> = stdout.lines().next().unwrap_or("").split_whitespace().collect();
+    let (id, line) = (head[1].to_string(), head[3].parse::<u32>().unwrap());
+    let reports = monitor_reports(&stdout);
+    assert_eq!(reports, vec![(id.clone(), line)], "one report for the one stretch: {stdout}");
+    assert!(stderr.contains(&format!("green thread {id} (spawned at")), "{stderr}");
+    assert!(stderr.contains("max_blocking_time 50 ms"), "{stderr}");
+}
+
+#[test]
+fn the_monitor_leaves_a_green_thread_that_yields_alone() {
+    let out = child("monitor-polite");
+    let stdout = String::from_utf8_lossy(&out.stdout);
+    assert!(stdout.contains("DONE"), "{stdout}");
+    assert_eq!(monitor_reports(&stdout), vec![], "{stdout}");
+}
+
+#[test]
+fn would_block_forever_is_still_reported_while_the_monitor_runs() {
+    let start = Instant::now();
+    let out = child("monitor-block-forever");
+    let stdout = String::from_utf8_lossy(&out.stdout);
+    assert!(stdout.starts_with("ERR this call would block forever"), "{stdout}");
+    assert!(start.elapsed() < Duration::from_secs(2), "reported after {:?}", start.elapsed());
+}
+
 #[test]
 fn a_wait_that_another_thread_will_end_is_not_reported() {
     let out = child("wakes-later");

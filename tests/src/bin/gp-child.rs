@@ -7,7 +7,11 @@
 //! `gp-child block-forever-runtime` joins a stuck green thread of a 2-hub runtime;
 //! `gp-child map-limit` spawns until a stack cannot be mapped;
 //! `gp-child wakes-later` is woken by a plain OS thread after 300 ms (must
-//! NOT be reported as blocking forever).
+//! NOT be reported as blocking forever);
+//! `gp-child monitor-hog` runs a green thread that spins 400 ms with the
+//! blocking monitor at 50 ms, and prints its id, spawn line and the reports;
+//! `gp-child monitor-polite` does the same with one that yields as it spins;
+//! `gp-child monitor-block-forever` parks the root with the monitor running.
 
 use std::time::Duration;
 
@@ -21,6 +25,20 @@ fn recurse(depth: u64, buf: &mut [u8; 1024]) -> u64 {
     local[(depth % 1024) as usize] = buf[0].wrapping_add(1);
     std::hint::black_box(&mut local);
     1 + recurse(depth + 1, &mut local)
+}
+
+/// Computes for `d` without parking; with `polite`, yields every 100 µs.
+fn spin(d: Duration, polite: bool) {
+    let start = std::time::Instant::now();
+    let mut last = start;
+    let mut x = 0u64;
+    while start.elapsed() < d {
+        x = std::hint::black_box(x.wrapping_mul(6_364_136_223_846_793_005).wrapping_add(1));
+        if polite && last.elapsed() >= Duration::from_micros(100) {
+            rt::yield_now();
+            last = std::time::Instant::now();
+        }
+    }
 }
 
 fn main() {
@@ -109,6 +127,28 @@ fn main() {
                 Err(e) => println!("ERR {e}"),
             }
             t.join().expect("waker thread");
+        }
+        "monitor-hog" | "monitor-polite" => {
+            rt::monitor::enable(Duration::from_millis(50)).expect("monitor");
+            let polite = scenario == "monitor-polite";
+            let line = line!() + 1;
+            let h = rt::spawn(move || spin(Duration::from_millis(400), polite));
+            // Something else wants the hub meanwhile.
+            let other = rt::spawn(|| rt::sleep(Duration::from_millis(10)));
+            println!("ID {} LINE {line}", h.id());
+            h.join().expect("spinner");
+            other.join().expect("sleeper");
+            for r in rt::monitor::take_reports() {
+                println!("REPORT {} LINE {} HELD {}", r.green_thread, r.spawn_site.line(), r.held_for.as_millis());
+            }
+            println!("DONE");
+        }
+        "monitor-block-forever" => {
+            rt::monitor::enable(Duration::from_millis(50)).expect("monitor");
+            match rt::park() {
+                Err(e) => println!("ERR {e}"),
+                Ok(()) => println!("unexpected: park returned"),
+            }
         }
         other => {
             eprintln!("unknown scenario '{other}'");
