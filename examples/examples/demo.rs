@@ -10,6 +10,8 @@
 //! server waits 10 ms before each echo (a stand-in for real work). The
 //! code of the workload (`examples/src/echo.rs`) only uses
 //! `greenpatch::{socket, thread, time}`; it never mentions green threads.
+//! A last part shows the pitfall green threads keep: one that computes
+//! starves the others, and the blocking monitor says which one and where.
 
 use std::time::{Duration, Instant};
 
@@ -37,6 +39,51 @@ fn describe(label: &str, r: &Report) {
         if r.os_threads == 1 { "" } else { "s" },
         r.flavor,
     );
+}
+
+/// Runs a 300 ms computation beside a 10 ms ticker, with the blocking
+/// monitor at 50 ms, and prints the ticker's longest gap and the reports.
+fn starvation(polite: bool) {
+    use greenpatch::thread;
+    if let Err(e) = greenpatch::monitor::enable(Duration::from_millis(50)) {
+        println!("    (monitor unavailable: {e})");
+    }
+    let ticker = thread::spawn(|| {
+        let (start, mut last, mut worst) = (Instant::now(), Instant::now(), Duration::ZERO);
+        while start.elapsed() < Duration::from_millis(400) {
+            thread::sleep(Duration::from_millis(10));
+            worst = worst.max(last.elapsed());
+            last = Instant::now();
+        }
+        worst
+    });
+    thread::sleep(Duration::from_millis(30));
+    let worker = thread::spawn(move || {
+        let (start, mut last, mut x) = (Instant::now(), Instant::now(), 0u64);
+        while start.elapsed() < Duration::from_millis(300) {
+            x = std::hint::black_box(x.wrapping_mul(6_364_136_223_846_793_005).wrapping_add(1));
+            if polite && last.elapsed() >= Duration::from_millis(1) {
+                thread::yield_now();
+                last = Instant::now();
+            }
+        }
+    });
+    let _ = worker.join();
+    let worst = ticker.join().unwrap_or_default();
+    greenpatch::monitor::disable();
+    let reports = greenpatch::monitor::take_reports();
+    println!("    the ticker's longest gap: {} (it asked for 10 ms)", human(worst));
+    if reports.is_empty() {
+        println!("    monitor: nothing to report");
+    }
+    for r in reports {
+        println!(
+            "    monitor: green thread {} (spawned at {}) held the hub for {} or more",
+            r.green_thread,
+            r.spawn_site,
+            human(r.held_for)
+        );
+    }
 }
 
 fn main() {
@@ -92,6 +139,12 @@ fn main() {
         }
     };
     describe("patched  ", &patched);
+
+    println!();
+    println!("[4] a green thread that computes for 300 ms, beside one that ticks every 10 ms");
+    starvation(false);
+    println!("    the same computation calling thread::yield_now() every millisecond:");
+    starvation(true);
 
     println!();
     println!("report");

@@ -14,6 +14,12 @@
 //! reactor and timers only when the run queue is empty or every
 //! [`POLL_INTERVAL`] tasks — never on every yield.
 //!
+//! A green thread that yields while timers are armed or green threads wait
+//! on I/O goes to the *deferred* list, not the run queue, and runs again
+//! only after the next poll (as tokio defers `yield_now`): one that
+//! computes and yields now and then lets due timers and ready sockets in
+//! at every yield, instead of every 61 tasks.
+//!
 //! # Invariants
 //! - All fields are touched only on the hub's own thread, except through
 //!   `shared` (see `remote.rs`).
@@ -91,6 +97,8 @@ pub(crate) struct Hub {
     tasks: RefCell<Slab<Entry>>,
     root: Box<Task>,
     runq: RefCell<VecDeque<u32>>,
+    /// Green threads that yielded: back on `runq` after the next poll.
+    deferred: RefCell<VecDeque<u32>>,
     current: Cell<u32>,
     /// # Invariant
     /// Points to the task whose code runs now (the root's outside green
@@ -193,6 +201,7 @@ impl Hub {
             tasks: RefCell::new(tasks),
             root,
             runq: RefCell::new(VecDeque::with_capacity(64)),
+            deferred: RefCell::new(VecDeque::with_capacity(64)),
             current: Cell::new(ROOT),
             cur_task: Cell::new(root_ptr),
             root_ready: Cell::new(false),
@@ -393,7 +402,12 @@ impl Hub {
             std::panic::resume_unwind(Box::new(KillSignal));
         }
         t.state.set(State::Runnable);
-        self.runq.borrow_mut().push_back(me);
+        // Deferring only helps when a poll could make someone runnable.
+        if self.reactor.io_waiters() > 0 || self.timers.borrow().armed() > 0 {
+            self.deferred.borrow_mut().push_back(me);
+        } else {
+            self.runq.borrow_mut().push_back(me);
+        }
         // SAFETY: as in `park`: the running green thread's own suspender.
         unsafe { coroutine::suspend(t.suspender.get()) };
         t.state.set(State::Running);
@@ -409,7 +423,7 @@ impl Hub {
             let Some(idx) = self.runq.borrow_mut().pop_front() else { break };
             self.run_task(idx);
         }
-        self.poll_nonblocking();
+        self.poll_and_undefer();
     }
 
     // -------------------------------------------------------- wake-ups
@@ -530,12 +544,18 @@ impl Hub {
                     continue;
                 }
                 let next = self.runq.borrow_mut().pop_front();
-                let Some(idx) = next else { break };
+                let Some(idx) = next else {
+                    if self.deferred.borrow().is_empty() {
+                        break;
+                    }
+                    self.poll_and_undefer();
+                    continue;
+                };
                 self.run_task(idx);
                 let tick = self.tick.get().wrapping_add(1);
                 self.tick.set(tick);
                 if tick % POLL_INTERVAL == 0 {
-                    self.poll_nonblocking();
+                    self.poll_and_undefer();
                 }
             }
             if self.root_ready.get() {
@@ -545,6 +565,23 @@ impl Hub {
                 continue;
             }
             self.sleep()?;
+        }
+    }
+
+    /// Polls without blocking, then puts the green threads that yielded
+    /// back on the run queue, behind what the poll woke.
+    #[inline]
+    fn poll_and_undefer(&self) {
+        self.poll_nonblocking();
+        let mut deferred = self.deferred.borrow_mut();
+        if !deferred.is_empty() {
+            let mut runq = self.runq.borrow_mut();
+            if runq.is_empty() {
+                // The common case (only yielders were runnable): O(1).
+                std::mem::swap(&mut *runq, &mut *deferred);
+            } else {
+                runq.extend(deferred.drain(..));
+            }
         }
     }
 
@@ -686,6 +723,8 @@ impl Hub {
             self.kill_local(idx, gen);
         }
         while self.live.get() > 0 {
+            let deferred: Vec<u32> = self.deferred.borrow_mut().drain(..).collect();
+            self.runq.borrow_mut().extend(deferred);
             let Some(idx) = self.runq.borrow_mut().pop_front() else {
                 // Tasks that survived the kill (they caught it and block
                 // again) are abandoned at teardown.

@@ -76,6 +76,7 @@ where
 pub struct Builder {
     name: Option<Arc<str>>,
     stack_size: Option<usize>,
+    site: Option<&'static Location<'static>>,
 }
 
 impl Builder {
@@ -112,6 +113,25 @@ impl Builder {
         self
     }
 
+    /// The spawn site that diagnostics (dumps, would-block-forever and
+    /// monitor reports) show for the green thread, instead of the caller
+    /// of `spawn`: for wrappers that spawn on their caller's behalf, such
+    /// as the `greenpatch` facades (`#[track_caller]` there, then pass
+    /// `Location::caller()` here).
+    ///
+    /// ```
+    /// #[track_caller]
+    /// fn spawn_for_caller() -> greenpatch_runtime::JoinHandle<()> {
+    ///     let site = std::panic::Location::caller();
+    ///     greenpatch_runtime::Builder::new().spawn_site(site).spawn(|| ()).unwrap()
+    /// }
+    /// spawn_for_caller().join().unwrap();
+    /// ```
+    pub fn spawn_site(mut self, site: &'static Location<'static>) -> Builder {
+        self.site = Some(site);
+        self
+    }
+
     /// Spawns `f`; on a runtime hub, placement may pick another hub.
     ///
     /// # Errors
@@ -128,7 +148,10 @@ impl Builder {
         F: FnOnce() -> T + Send + 'static,
         T: Send + 'static,
     {
-        let site = Location::caller();
+        let site = match self.site {
+            Some(site) => site,
+            None => Location::caller(),
+        };
         let hub = Hub::current();
         let runtime = hub.config.borrow().runtime.clone();
         if let Some(target) = runtime.and_then(|rt| rt.pick()) {
@@ -154,7 +177,11 @@ impl Builder {
         F: FnOnce() -> T + 'static,
         T: 'static,
     {
-        self.spawn_on(Hub::current(), Location::caller(), f)
+        let site = match self.site {
+            Some(site) => site,
+            None => Location::caller(),
+        };
+        self.spawn_on(Hub::current(), site, f)
     }
 
     fn spawn_on<F, T>(self, hub: &Hub, site: &'static Location<'static>, f: F) -> io::Result<JoinHandle<T>>

@@ -441,3 +441,13 @@ fn joining_an_os_thread_from_a_green_thread_keeps_the_hub_running() {
     assert_eq!(ticks_meanwhile, 20, "the ticker must run while a green thread joins an OS thread");
     ticker.join().unwrap();
 }
+
+#[test]
+fn a_green_thread_spawned_through_the_facade_reports_its_callers_spawn_site() {
+    patched();
+    let line = line!() + 1;
+    let h = thread::spawn(greenpatch_runtime::diag::dump);
+    let dump = h.join().unwrap();
+    let site = format!("{}:{line}", file!());
+    assert!(dump.contains(&site), "the dump names {site}, not the facade: {dump}");
+}

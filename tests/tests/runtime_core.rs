@@ -393,3 +393,28 @@ fn spawn_blocking_parks_only_the_calling_green_thread() {
     ticker.join().unwrap();
     assert_eq!(ticks.load(Ordering::SeqCst), 10);
 }
+
+#[test]
+fn a_green_thread_that_yields_lets_a_due_timer_in_at_its_next_yield() {
+    // The computation yields every 2 ms. Were yielders queued like any
+    // runnable task, timers would be looked at only every 61 tasks, here
+    // about every 120 ms; yields are deferred behind a poll instead.
+    let sleeper = rt::spawn(|| {
+        let asked = Instant::now() + Duration::from_millis(20);
+        rt::sleep_until(asked);
+        Instant::now().saturating_duration_since(asked)
+    });
+    let hog = rt::spawn(|| {
+        let start = Instant::now();
+        let mut last = start;
+        while start.elapsed() < Duration::from_millis(300) {
+            if last.elapsed() >= Duration::from_millis(2) {
+                rt::yield_now();
+                last = Instant::now();
+            }
+        }
+    });
+    let late = sleeper.join().unwrap();
+    hog.join().unwrap();
+    assert!(late < Duration::from_millis(60), "the timer fired {late:?} late");
+}

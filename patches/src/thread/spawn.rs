@@ -160,7 +160,7 @@ impl Builder {
         F: FnOnce() -> T + Send + 'static,
         T: Send + 'static,
     {
-        let mut b = rt::Builder::new();
+        let mut b = rt::Builder::new().spawn_site(site);
         if let Some(name) = &self.name {
             b = b.name(name.clone());
         }
