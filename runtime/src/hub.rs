@@ -573,6 +573,12 @@ impl Hub {
     #[inline]
     fn poll_and_undefer(&self) {
         self.poll_nonblocking();
+        self.undefer();
+    }
+
+    /// Puts the green threads that yielded back on the run queue.
+    #[inline]
+    fn undefer(&self) {
         let mut deferred = self.deferred.borrow_mut();
         if !deferred.is_empty() {
             let mut runq = self.runq.borrow_mut();
@@ -723,8 +729,7 @@ impl Hub {
             self.kill_local(idx, gen);
         }
         while self.live.get() > 0 {
-            let deferred: Vec<u32> = self.deferred.borrow_mut().drain(..).collect();
-            self.runq.borrow_mut().extend(deferred);
+            self.undefer();
             let Some(idx) = self.runq.borrow_mut().pop_front() else {
                 // Tasks that survived the kill (they caught it and block
                 // again) are abandoned at teardown.

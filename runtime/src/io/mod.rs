@@ -208,8 +208,7 @@ impl IoTable {
     }
 
     /// Whether `dir` is known not ready: its bit is clear and, for reads,
-    /// the read side was never reported closed. `false` when `key`'s slot
-    /// is gone.
+    /// the slot is not `always_read`. `false` when `key`'s slot is gone.
     #[inline]
     pub(crate) fn known_drained(&self, key: IoKey, dir: Dir) -> bool {
         match self.slots.borrow().get(key.idx as usize) {
@@ -463,7 +462,8 @@ impl Registration {
 
     /// Whether the current hub knows `dir` is not ready: registered here,
     /// the last call in `dir` drained it, no event came since, and (for
-    /// reads) the reactor never reported the read side closed.
+    /// reads) the reactor never reported the read side closed or urgent
+    /// data.
     #[inline]
     pub(crate) fn known_drained(&self, dir: Dir) -> bool {
         let Some(hub) = Hub::try_current() else { return false };
