@@ -132,6 +132,15 @@ impl Builder {
         self
     }
 
+    /// The site set by [`Builder::spawn_site`], else the caller's.
+    #[track_caller]
+    fn site_or_caller(&self) -> &'static Location<'static> {
+        match self.site {
+            Some(site) => site,
+            None => Location::caller(),
+        }
+    }
+
     /// Spawns `f`; on a runtime hub, placement may pick another hub.
     ///
     /// # Errors
@@ -148,10 +157,7 @@ impl Builder {
         F: FnOnce() -> T + Send + 'static,
         T: Send + 'static,
     {
-        let site = match self.site {
-            Some(site) => site,
-            None => Location::caller(),
-        };
+        let site = self.site_or_caller();
         let hub = Hub::current();
         let runtime = hub.config.borrow().runtime.clone();
         if let Some(target) = runtime.and_then(|rt| rt.pick()) {
@@ -177,10 +183,7 @@ impl Builder {
         F: FnOnce() -> T + 'static,
         T: 'static,
     {
-        let site = match self.site {
-            Some(site) => site,
-            None => Location::caller(),
-        };
+        let site = self.site_or_caller();
         self.spawn_on(Hub::current(), site, f)
     }
 

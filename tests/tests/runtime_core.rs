@@ -311,10 +311,27 @@ fn the_monitor_leaves_a_green_thread_that_yields_alone() {
     assert_eq!(monitor_reports(&stdout), vec![], "{stdout}");
 }
 
+/// Runs a scenario, killing it after `limit` (a scenario that should report
+/// a hang must not hang the test instead).
+fn child_within(scenario: &str, limit: Duration) -> std::process::Output {
+    let mut c = Command::new(env!("CARGO_BIN_EXE_gp-child"))
+        .arg(scenario)
+        .stdout(std::process::Stdio::piped())
+        .stderr(std::process::Stdio::piped())
+        .spawn()
+        .expect("start the child process");
+    let start = Instant::now();
+    while c.try_wait().expect("child status").is_none() && start.elapsed() < limit {
+        std::thread::sleep(Duration::from_millis(10));
+    }
+    let _ = c.kill();
+    c.wait_with_output().expect("child output")
+}
+
 #[test]
 fn would_block_forever_is_still_reported_while_the_monitor_runs() {
     let start = Instant::now();
-    let out = child("monitor-block-forever");
+    let out = child_within("monitor-block-forever", Duration::from_secs(5));
     let stdout = String::from_utf8_lossy(&out.stdout);
     assert!(stdout.starts_with("ERR this call would block forever"), "{stdout}");
     assert!(start.elapsed() < Duration::from_secs(2), "reported after {:?}", start.elapsed());

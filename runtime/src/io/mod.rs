@@ -408,18 +408,20 @@ impl Registration {
     /// The caller retries its operation after `Ok(true)` (readiness is a
     /// hint: another green thread may have consumed it).
     pub(crate) fn wait(&self, fd: RawFd, dir: Dir, deadline: Option<Instant>) -> io::Result<bool> {
-        self.wait_from(fd, dir, deadline, true)
+        self.wait_with(fd, dir, deadline, true)
     }
 
-    /// As [`Registration::wait`], for a caller that made no system call
-    /// because [`Registration::known_drained`] said `dir` is not ready here:
-    /// the readiness bit is already clear, and an event that set it since
-    /// must not be cleared again.
-    pub(crate) fn wait_drained(&self, fd: RawFd, dir: Dir, deadline: Option<Instant>) -> io::Result<bool> {
-        self.wait_from(fd, dir, deadline, false)
-    }
-
-    fn wait_from(&self, fd: RawFd, dir: Dir, deadline: Option<Instant>, mut clear: bool) -> io::Result<bool> {
+    /// As [`Registration::wait`]; `clear: false` for a caller that made no
+    /// system call because [`Registration::known_drained`] said `dir` is not
+    /// ready here: the readiness bit is already clear, and an event that
+    /// set it since must not be cleared again.
+    pub(crate) fn wait_with(
+        &self,
+        fd: RawFd,
+        dir: Dir,
+        deadline: Option<Instant>,
+        mut clear: bool,
+    ) -> io::Result<bool> {
         let hub = Hub::current();
         loop {
             let key = match unpack(&hub.shared, self.shared.fast.load(Ordering::Acquire)) {

@@ -141,14 +141,7 @@ impl<S: AsRawFd> Socket<S> {
     /// The read path when readiness is known clear: wait first, then read.
     #[cold]
     fn read_drained(&self, op: &mut impl FnMut(&S) -> io::Result<usize>) -> io::Result<usize> {
-        let deadline = self.read_timeout().and_then(|t| Instant::now().checked_add(t));
-        if !self.reg.wait_drained(self.sock.as_raw_fd(), Dir::Read, deadline)? {
-            return Err(timed_out());
-        }
-        match op(&self.sock) {
-            Err(e) if e.kind() == io::ErrorKind::WouldBlock => self.wait_then(Dir::Read, deadline, op),
-            r => r,
-        }
+        self.wait_loop(Dir::Read, self.deadline(Dir::Read), op, false)
     }
 
     #[cold]
@@ -156,12 +149,16 @@ impl<S: AsRawFd> Socket<S> {
         if self.nonblocking() {
             return Err(e);
         }
+        self.wait_then(dir, self.deadline(dir), op)
+    }
+
+    /// When a blocking call in `dir` that starts now times out.
+    fn deadline(&self, dir: Dir) -> Option<Instant> {
         let timeout = match dir {
             Dir::Read => self.read_timeout(),
             Dir::Write => self.write_timeout(),
         };
-        let deadline = timeout.and_then(|t| Instant::now().checked_add(t));
-        self.wait_then(dir, deadline, op)
+        timeout.and_then(|t| Instant::now().checked_add(t))
     }
 
     /// Waits for `dir` until `deadline`, retrying `op` after each wake-up.
@@ -172,9 +169,21 @@ impl<S: AsRawFd> Socket<S> {
         deadline: Option<Instant>,
         op: &mut impl FnMut(&S) -> io::Result<R>,
     ) -> io::Result<R> {
+        self.wait_loop(dir, deadline, op, true)
+    }
+
+    /// `wait_then`; `clear: false` when the first wait follows no failed
+    /// call (see [`Registration::wait_with`]).
+    fn wait_loop<R>(
+        &self,
+        dir: Dir,
+        deadline: Option<Instant>,
+        op: &mut impl FnMut(&S) -> io::Result<R>,
+        mut clear: bool,
+    ) -> io::Result<R> {
         let fd = self.sock.as_raw_fd();
         loop {
-            if !self.reg.wait(fd, dir, deadline)? {
+            if !self.reg.wait_with(fd, dir, deadline, std::mem::replace(&mut clear, true))? {
                 return Err(timed_out());
             }
             match op(&self.sock) {

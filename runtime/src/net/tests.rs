@@ -96,13 +96,20 @@ fn registered_tcp_pair() -> (TcpStream, TcpStream) {
     (a, b)
 }
 
+/// `b` writes 3 bytes; `a` reads them into a 16-byte buffer (a short read,
+/// which must leave `a` known drained). Returns the buffer.
+fn short_read_of_three(a: &TcpStream, b: &mut TcpStream) -> [u8; 16] {
+    b.write_all(b"abc").unwrap();
+    let mut buf = [0; 16];
+    assert_eq!((&*a).read(&mut buf).unwrap(), 3);
+    assert!(a.inner.reg.known_drained(Dir::Read), "a short read emptied the queue");
+    buf
+}
+
 #[test]
 fn a_short_tcp_read_marks_the_stream_drained_until_the_reactor_reports_more() {
     let (a, mut b) = registered_tcp_pair();
-    b.write_all(b"abc").unwrap();
-    let mut buf = [0; 16];
-    assert_eq!((&a).read(&mut buf).unwrap(), 3);
-    assert!(a.inner.reg.known_drained(Dir::Read), "a short read emptied the queue");
+    let mut buf = short_read_of_three(&a, &mut b);
     // The next read parks without asking the kernel, and wakes on the edge
     // that the next write raises.
     let writer = crate::spawn(move || {
@@ -124,10 +131,7 @@ fn a_short_tcp_read_marks_the_stream_drained_until_the_reactor_reports_more() {
 #[test]
 fn a_non_blocking_stream_still_asks_the_kernel_after_a_short_read() {
     let (a, mut b) = registered_tcp_pair();
-    b.write_all(b"abc").unwrap();
-    let mut buf = [0; 16];
-    assert_eq!((&a).read(&mut buf).unwrap(), 3);
-    assert!(a.inner.reg.known_drained(Dir::Read));
+    let mut buf = short_read_of_three(&a, &mut b);
     a.set_nonblocking(true).unwrap();
     // Runs only if the read below parks (which it must not): then it
     // writes, and the read would return data instead of WouldBlock.
