@@ -17,12 +17,19 @@
 //!   before `patch_all()` but first used after it is therefore green, which
 //!   is what the program meant.
 //!
+//! The two implementations live in one generic type, `Flavored`: every
+//! facade holds a `Flavored<Blocking, Green>` and runs a method on whichever
+//! it has with `both!`. `flavor()`, `AsFd`/`AsRawFd` and the descriptor
+//! conversions are written once, here and in `socket`.
+//!
 //! # Invariant
 //!
 //! A `Decided` cell is written once (by `OnceLock`), so every use of an
 //! object after its first one sees the same flavor and the same site.
 
 use std::fmt;
+#[cfg(unix)]
+use std::os::fd::{AsFd, AsRawFd, BorrowedFd, RawFd};
 use std::panic::Location;
 use std::sync::OnceLock;
 
@@ -68,6 +75,88 @@ pub(crate) fn blocking() -> Flavor {
 /// The green implementation of every flavor item.
 pub(crate) fn green() -> Flavor {
     Flavor::Green
+}
+
+/// A facade object's implementation: the blocking one (std's, or an OS
+/// thread's) or the green one (the runtime's). Every facade type holds one.
+#[derive(Clone, Copy, PartialEq, Eq, Hash, Debug)]
+pub(crate) enum Flavored<B, G> {
+    /// Blocks the OS thread.
+    Blocking(B),
+    /// Blocks only the green thread.
+    Green(G),
+}
+
+/// Runs the same expression on whichever implementation a [`Flavored`]
+/// holds (the two have the same method names): `both!(&self.imp, s =>
+/// s.peek(buf))`.
+macro_rules! both {
+    ($imp:expr, $s:pat => $e:expr) => {
+        match $imp {
+            $crate::flavor::Flavored::Blocking($s) => $e,
+            $crate::flavor::Flavored::Green($s) => $e,
+        }
+    };
+}
+pub(crate) use both;
+
+impl<B, G> Flavored<B, G> {
+    /// The implementation of `flavor`, made by `b` or `g`.
+    #[inline]
+    pub(crate) fn of(flavor: Flavor, b: impl FnOnce() -> B, g: impl FnOnce() -> G) -> Self {
+        match flavor {
+            Flavor::Blocking => Flavored::Blocking(b()),
+            Flavor::Green => Flavored::Green(g()),
+        }
+    }
+
+    /// Which of the two it is.
+    #[inline]
+    pub(crate) fn flavor(&self) -> Flavor {
+        match self {
+            Flavored::Blocking(_) => Flavor::Blocking,
+            Flavored::Green(_) => Flavor::Green,
+        }
+    }
+
+    /// The same flavor, borrowed.
+    #[inline]
+    pub(crate) fn as_ref(&self) -> Flavored<&B, &G> {
+        match self {
+            Flavored::Blocking(b) => Flavored::Blocking(b),
+            Flavored::Green(g) => Flavored::Green(g),
+        }
+    }
+
+    /// Maps each flavor to its counterpart (e.g. a socket to its clone),
+    /// keeping the flavor.
+    #[inline]
+    pub(crate) fn try_map<B2, G2, E>(
+        self,
+        b: impl FnOnce(B) -> Result<B2, E>,
+        g: impl FnOnce(G) -> Result<G2, E>,
+    ) -> Result<Flavored<B2, G2>, E> {
+        Ok(match self {
+            Flavored::Blocking(x) => Flavored::Blocking(b(x)?),
+            Flavored::Green(x) => Flavored::Green(g(x)?),
+        })
+    }
+}
+
+#[cfg(unix)]
+impl<B: AsFd, G: AsFd> AsFd for Flavored<B, G> {
+    #[inline]
+    fn as_fd(&self) -> BorrowedFd<'_> {
+        both!(self, s => s.as_fd())
+    }
+}
+
+#[cfg(unix)]
+impl<B: AsRawFd, G: AsRawFd> AsRawFd for Flavored<B, G> {
+    #[inline]
+    fn as_raw_fd(&self) -> RawFd {
+        both!(self, s => s.as_raw_fd())
+    }
 }
 
 /// Declares the flavor items of a facade module:

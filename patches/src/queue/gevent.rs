@@ -20,6 +20,7 @@ use greenpatch_runtime::queue as green;
 
 use super::os::{OsQueue, Store};
 use super::{Empty, Full, TaskDoneError, LIFO_QUEUE, PRIORITY_QUEUE, QUEUE};
+use crate::flavor::{both, Flavored};
 use crate::monkey::Slot;
 use crate::Flavor;
 
@@ -134,10 +135,7 @@ impl<T: Ord + 'static> Kind<T> for Priority {
     }
 }
 
-enum Imp<T, K: Kind<T>> {
-    Blocking(Arc<OsQueue<K::Store>>),
-    Green(green::GenericQueue<T, K::Green>),
-}
+type Imp<T, K> = Flavored<Arc<OsQueue<<K as Kind<T>>::Store>>, green::GenericQueue<T, <K as Kind<T>>::Green>>;
 
 /// A multi-producer, multi-consumer queue (gevent's queues): blocking the
 /// OS thread when made before `patch_all()`, only the green thread when
@@ -261,17 +259,14 @@ impl<T, K: Kind<T>> GenericQueue<T, K> {
     }
 
     fn make(flavor: Flavor, maxsize: usize, site: &'static Location<'static>) -> Self {
-        let imp = match flavor {
-            Flavor::Blocking => Imp::Blocking(Arc::new(OsQueue::new::<T>(maxsize))),
-            Flavor::Green => Imp::Green(K::green(maxsize)),
-        };
+        let imp = Flavored::of(flavor, || Arc::new(OsQueue::new::<T>(maxsize)), || K::green(maxsize));
         GenericQueue { imp, site }
     }
 
     /// Reports a blocking call of a pre-patch queue from a green thread.
     #[inline]
     fn check(&self) {
-        if let Imp::Blocking(_) = self.imp {
+        if let Flavored::Blocking(_) = self.imp {
             crate::stale::check(K::slot().is_patched(), K::NAME, self.site, "made before patch_all()");
         }
     }
@@ -284,10 +279,7 @@ impl<T, K: Kind<T>> GenericQueue<T, K> {
     /// assert_eq!(greenpatch::queue::Queue::<u8>::new().flavor(), greenpatch::Flavor::Blocking);
     /// ```
     pub fn flavor(&self) -> Flavor {
-        match self.imp {
-            Imp::Blocking(_) => Flavor::Blocking,
-            Imp::Green(_) => Flavor::Green,
-        }
+        self.imp.flavor()
     }
 
     /// Puts `item`, waiting while the queue is full.
@@ -305,10 +297,7 @@ impl<T, K: Kind<T>> GenericQueue<T, K> {
     /// ```
     pub fn put(&self, item: T) {
         self.check();
-        match &self.imp {
-            Imp::Blocking(q) => q.put(item),
-            Imp::Green(q) => q.put(item),
-        }
+        both!(&self.imp, q => q.put(item))
     }
 
     /// Puts `item`, waiting at most `timeout` for room.
@@ -327,10 +316,7 @@ impl<T, K: Kind<T>> GenericQueue<T, K> {
     /// ```
     pub fn put_timeout(&self, item: T, timeout: Duration) -> Result<(), Full<T>> {
         self.check();
-        match &self.imp {
-            Imp::Blocking(q) => q.put_timeout(item, timeout),
-            Imp::Green(q) => q.put_timeout(item, timeout),
-        }
+        both!(&self.imp, q => q.put_timeout(item, timeout))
     }
 
     /// Puts `item` if there is room, without waiting.
@@ -347,10 +333,7 @@ impl<T, K: Kind<T>> GenericQueue<T, K> {
     /// assert!(q.put_nowait(2).is_err());
     /// ```
     pub fn put_nowait(&self, item: T) -> Result<(), Full<T>> {
-        match &self.imp {
-            Imp::Blocking(q) => q.put_nowait(item),
-            Imp::Green(q) => q.put_nowait(item),
-        }
+        both!(&self.imp, q => q.put_nowait(item))
     }
 
     /// Takes the next item, waiting while the queue is empty.
@@ -370,13 +353,13 @@ impl<T, K: Kind<T>> GenericQueue<T, K> {
     pub fn get(&self) -> T {
         self.check();
         match &self.imp {
-            Imp::Blocking(q) => loop {
+            Flavored::Blocking(q) => loop {
                 // No deadline: only an item ends the wait.
                 if let Ok(item) = q.get_until(true, None) {
                     return item;
                 }
             },
-            Imp::Green(q) => q.get(),
+            Flavored::Green(q) => q.get(),
         }
     }
 
@@ -396,8 +379,8 @@ impl<T, K: Kind<T>> GenericQueue<T, K> {
     pub fn get_timeout(&self, timeout: Duration) -> Result<T, Empty> {
         self.check();
         match &self.imp {
-            Imp::Blocking(q) => q.get_until(true, Instant::now().checked_add(timeout)),
-            Imp::Green(q) => q.get_timeout(timeout),
+            Flavored::Blocking(q) => q.get_until(true, Instant::now().checked_add(timeout)),
+            Flavored::Green(q) => q.get_timeout(timeout),
         }
     }
 
@@ -415,8 +398,8 @@ impl<T, K: Kind<T>> GenericQueue<T, K> {
     /// ```
     pub fn get_nowait(&self) -> Result<T, Empty> {
         match &self.imp {
-            Imp::Blocking(q) => q.get_until(false, None),
-            Imp::Green(q) => q.get_nowait(),
+            Flavored::Blocking(q) => q.get_until(false, None),
+            Flavored::Green(q) => q.get_nowait(),
         }
     }
 
@@ -441,12 +424,12 @@ impl<T, K: Kind<T>> GenericQueue<T, K> {
     {
         self.check();
         match &self.imp {
-            Imp::Blocking(q) => loop {
+            Flavored::Blocking(q) => loop {
                 if let Ok(item) = q.peek_until(true, None) {
                     return item;
                 }
             },
-            Imp::Green(q) => q.peek(),
+            Flavored::Green(q) => q.peek(),
         }
     }
 
@@ -469,8 +452,8 @@ impl<T, K: Kind<T>> GenericQueue<T, K> {
     {
         self.check();
         match &self.imp {
-            Imp::Blocking(q) => q.peek_until(true, Instant::now().checked_add(timeout)),
-            Imp::Green(q) => q.peek_timeout(timeout),
+            Flavored::Blocking(q) => q.peek_until(true, Instant::now().checked_add(timeout)),
+            Flavored::Green(q) => q.peek_timeout(timeout),
         }
     }
 
@@ -492,8 +475,8 @@ impl<T, K: Kind<T>> GenericQueue<T, K> {
         T: Clone,
     {
         match &self.imp {
-            Imp::Blocking(q) => q.peek_until(false, None),
-            Imp::Green(q) => q.peek_nowait(),
+            Flavored::Blocking(q) => q.peek_until(false, None),
+            Flavored::Green(q) => q.peek_nowait(),
         }
     }
 
@@ -508,8 +491,8 @@ impl<T, K: Kind<T>> GenericQueue<T, K> {
     /// ```
     pub fn len(&self) -> usize {
         match &self.imp {
-            Imp::Blocking(q) => q.len::<T>(),
-            Imp::Green(q) => q.len(),
+            Flavored::Blocking(q) => q.len::<T>(),
+            Flavored::Green(q) => q.len(),
         }
     }
 
@@ -547,10 +530,7 @@ impl<T, K: Kind<T>> GenericQueue<T, K> {
     /// assert_eq!(greenpatch::queue::Queue::<u8>::new().maxsize(), None);
     /// ```
     pub fn maxsize(&self) -> Option<usize> {
-        match &self.imp {
-            Imp::Blocking(q) => q.maxsize(),
-            Imp::Green(q) => q.maxsize(),
-        }
+        both!(&self.imp, q => q.maxsize())
     }
 
     /// Marks one item taken from the queue as processed.
@@ -570,10 +550,7 @@ impl<T, K: Kind<T>> GenericQueue<T, K> {
     /// assert!(q.task_done().is_err());
     /// ```
     pub fn task_done(&self) -> Result<(), TaskDoneError> {
-        match &self.imp {
-            Imp::Blocking(q) => q.task_done(),
-            Imp::Green(q) => q.task_done(),
-        }
+        both!(&self.imp, q => q.task_done())
     }
 
     /// Items put and not yet marked done.
@@ -586,10 +563,7 @@ impl<T, K: Kind<T>> GenericQueue<T, K> {
     /// assert_eq!(q.unfinished_tasks(), 1);
     /// ```
     pub fn unfinished_tasks(&self) -> usize {
-        match &self.imp {
-            Imp::Blocking(q) => q.unfinished_tasks(),
-            Imp::Green(q) => q.unfinished_tasks(),
-        }
+        both!(&self.imp, q => q.unfinished_tasks())
     }
 
     /// Waits until every item put has been marked done.
@@ -608,10 +582,10 @@ impl<T, K: Kind<T>> GenericQueue<T, K> {
     pub fn join(&self) {
         self.check();
         match &self.imp {
-            Imp::Blocking(q) => {
+            Flavored::Blocking(q) => {
                 q.join_until(None);
             }
-            Imp::Green(q) => q.join(),
+            Flavored::Green(q) => q.join(),
         }
     }
 
@@ -629,8 +603,8 @@ impl<T, K: Kind<T>> GenericQueue<T, K> {
     pub fn join_timeout(&self, timeout: Duration) -> bool {
         self.check();
         match &self.imp {
-            Imp::Blocking(q) => q.join_until(Instant::now().checked_add(timeout)),
-            Imp::Green(q) => q.join_timeout(timeout),
+            Flavored::Blocking(q) => q.join_until(Instant::now().checked_add(timeout)),
+            Flavored::Green(q) => q.join_timeout(timeout),
         }
     }
 }
@@ -645,8 +619,8 @@ impl<T, K: Kind<T>> Default for GenericQueue<T, K> {
 impl<T, K: Kind<T>> Clone for GenericQueue<T, K> {
     fn clone(&self) -> Self {
         let imp = match &self.imp {
-            Imp::Blocking(q) => Imp::Blocking(q.clone()),
-            Imp::Green(q) => Imp::Green(q.clone()),
+            Flavored::Blocking(q) => Flavored::Blocking(q.clone()),
+            Flavored::Green(q) => Flavored::Green(q.clone()),
         };
         GenericQueue { imp, site: self.site }
     }

@@ -15,6 +15,7 @@ use std::time::Duration;
 use greenpatch_runtime::mpsc as green;
 
 use super::{RecvError, RecvTimeoutError, SendError, TryRecvError, TrySendError, CHANNEL, SYNC_CHANNEL};
+use crate::flavor::{both, Flavored};
 use crate::monkey::Slot;
 use crate::Flavor;
 
@@ -40,13 +41,13 @@ pub fn channel<T>() -> (Sender<T>, Receiver<T>) {
     match (CHANNEL.get())() {
         Flavor::Blocking => {
             let (tx, rx) = std_mpsc::channel();
-            (Sender { imp: SenderImpl::Blocking(tx), site }, Receiver { imp: RxImpl::Blocking(rx), site, sync: false })
+            (Sender { imp: Flavored::Blocking(tx), site }, Receiver { imp: Flavored::Blocking(rx), site, sync: false })
         }
         Flavor::Green => {
             let (tx, rx) = green::channel();
             (
-                Sender { imp: SenderImpl::Green(Arc::new(tx)), site },
-                Receiver { imp: RxImpl::Green(rx), site, sync: false },
+                Sender { imp: Flavored::Green(Arc::new(tx)), site },
+                Receiver { imp: Flavored::Green(rx), site, sync: false },
             )
         }
     }
@@ -70,23 +71,23 @@ pub fn sync_channel<T>(bound: usize) -> (SyncSender<T>, Receiver<T>) {
     match (SYNC_CHANNEL.get())() {
         Flavor::Blocking => {
             let (tx, rx) = std_mpsc::sync_channel(bound);
-            (SyncSender { imp: SyncImpl::Blocking(tx), site }, Receiver { imp: RxImpl::Blocking(rx), site, sync: true })
+            (
+                SyncSender { imp: Flavored::Blocking(tx), site },
+                Receiver { imp: Flavored::Blocking(rx), site, sync: true },
+            )
         }
         Flavor::Green => {
             let (tx, rx) = green::sync_channel(bound);
             (
-                SyncSender { imp: SyncImpl::Green(Arc::new(tx)), site },
-                Receiver { imp: RxImpl::Green(rx), site, sync: true },
+                SyncSender { imp: Flavored::Green(Arc::new(tx)), site },
+                Receiver { imp: Flavored::Green(rx), site, sync: true },
             )
         }
     }
 }
 
-enum SenderImpl<T> {
-    Blocking(std_mpsc::Sender<T>),
-    /// In an `Arc`: the runtime's `Sender` is `Clone` only for `T: Clone`.
-    Green(Arc<green::Sender<T>>),
-}
+// In an `Arc`: the runtime's `Sender` is `Clone` only for `T: Clone`.
+type SenderImpl<T> = Flavored<std_mpsc::Sender<T>, Arc<green::Sender<T>>>;
 
 /// The sending half of a [`channel`]; clone it for more producers.
 ///
@@ -117,10 +118,7 @@ impl<T> Sender<T> {
     /// assert_eq!(tx.send(1).unwrap_err().0, 1);
     /// ```
     pub fn send(&self, t: T) -> Result<(), SendError<T>> {
-        match &self.imp {
-            SenderImpl::Blocking(tx) => tx.send(t),
-            SenderImpl::Green(tx) => tx.send(t),
-        }
+        both!(&self.imp, tx => tx.send(t))
     }
 
     /// The channel's flavor.
@@ -132,28 +130,22 @@ impl<T> Sender<T> {
     /// assert_eq!(tx.flavor(), greenpatch::Flavor::Blocking);
     /// ```
     pub fn flavor(&self) -> Flavor {
-        match self.imp {
-            SenderImpl::Blocking(_) => Flavor::Blocking,
-            SenderImpl::Green(_) => Flavor::Green,
-        }
+        self.imp.flavor()
     }
 }
 
 impl<T> Clone for Sender<T> {
     fn clone(&self) -> Self {
         let imp = match &self.imp {
-            SenderImpl::Blocking(tx) => SenderImpl::Blocking(tx.clone()),
-            SenderImpl::Green(tx) => SenderImpl::Green(tx.clone()),
+            Flavored::Blocking(tx) => Flavored::Blocking(tx.clone()),
+            Flavored::Green(tx) => Flavored::Green(tx.clone()),
         };
         Sender { imp, site: self.site }
     }
 }
 
-enum SyncImpl<T> {
-    Blocking(std_mpsc::SyncSender<T>),
-    /// In an `Arc`, as `SenderImpl::Green`.
-    Green(Arc<green::SyncSender<T>>),
-}
+// In an `Arc`, as `Flavored::Green`.
+type SyncImpl<T> = Flavored<std_mpsc::SyncSender<T>, Arc<green::SyncSender<T>>>;
 
 /// The sending half of a [`sync_channel`]; clone it for more producers.
 ///
@@ -186,11 +178,11 @@ impl<T> SyncSender<T> {
     /// ```
     pub fn send(&self, t: T) -> Result<(), SendError<T>> {
         match &self.imp {
-            SyncImpl::Blocking(tx) => {
+            Flavored::Blocking(tx) => {
                 check(&SYNC_CHANNEL, self.site);
                 tx.send(t)
             }
-            SyncImpl::Green(tx) => tx.send(t),
+            Flavored::Green(tx) => tx.send(t),
         }
     }
 
@@ -207,10 +199,7 @@ impl<T> SyncSender<T> {
     /// assert!(tx.try_send(1).is_err()); // nobody is receiving
     /// ```
     pub fn try_send(&self, t: T) -> Result<(), TrySendError<T>> {
-        match &self.imp {
-            SyncImpl::Blocking(tx) => tx.try_send(t),
-            SyncImpl::Green(tx) => tx.try_send(t),
-        }
+        both!(&self.imp, tx => tx.try_send(t))
     }
 
     /// The channel's flavor.
@@ -222,27 +211,21 @@ impl<T> SyncSender<T> {
     /// assert_eq!(tx.flavor(), greenpatch::Flavor::Blocking);
     /// ```
     pub fn flavor(&self) -> Flavor {
-        match self.imp {
-            SyncImpl::Blocking(_) => Flavor::Blocking,
-            SyncImpl::Green(_) => Flavor::Green,
-        }
+        self.imp.flavor()
     }
 }
 
 impl<T> Clone for SyncSender<T> {
     fn clone(&self) -> Self {
         let imp = match &self.imp {
-            SyncImpl::Blocking(tx) => SyncImpl::Blocking(tx.clone()),
-            SyncImpl::Green(tx) => SyncImpl::Green(tx.clone()),
+            Flavored::Blocking(tx) => Flavored::Blocking(tx.clone()),
+            Flavored::Green(tx) => Flavored::Green(tx.clone()),
         };
         SyncSender { imp, site: self.site }
     }
 }
 
-enum RxImpl<T> {
-    Blocking(std_mpsc::Receiver<T>),
-    Green(green::Receiver<T>),
-}
+type RxImpl<T> = Flavored<std_mpsc::Receiver<T>, green::Receiver<T>>;
 
 /// The receiving half of a channel (one consumer).
 ///
@@ -267,7 +250,7 @@ fn check(slot: &Slot<fn() -> Flavor>, site: &'static Location<'static>) {
 
 impl<T> Receiver<T> {
     fn check(&self) {
-        if let RxImpl::Blocking(_) = self.imp {
+        if let Flavored::Blocking(_) = self.imp {
             check(if self.sync { &SYNC_CHANNEL } else { &CHANNEL }, self.site);
         }
     }
@@ -287,10 +270,7 @@ impl<T> Receiver<T> {
     /// ```
     pub fn recv(&self) -> Result<T, RecvError> {
         self.check();
-        match &self.imp {
-            RxImpl::Blocking(rx) => rx.recv(),
-            RxImpl::Green(rx) => rx.recv(),
-        }
+        both!(&self.imp, rx => rx.recv())
     }
 
     /// Takes a message if one is buffered, without waiting.
@@ -306,10 +286,7 @@ impl<T> Receiver<T> {
     /// assert!(rx.try_recv().is_err());
     /// ```
     pub fn try_recv(&self) -> Result<T, TryRecvError> {
-        match &self.imp {
-            RxImpl::Blocking(rx) => rx.try_recv(),
-            RxImpl::Green(rx) => rx.try_recv(),
-        }
+        both!(&self.imp, rx => rx.try_recv())
     }
 
     /// Waits at most `timeout` for a message.
@@ -327,10 +304,7 @@ impl<T> Receiver<T> {
     /// ```
     pub fn recv_timeout(&self, timeout: Duration) -> Result<T, RecvTimeoutError> {
         self.check();
-        match &self.imp {
-            RxImpl::Blocking(rx) => rx.recv_timeout(timeout),
-            RxImpl::Green(rx) => rx.recv_timeout(timeout),
-        }
+        both!(&self.imp, rx => rx.recv_timeout(timeout))
     }
 
     /// A blocking iterator over messages, ending when every sender is gone.
@@ -369,10 +343,7 @@ impl<T> Receiver<T> {
     /// assert_eq!(rx.flavor(), greenpatch::Flavor::Blocking);
     /// ```
     pub fn flavor(&self) -> Flavor {
-        match self.imp {
-            RxImpl::Blocking(_) => Flavor::Blocking,
-            RxImpl::Green(_) => Flavor::Green,
-        }
+        self.imp.flavor()
     }
 }
 

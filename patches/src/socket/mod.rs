@@ -46,6 +46,8 @@ mod unix;
 use std::io;
 use std::time::Duration;
 
+use crate::flavor::{both, Flavored};
+
 pub use std::net::{AddrParseError, IpAddr, Ipv4Addr, Ipv6Addr, Shutdown, SocketAddr, SocketAddrV4, SocketAddrV6};
 pub use tcp::{Incoming, TcpListener, TcpStream};
 pub use udp::UdpSocket;
@@ -241,31 +243,189 @@ fn each_addr<A: ToSocketAddrs, T>(addr: A, mut f: impl FnMut(&SocketAddr) -> io:
     Err(last.unwrap_or_else(|| io::Error::new(io::ErrorKind::InvalidInput, "could not resolve to any addresses")))
 }
 
-/// Matches a facade socket's implementation and runs the same expression on
-/// either (the two have the same method names).
-macro_rules! both {
-    ($imp:expr, $s:ident => $e:expr) => {
-        match $imp {
-            Imp::Blocking($s) => $e,
-            Imp::Green($s) => $e,
+/// The options that std's socket types and the runtime's share, declared
+/// once: implemented for both by forwarding to their methods of the same
+/// name, and for a `Flavored` pair of them by dispatch. The facades'
+/// public methods (`socket_options!`) call through it.
+pub(crate) trait SocketOptions {
+    fn set_nonblocking(&self, nonblocking: bool) -> io::Result<()>;
+    fn take_error(&self) -> io::Result<Option<io::Error>>;
+}
+
+/// The timeouts of a connected or datagram socket.
+pub(crate) trait Timeouts {
+    fn set_read_timeout(&self, dur: Option<Duration>) -> io::Result<()>;
+    fn set_write_timeout(&self, dur: Option<Duration>) -> io::Result<()>;
+    fn read_timeout(&self) -> io::Result<Option<Duration>>;
+    fn write_timeout(&self) -> io::Result<Option<Duration>>;
+}
+
+/// `IP_TTL`, for the IP sockets.
+pub(crate) trait Ttl {
+    fn set_ttl(&self, ttl: u32) -> io::Result<()>;
+    fn ttl(&self) -> io::Result<u32>;
+}
+
+/// Implements `$trait` for each type by forwarding to its inherent methods,
+/// and for `Flavored` of two implementors by dispatch.
+macro_rules! forward {
+    ($trait:ident for [$($ty:ty),+]: $methods:tt) => {
+        $(forward!(@impl $trait, $ty, $methods);)+
+        forward!(@flavored $trait, $methods);
+    };
+    (@impl $trait:ident, $ty:ty, {$(fn $name:ident(&self $(, $arg:ident: $aty:ty)*) -> $ret:ty;)+}) => {
+        impl $trait for $ty {
+            $(#[inline]
+            fn $name(&self $(, $arg: $aty)*) -> $ret {
+                <$ty>::$name(self $(, $arg)*)
+            })+
+        }
+    };
+    (@flavored $trait:ident, {$(fn $name:ident(&self $(, $arg:ident: $aty:ty)*) -> $ret:ty;)+}) => {
+        impl<B: $trait, G: $trait> $trait for Flavored<B, G> {
+            $(#[inline]
+            fn $name(&self $(, $arg: $aty)*) -> $ret {
+                both!(self, s => $trait::$name(s $(, $arg)*))
+            })+
         }
     };
 }
-use both;
 
-/// Implements the descriptor traits and conversions of a facade socket
-/// type `$t` with `imp: Imp` over `$std` / `$green`.
+use greenpatch_runtime::net as rt_net;
+#[cfg(unix)]
+use std::os::unix::net as unet;
+
+#[cfg(unix)]
+forward!(SocketOptions for [
+    std::net::TcpStream, rt_net::TcpStream, std::net::TcpListener, rt_net::TcpListener,
+    std::net::UdpSocket, rt_net::UdpSocket, unet::UnixStream, rt_net::UnixStream,
+    unet::UnixListener, rt_net::UnixListener, unet::UnixDatagram, rt_net::UnixDatagram]: {
+    fn set_nonblocking(&self, nonblocking: bool) -> io::Result<()>;
+    fn take_error(&self) -> io::Result<Option<io::Error>>;
+});
+#[cfg(unix)]
+forward!(Timeouts for [
+    std::net::TcpStream, rt_net::TcpStream, std::net::UdpSocket, rt_net::UdpSocket,
+    unet::UnixStream, rt_net::UnixStream, unet::UnixDatagram, rt_net::UnixDatagram]: {
+    fn set_read_timeout(&self, dur: Option<Duration>) -> io::Result<()>;
+    fn set_write_timeout(&self, dur: Option<Duration>) -> io::Result<()>;
+    fn read_timeout(&self) -> io::Result<Option<Duration>>;
+    fn write_timeout(&self) -> io::Result<Option<Duration>>;
+});
+forward!(Ttl for [
+    std::net::TcpStream, rt_net::TcpStream, std::net::TcpListener, rt_net::TcpListener,
+    std::net::UdpSocket, rt_net::UdpSocket]: {
+    fn set_ttl(&self, ttl: u32) -> io::Result<()>;
+    fn ttl(&self) -> io::Result<u32>;
+});
+
+/// The public option methods of facade socket `$t` (std's `$std`), for the
+/// groups listed: each links to std's method and shows a use on `s`, made by
+/// the `setup` lines.
+macro_rules! socket_options {
+    ($t:ident, $std:literal, setup = $setup:literal, [$($group:ident),+]
+        $(, {$($doc:literal fn $name:ident(&self $(, $arg:ident: $aty:ty)*) -> $ret:ty = $example:literal;)+})?) => {
+        impl $t {
+            $(socket_options!(@$group $std, $setup);)+
+            $($(
+            #[doc = $doc]
+            ///
+            /// # Errors
+            ///
+            #[doc = concat!("As [`", $std, "::", stringify!($name), "`].")]
+            ///
+            /// # Example
+            ///
+            /// ```
+            #[doc = $setup]
+            #[doc = $example]
+            /// ```
+            #[inline]
+            pub fn $name(&self $(, $arg: $aty)*) -> $ret {
+                crate::flavor::both!(&self.imp, s => s.$name($($arg),*))
+            }
+            )+)?
+        }
+    };
+    (@basic $std:literal, $setup:literal) => {
+        socket_options!(@method $std, $setup, SocketOptions,
+            "Non-blocking mode: an operation that would wait returns `WouldBlock` at once.",
+            fn set_nonblocking(&self, nonblocking: bool) -> io::Result<()> = "s.set_nonblocking(true).unwrap();");
+        socket_options!(@method $std, $setup, SocketOptions, "Takes the pending `SO_ERROR`.",
+            fn take_error(&self) -> io::Result<Option<io::Error>> = "assert!(s.take_error().unwrap().is_none());");
+    };
+    (@timeouts $std:literal, $setup:literal) => {
+        socket_options!(@method $std, $setup, Timeouts,
+            "Sets the read timeout (`None`: wait forever); a read that waits longer fails with `WouldBlock`, as std on Linux. `InvalidInput` for a zero duration.",
+            fn set_read_timeout(&self, dur: Option<Duration>) -> io::Result<()> =
+                "s.set_read_timeout(Some(std::time::Duration::from_secs(1))).unwrap();\nassert_eq!(s.read_timeout().unwrap(), Some(std::time::Duration::from_secs(1)));");
+        socket_options!(@method $std, $setup, Timeouts, "Sets the write timeout. `InvalidInput` for a zero duration.",
+            fn set_write_timeout(&self, dur: Option<Duration>) -> io::Result<()> =
+                "s.set_write_timeout(Some(std::time::Duration::from_secs(1))).unwrap();\nassert!(s.write_timeout().unwrap().is_some());");
+        socket_options!(@method $std, $setup, Timeouts, "The read timeout.",
+            fn read_timeout(&self) -> io::Result<Option<Duration>> = "assert_eq!(s.read_timeout().unwrap(), None);");
+        socket_options!(@method $std, $setup, Timeouts, "The write timeout.",
+            fn write_timeout(&self) -> io::Result<Option<Duration>> = "assert_eq!(s.write_timeout().unwrap(), None);");
+    };
+    (@ttl $std:literal, $setup:literal) => {
+        socket_options!(@method $std, $setup, Ttl, "Sets `IP_TTL`.",
+            fn set_ttl(&self, ttl: u32) -> io::Result<()> = "s.set_ttl(64).unwrap();\nassert_eq!(s.ttl().unwrap(), 64);");
+        socket_options!(@method $std, $setup, Ttl, "`IP_TTL`.",
+            fn ttl(&self) -> io::Result<u32> = "assert!(s.ttl().unwrap() > 0);");
+    };
+    (@method $std:literal, $setup:literal, $trait:ident, $doc:literal,
+        fn $name:ident(&self $(, $arg:ident: $aty:ty)*) -> $ret:ty = $example:literal) => {
+        #[doc = $doc]
+        ///
+        /// # Errors
+        ///
+        #[doc = concat!("As [`", $std, "::", stringify!($name), "`].")]
+        ///
+        /// # Example
+        ///
+        /// ```
+        #[doc = $setup]
+        #[doc = $example]
+        /// ```
+        #[inline]
+        pub fn $name(&self $(, $arg: $aty)*) -> $ret {
+            crate::socket::$trait::$name(&self.imp $(, $arg)*)
+        }
+    };
+}
+use socket_options;
+
+/// Delegates a facade socket's methods that differ between socket kinds
+/// (addresses, `shutdown`, `peek`) to whichever implementation it holds.
+macro_rules! delegate {
+    ($($(#[$doc:meta])* fn $name:ident(&self $(, $arg:ident: $ty:ty)*) -> $ret:ty;)+) => {$(
+        $(#[$doc])*
+        #[inline]
+        pub fn $name(&self $(, $arg: $ty)*) -> $ret {
+            crate::flavor::both!(&self.imp, s => s.$name($($arg),*))
+        }
+    )+};
+}
+use delegate;
+
+/// Implements, for facade socket `$t` with `imp: Flavored<$std, $green>`
+/// and `site`: the descriptor traits and conversions, `Debug`, `flavor()`,
+/// `try_clone`; and, with `io`, `Read`/`Write` for `$t` and `&$t` (checking
+/// a pre-patch socket used from a green thread first). `$slot` is the
+/// module's item that says whether `socket` is patched.
 macro_rules! socket_traits {
-    ($t:ident, $std:ty, $green:ty, $slot:path) => {
+    ($t:ident, $std:ty, $green:ty, $slot:path $(, check = $kind:literal $(, $io:ident)?)?) => {
         impl std::os::fd::AsRawFd for $t {
+            #[inline]
             fn as_raw_fd(&self) -> std::os::fd::RawFd {
-                crate::socket::both!(&self.imp, s => std::os::fd::AsRawFd::as_raw_fd(s))
+                std::os::fd::AsRawFd::as_raw_fd(&self.imp)
             }
         }
 
         impl std::os::fd::AsFd for $t {
+            #[inline]
             fn as_fd(&self) -> std::os::fd::BorrowedFd<'_> {
-                crate::socket::both!(&self.imp, s => std::os::fd::AsFd::as_fd(s))
+                std::os::fd::AsFd::as_fd(&self.imp)
             }
         }
 
@@ -280,8 +440,8 @@ macro_rules! socket_traits {
         impl From<$t> for $std {
             fn from(s: $t) -> $std {
                 match s.imp {
-                    Imp::Blocking(s) => s,
-                    Imp::Green(s) => <$std>::from(s),
+                    $crate::flavor::Flavored::Blocking(s) => s,
+                    $crate::flavor::Flavored::Green(s) => <$std>::from(s),
                 }
             }
         }
@@ -291,7 +451,11 @@ macro_rules! socket_traits {
         impl From<$std> for $t {
             #[track_caller]
             fn from(s: $std) -> $t {
-                let imp = if $slot.is_patched() { Imp::Green(<$green>::from(s)) } else { Imp::Blocking(s) };
+                let imp = if $slot.is_patched() {
+                    $crate::flavor::Flavored::Green(<$green>::from(s))
+                } else {
+                    $crate::flavor::Flavored::Blocking(s)
+                };
                 $t { imp, site: std::panic::Location::caller() }
             }
         }
@@ -316,24 +480,101 @@ macro_rules! socket_traits {
             /// let _ = s.flavor();
             /// # }
             /// ```
+            #[inline]
             pub fn flavor(&self) -> crate::Flavor {
-                match self.imp {
-                    Imp::Blocking(_) => crate::Flavor::Blocking,
-                    Imp::Green(_) => crate::Flavor::Green,
+                self.imp.flavor()
+            }
+
+            /// Another handle to the same socket, of the same flavor.
+            ///
+            /// # Errors
+            ///
+            #[doc = concat!("As [`", stringify!($std), "::try_clone`] (`dup` failed).")]
+            ///
+            /// # Example
+            ///
+            /// ```
+            #[doc = concat!("# fn f(s: &greenpatch::socket::", stringify!($t), ") {")]
+            /// let s2 = s.try_clone().unwrap();
+            /// assert_eq!(s2.flavor(), s.flavor());
+            /// # }
+            /// ```
+            pub fn try_clone(&self) -> io::Result<$t> {
+                let imp = self.imp.as_ref().try_map(<$std>::try_clone, <$green>::try_clone)?;
+                Ok($t { imp, site: self.site })
+            }
+        }
+
+        $(
+        impl $t {
+            /// Reports a blocking call of a pre-patch socket from a green thread.
+            #[inline]
+            fn check(&self) {
+                if let $crate::flavor::Flavored::Blocking(_) = self.imp {
+                    crate::stale::check($slot.is_patched(), $kind, self.site, "made before patch_all()");
                 }
+            }
+        }
+
+        $(crate::socket::socket_traits!(@$io $t);)?
+        )?
+    };
+    (@io $t:ident) => {
+        impl std::io::Read for &$t {
+            #[inline]
+            fn read(&mut self, buf: &mut [u8]) -> io::Result<usize> {
+                self.check();
+                crate::flavor::both!(&self.imp, s => std::io::Read::read(&mut &*s, buf))
+            }
+
+            fn read_vectored(&mut self, bufs: &mut [std::io::IoSliceMut<'_>]) -> io::Result<usize> {
+                self.check();
+                crate::flavor::both!(&self.imp, s => std::io::Read::read_vectored(&mut &*s, bufs))
+            }
+        }
+
+        impl std::io::Write for &$t {
+            #[inline]
+            fn write(&mut self, buf: &[u8]) -> io::Result<usize> {
+                self.check();
+                crate::flavor::both!(&self.imp, s => std::io::Write::write(&mut &*s, buf))
+            }
+
+            fn write_vectored(&mut self, bufs: &[std::io::IoSlice<'_>]) -> io::Result<usize> {
+                self.check();
+                crate::flavor::both!(&self.imp, s => std::io::Write::write_vectored(&mut &*s, bufs))
+            }
+
+            fn flush(&mut self) -> io::Result<()> {
+                Ok(())
+            }
+        }
+
+        impl std::io::Read for $t {
+            #[inline]
+            fn read(&mut self, buf: &mut [u8]) -> io::Result<usize> {
+                std::io::Read::read(&mut &*self, buf)
+            }
+
+            fn read_vectored(&mut self, bufs: &mut [std::io::IoSliceMut<'_>]) -> io::Result<usize> {
+                std::io::Read::read_vectored(&mut &*self, bufs)
+            }
+        }
+
+        impl std::io::Write for $t {
+            #[inline]
+            fn write(&mut self, buf: &[u8]) -> io::Result<usize> {
+                std::io::Write::write(&mut &*self, buf)
+            }
+
+            fn write_vectored(&mut self, bufs: &[std::io::IoSlice<'_>]) -> io::Result<usize> {
+                std::io::Write::write_vectored(&mut &*self, bufs)
+            }
+
+            fn flush(&mut self) -> io::Result<()> {
+                Ok(())
             }
         }
     };
 }
 use socket_traits;
-
-/// Delegates std's common per-socket getters and setters.
-macro_rules! delegate {
-    ($($(#[$doc:meta])* fn $name:ident(&self $(, $arg:ident: $ty:ty)*) -> $ret:ty;)+) => {$(
-        $(#[$doc])*
-        pub fn $name(&self $(, $arg: $ty)*) -> $ret {
-            crate::socket::both!(&self.imp, s => s.$name($($arg),*))
-        }
-    )+};
-}
-use delegate;

@@ -1,37 +1,38 @@
 //! [`TcpStream`] and [`TcpListener`]: std's or the runtime's, chosen by
 //! the constructor item that made them.
 
-use std::io::{self, IoSlice, IoSliceMut, Read, Write};
+use std::io;
 use std::net::{Shutdown, SocketAddr};
 use std::panic::Location;
 use std::time::Duration;
 
 use greenpatch_runtime::net as green;
 
-use super::{both, delegate, each_addr, socket_traits, ToSocketAddrs};
+use super::{delegate, each_addr, socket_options, socket_traits, ToSocketAddrs};
+use crate::flavor::{both, Flavored};
 
 fn std_connect(a: &SocketAddr) -> io::Result<TcpStream> {
-    std::net::TcpStream::connect(a).map(|s| TcpStream::new(Imp::Blocking(s)))
+    std::net::TcpStream::connect(a).map(|s| TcpStream::new(Flavored::Blocking(s)))
 }
 
 fn green_connect(a: &SocketAddr) -> io::Result<TcpStream> {
-    green::TcpStream::connect(a).map(|s| TcpStream::new(Imp::Green(s)))
+    green::TcpStream::connect(a).map(|s| TcpStream::new(Flavored::Green(s)))
 }
 
 fn std_connect_timeout(a: &SocketAddr, t: Duration) -> io::Result<TcpStream> {
-    std::net::TcpStream::connect_timeout(a, t).map(|s| TcpStream::new(Imp::Blocking(s)))
+    std::net::TcpStream::connect_timeout(a, t).map(|s| TcpStream::new(Flavored::Blocking(s)))
 }
 
 fn green_connect_timeout(a: &SocketAddr, t: Duration) -> io::Result<TcpStream> {
-    green::TcpStream::connect_timeout(a, t).map(|s| TcpStream::new(Imp::Green(s)))
+    green::TcpStream::connect_timeout(a, t).map(|s| TcpStream::new(Flavored::Green(s)))
 }
 
 fn std_bind(a: &SocketAddr) -> io::Result<TcpListener> {
-    std::net::TcpListener::bind(a).map(|l| TcpListener::new(ListenerImp::Blocking(l)))
+    std::net::TcpListener::bind(a).map(|l| TcpListener::new(Flavored::Blocking(l)))
 }
 
 fn green_bind(a: &SocketAddr) -> io::Result<TcpListener> {
-    green::TcpListener::bind(a).map(|l| TcpListener::new(ListenerImp::Green(l)))
+    green::TcpListener::bind(a).map(|l| TcpListener::new(Flavored::Green(l)))
 }
 
 crate::slot! {
@@ -50,10 +51,7 @@ fn check(kind: &'static str, site: &'static Location<'static>) {
     crate::stale::check(CONNECT.is_patched(), kind, site, "made before patch_all()");
 }
 
-pub(super) enum Imp {
-    Blocking(std::net::TcpStream),
-    Green(green::TcpStream),
-}
+type Imp = Flavored<std::net::TcpStream, green::TcpStream>;
 
 /// A TCP connection with std's API: a blocking `std::net::TcpStream` when
 /// made before `patch_all()`, a green one (reads and writes park only the
@@ -78,18 +76,17 @@ pub struct TcpStream {
     site: &'static Location<'static>,
 }
 
-socket_traits!(TcpStream, std::net::TcpStream, green::TcpStream, CONNECT);
+socket_traits!(TcpStream, std::net::TcpStream, green::TcpStream, CONNECT, check = "TcpStream", io);
+socket_options!(
+    TcpStream,
+    "std::net::TcpStream",
+    setup = "let l = greenpatch::socket::TcpListener::bind(\"127.0.0.1:0\").unwrap();\nlet s = greenpatch::socket::TcpStream::connect(l.local_addr().unwrap()).unwrap();",
+    [basic, timeouts, ttl]
+);
 
 impl TcpStream {
     fn new(imp: Imp) -> TcpStream {
         TcpStream { imp, site: Location::caller() }
-    }
-
-    #[inline]
-    fn check(&self) {
-        if let Imp::Blocking(_) = self.imp {
-            check("TcpStream", self.site);
-        }
     }
 
     /// Connects to the first address of `addr` that accepts, through the
@@ -161,29 +158,6 @@ impl TcpStream {
     pub fn peek(&self, buf: &mut [u8]) -> io::Result<usize> {
         self.check();
         both!(&self.imp, s => s.peek(buf))
-    }
-
-    /// Another handle to the same connection (same flavor).
-    ///
-    /// # Errors
-    ///
-    /// As std (`dup` failed).
-    ///
-    /// # Example
-    ///
-    /// ```
-    /// use greenpatch::socket::{TcpListener, TcpStream};
-    /// let l = TcpListener::bind("127.0.0.1:0").unwrap();
-    /// let c = TcpStream::connect(l.local_addr().unwrap()).unwrap();
-    /// let c2 = c.try_clone().unwrap();
-    /// assert_eq!(c.local_addr().unwrap(), c2.local_addr().unwrap());
-    /// ```
-    pub fn try_clone(&self) -> io::Result<TcpStream> {
-        let imp = match &self.imp {
-            Imp::Blocking(s) => Imp::Blocking(s.try_clone()?),
-            Imp::Green(s) => Imp::Green(s.try_clone()?),
-        };
-        Ok(TcpStream { imp, site: self.site })
     }
 
     delegate! {
@@ -263,200 +237,12 @@ impl TcpStream {
         /// let _ = s.nodelay().unwrap();
         /// ```
         fn nodelay(&self) -> io::Result<bool>;
-        /// Sets `IP_TTL`.
-        ///
-        /// # Errors
-        ///
-        /// As std.
-        ///
-        /// # Example
-        ///
-        /// ```
-        /// let l = greenpatch::socket::TcpListener::bind("127.0.0.1:0").unwrap();
-        /// let s = greenpatch::socket::TcpStream::connect(l.local_addr().unwrap()).unwrap();
-        /// s.set_ttl(64).unwrap();
-        /// assert_eq!(s.ttl().unwrap(), 64);
-        /// ```
-        fn set_ttl(&self, ttl: u32) -> io::Result<()>;
-        /// `IP_TTL`.
-        ///
-        /// # Errors
-        ///
-        /// As std.
-        ///
-        /// # Example
-        ///
-        /// ```
-        /// let l = greenpatch::socket::TcpListener::bind("127.0.0.1:0").unwrap();
-        /// let s = greenpatch::socket::TcpStream::connect(l.local_addr().unwrap()).unwrap();
-        /// assert!(s.ttl().unwrap() > 0);
-        /// ```
-        fn ttl(&self) -> io::Result<u32>;
-        /// Sets the read timeout (`None`: wait forever); a read that waits
-        /// longer fails with `WouldBlock`, as std on Linux.
-        ///
-        /// # Errors
-        ///
-        /// `InvalidInput` for a zero duration, as std.
-        ///
-        /// # Example
-        ///
-        /// ```
-        /// use std::time::Duration;
-        /// let l = greenpatch::socket::TcpListener::bind("127.0.0.1:0").unwrap();
-        /// let s = greenpatch::socket::TcpStream::connect(l.local_addr().unwrap()).unwrap();
-        /// s.set_read_timeout(Some(Duration::from_secs(1))).unwrap();
-        /// assert_eq!(s.read_timeout().unwrap(), Some(Duration::from_secs(1)));
-        /// ```
-        fn set_read_timeout(&self, dur: Option<Duration>) -> io::Result<()>;
-        /// Sets the write timeout.
-        ///
-        /// # Errors
-        ///
-        /// `InvalidInput` for a zero duration, as std.
-        ///
-        /// # Example
-        ///
-        /// ```
-        /// use std::time::Duration;
-        /// let l = greenpatch::socket::TcpListener::bind("127.0.0.1:0").unwrap();
-        /// let s = greenpatch::socket::TcpStream::connect(l.local_addr().unwrap()).unwrap();
-        /// s.set_write_timeout(Some(Duration::from_secs(1))).unwrap();
-        /// assert!(s.write_timeout().unwrap().is_some());
-        /// ```
-        fn set_write_timeout(&self, dur: Option<Duration>) -> io::Result<()>;
-        /// The read timeout.
-        ///
-        /// # Errors
-        ///
-        /// As std.
-        ///
-        /// # Example
-        ///
-        /// ```
-        /// let l = greenpatch::socket::TcpListener::bind("127.0.0.1:0").unwrap();
-        /// let s = greenpatch::socket::TcpStream::connect(l.local_addr().unwrap()).unwrap();
-        /// assert_eq!(s.read_timeout().unwrap(), None);
-        /// ```
-        fn read_timeout(&self) -> io::Result<Option<Duration>>;
-        /// The write timeout.
-        ///
-        /// # Errors
-        ///
-        /// As std.
-        ///
-        /// # Example
-        ///
-        /// ```
-        /// let l = greenpatch::socket::TcpListener::bind("127.0.0.1:0").unwrap();
-        /// let s = greenpatch::socket::TcpStream::connect(l.local_addr().unwrap()).unwrap();
-        /// assert_eq!(s.write_timeout().unwrap(), None);
-        /// ```
-        fn write_timeout(&self) -> io::Result<Option<Duration>>;
-        /// Non-blocking mode: an operation that would wait returns
-        /// `WouldBlock` at once.
-        ///
-        /// # Errors
-        ///
-        /// As std.
-        ///
-        /// # Example
-        ///
-        /// ```
-        /// let l = greenpatch::socket::TcpListener::bind("127.0.0.1:0").unwrap();
-        /// let s = greenpatch::socket::TcpStream::connect(l.local_addr().unwrap()).unwrap();
-        /// s.set_nonblocking(true).unwrap();
-        /// ```
-        fn set_nonblocking(&self, nonblocking: bool) -> io::Result<()>;
-        /// Takes the pending `SO_ERROR`.
-        ///
-        /// # Errors
-        ///
-        /// As std.
-        ///
-        /// # Example
-        ///
-        /// ```
-        /// let l = greenpatch::socket::TcpListener::bind("127.0.0.1:0").unwrap();
-        /// let s = greenpatch::socket::TcpStream::connect(l.local_addr().unwrap()).unwrap();
-        /// assert!(s.take_error().unwrap().is_none());
-        /// ```
-        fn take_error(&self) -> io::Result<Option<io::Error>>;
-    }
-}
-
-impl Read for &TcpStream {
-    #[inline]
-    fn read(&mut self, buf: &mut [u8]) -> io::Result<usize> {
-        self.check();
-        both!(&self.imp, s => (&*s).read(buf))
-    }
-
-    fn read_vectored(&mut self, bufs: &mut [IoSliceMut<'_>]) -> io::Result<usize> {
-        self.check();
-        both!(&self.imp, s => (&*s).read_vectored(bufs))
-    }
-}
-
-impl Write for &TcpStream {
-    #[inline]
-    fn write(&mut self, buf: &[u8]) -> io::Result<usize> {
-        self.check();
-        both!(&self.imp, s => (&*s).write(buf))
-    }
-
-    fn write_vectored(&mut self, bufs: &[IoSlice<'_>]) -> io::Result<usize> {
-        self.check();
-        both!(&self.imp, s => (&*s).write_vectored(bufs))
-    }
-
-    fn flush(&mut self) -> io::Result<()> {
-        Ok(())
-    }
-}
-
-impl Read for TcpStream {
-    #[inline]
-    fn read(&mut self, buf: &mut [u8]) -> io::Result<usize> {
-        (&*self).read(buf)
-    }
-
-    fn read_vectored(&mut self, bufs: &mut [IoSliceMut<'_>]) -> io::Result<usize> {
-        (&*self).read_vectored(bufs)
-    }
-}
-
-impl Write for TcpStream {
-    #[inline]
-    fn write(&mut self, buf: &[u8]) -> io::Result<usize> {
-        (&*self).write(buf)
-    }
-
-    fn write_vectored(&mut self, bufs: &[IoSlice<'_>]) -> io::Result<usize> {
-        (&*self).write_vectored(bufs)
-    }
-
-    fn flush(&mut self) -> io::Result<()> {
-        Ok(())
     }
 }
 
 // ---------------------------------------------------------------- TcpListener
 
-/// As [`both!`], for [`ListenerImp`].
-macro_rules! listener_both {
-    ($imp:expr, $s:ident => $e:expr) => {
-        match $imp {
-            ListenerImp::Blocking($s) => $e,
-            ListenerImp::Green($s) => $e,
-        }
-    };
-}
-
-pub(super) enum ListenerImp {
-    Blocking(std::net::TcpListener),
-    Green(green::TcpListener),
-}
+type ListenerImp = Flavored<std::net::TcpListener, green::TcpListener>;
 
 /// A TCP server socket with std's API: blocking when bound before
 /// `patch_all()`, green after. Accepted connections have its flavor.
@@ -488,11 +274,13 @@ pub struct TcpListener {
     site: &'static Location<'static>,
 }
 
-mod listener_traits {
-    use super::ListenerImp as Imp;
-    use super::*;
-    socket_traits!(TcpListener, std::net::TcpListener, green::TcpListener, BIND);
-}
+socket_traits!(TcpListener, std::net::TcpListener, green::TcpListener, BIND);
+socket_options!(
+    TcpListener,
+    "std::net::TcpListener",
+    setup = "let s = greenpatch::socket::TcpListener::bind(\"127.0.0.1:0\").unwrap();",
+    [basic, ttl]
+);
 
 impl TcpListener {
     fn new(imp: ListenerImp) -> TcpListener {
@@ -537,17 +325,14 @@ impl TcpListener {
     /// assert_eq!(s.flavor(), l.flavor());
     /// ```
     pub fn accept(&self) -> io::Result<(TcpStream, SocketAddr)> {
-        match &self.imp {
-            ListenerImp::Blocking(l) => {
+        let (imp, a) = match &self.imp {
+            Flavored::Blocking(l) => {
                 check("TcpListener", self.site);
-                let (s, a) = l.accept()?;
-                Ok((TcpStream { imp: Imp::Blocking(s), site: self.site }, a))
+                l.accept().map(|(s, a)| (Flavored::Blocking(s), a))?
             }
-            ListenerImp::Green(l) => {
-                let (s, a) = l.accept()?;
-                Ok((TcpStream { imp: Imp::Green(s), site: self.site }, a))
-            }
-        }
+            Flavored::Green(l) => l.accept().map(|(s, a)| (Flavored::Green(s), a))?,
+        };
+        Ok((TcpStream { imp, site: self.site }, a))
     }
 
     /// An endless iterator over incoming connections.
@@ -565,27 +350,6 @@ impl TcpListener {
         Incoming { listener: self }
     }
 
-    /// Another handle to the same listener (same flavor).
-    ///
-    /// # Errors
-    ///
-    /// As std.
-    ///
-    /// # Example
-    ///
-    /// ```
-    /// let l = greenpatch::socket::TcpListener::bind("127.0.0.1:0").unwrap();
-    /// let l2 = l.try_clone().unwrap();
-    /// assert_eq!(l.local_addr().unwrap(), l2.local_addr().unwrap());
-    /// ```
-    pub fn try_clone(&self) -> io::Result<TcpListener> {
-        let imp = match &self.imp {
-            ListenerImp::Blocking(l) => ListenerImp::Blocking(l.try_clone()?),
-            ListenerImp::Green(l) => ListenerImp::Green(l.try_clone()?),
-        };
-        Ok(TcpListener { imp, site: self.site })
-    }
-
     /// The local address.
     ///
     /// # Errors
@@ -598,74 +362,9 @@ impl TcpListener {
     /// let l = greenpatch::socket::TcpListener::bind("127.0.0.1:0").unwrap();
     /// assert!(l.local_addr().unwrap().ip().is_loopback());
     /// ```
+    #[inline]
     pub fn local_addr(&self) -> io::Result<SocketAddr> {
-        listener_both!(&self.imp, l => l.local_addr())
-    }
-
-    /// Sets `IP_TTL`.
-    ///
-    /// # Errors
-    ///
-    /// As std.
-    ///
-    /// # Example
-    ///
-    /// ```
-    /// let l = greenpatch::socket::TcpListener::bind("127.0.0.1:0").unwrap();
-    /// l.set_ttl(30).unwrap();
-    /// assert_eq!(l.ttl().unwrap(), 30);
-    /// ```
-    pub fn set_ttl(&self, ttl: u32) -> io::Result<()> {
-        listener_both!(&self.imp, l => l.set_ttl(ttl))
-    }
-
-    /// `IP_TTL`.
-    ///
-    /// # Errors
-    ///
-    /// As std.
-    ///
-    /// # Example
-    ///
-    /// ```
-    /// let l = greenpatch::socket::TcpListener::bind("127.0.0.1:0").unwrap();
-    /// assert!(l.ttl().unwrap() > 0);
-    /// ```
-    pub fn ttl(&self) -> io::Result<u32> {
-        listener_both!(&self.imp, l => l.ttl())
-    }
-
-    /// Non-blocking mode: `accept` returns `WouldBlock` instead of waiting.
-    ///
-    /// # Errors
-    ///
-    /// As std.
-    ///
-    /// # Example
-    ///
-    /// ```
-    /// let l = greenpatch::socket::TcpListener::bind("127.0.0.1:0").unwrap();
-    /// l.set_nonblocking(true).unwrap();
-    /// assert!(l.accept().is_err());
-    /// ```
-    pub fn set_nonblocking(&self, nonblocking: bool) -> io::Result<()> {
-        listener_both!(&self.imp, l => l.set_nonblocking(nonblocking))
-    }
-
-    /// Takes the pending `SO_ERROR`.
-    ///
-    /// # Errors
-    ///
-    /// As std.
-    ///
-    /// # Example
-    ///
-    /// ```
-    /// let l = greenpatch::socket::TcpListener::bind("127.0.0.1:0").unwrap();
-    /// assert!(l.take_error().unwrap().is_none());
-    /// ```
-    pub fn take_error(&self) -> io::Result<Option<io::Error>> {
-        listener_both!(&self.imp, l => l.take_error())
+        both!(&self.imp, l => l.local_addr())
     }
 }
 

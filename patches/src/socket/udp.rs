@@ -7,14 +7,15 @@ use std::time::Duration;
 
 use greenpatch_runtime::net as green;
 
-use super::{both, delegate, each_addr, socket_traits, ToSocketAddrs};
+use super::{delegate, each_addr, socket_options, socket_traits, ToSocketAddrs};
+use crate::flavor::{both, Flavored};
 
 fn std_bind(a: &SocketAddr) -> io::Result<UdpSocket> {
-    std::net::UdpSocket::bind(a).map(|s| UdpSocket::new(Imp::Blocking(s)))
+    std::net::UdpSocket::bind(a).map(|s| UdpSocket::new(Flavored::Blocking(s)))
 }
 
 fn green_bind(a: &SocketAddr) -> io::Result<UdpSocket> {
-    green::UdpSocket::bind(a).map(|s| UdpSocket::new(Imp::Green(s)))
+    green::UdpSocket::bind(a).map(|s| UdpSocket::new(Flavored::Green(s)))
 }
 
 crate::slot! {
@@ -22,10 +23,7 @@ crate::slot! {
     pub(crate) static BIND: fn(&SocketAddr) -> io::Result<UdpSocket> = ("UdpSocket", std_bind, green_bind);
 }
 
-pub(super) enum Imp {
-    Blocking(std::net::UdpSocket),
-    Green(green::UdpSocket),
-}
+type Imp = Flavored<std::net::UdpSocket, green::UdpSocket>;
 
 /// A UDP socket with std's API: blocking when bound before `patch_all()`,
 /// green (receives park only the green thread) when bound after.
@@ -46,7 +44,28 @@ pub struct UdpSocket {
     site: &'static Location<'static>,
 }
 
-socket_traits!(UdpSocket, std::net::UdpSocket, green::UdpSocket, BIND);
+socket_traits!(UdpSocket, std::net::UdpSocket, green::UdpSocket, BIND, check = "UdpSocket");
+socket_options!(
+    UdpSocket,
+    "std::net::UdpSocket",
+    setup = "let s = greenpatch::socket::UdpSocket::bind(\"127.0.0.1:0\").unwrap();",
+    [basic, timeouts, ttl],
+    {
+        "Sets `SO_BROADCAST`." fn set_broadcast(&self, on: bool) -> io::Result<()> =
+            "s.set_broadcast(true).unwrap();\nassert!(s.broadcast().unwrap());";
+        "`SO_BROADCAST`." fn broadcast(&self) -> io::Result<bool> = "assert!(!s.broadcast().unwrap());";
+        "Sets `IP_MULTICAST_LOOP`." fn set_multicast_loop_v4(&self, on: bool) -> io::Result<()> =
+            "s.set_multicast_loop_v4(false).unwrap();\nassert!(!s.multicast_loop_v4().unwrap());";
+        "`IP_MULTICAST_LOOP`." fn multicast_loop_v4(&self) -> io::Result<bool> = "let _ = s.multicast_loop_v4().unwrap();";
+        "Sets `IP_MULTICAST_TTL`." fn set_multicast_ttl_v4(&self, ttl: u32) -> io::Result<()> =
+            "s.set_multicast_ttl_v4(4).unwrap();\nassert_eq!(s.multicast_ttl_v4().unwrap(), 4);";
+        "`IP_MULTICAST_TTL`." fn multicast_ttl_v4(&self) -> io::Result<u32> = "let _ = s.multicast_ttl_v4().unwrap();";
+        "Sets `IPV6_MULTICAST_LOOP` (an IPv4 socket fails)." fn set_multicast_loop_v6(&self, on: bool) -> io::Result<()> =
+            "let _ = s.set_multicast_loop_v6(false);";
+        "`IPV6_MULTICAST_LOOP` (an IPv4 socket fails)." fn multicast_loop_v6(&self) -> io::Result<bool> =
+            "let _ = s.multicast_loop_v6();";
+    }
+);
 
 fn no_addr() -> io::Error {
     io::Error::new(io::ErrorKind::InvalidInput, "no addresses to send data to")
@@ -55,13 +74,6 @@ fn no_addr() -> io::Error {
 impl UdpSocket {
     fn new(imp: Imp) -> UdpSocket {
         UdpSocket { imp, site: Location::caller() }
-    }
-
-    #[inline]
-    fn check(&self) {
-        if let Imp::Blocking(_) = self.imp {
-            crate::stale::check(BIND.is_patched(), "UdpSocket", self.site, "made before patch_all()");
-        }
     }
 
     /// Binds to the first address of `addr` that works, through the
@@ -216,26 +228,6 @@ impl UdpSocket {
         both!(&self.imp, s => s.peek(buf))
     }
 
-    /// Another handle to the same socket (same flavor).
-    ///
-    /// # Errors
-    ///
-    /// As std.
-    ///
-    /// # Example
-    ///
-    /// ```
-    /// let s = greenpatch::socket::UdpSocket::bind("127.0.0.1:0").unwrap();
-    /// assert_eq!(s.try_clone().unwrap().local_addr().unwrap(), s.local_addr().unwrap());
-    /// ```
-    pub fn try_clone(&self) -> io::Result<UdpSocket> {
-        let imp = match &self.imp {
-            Imp::Blocking(s) => Imp::Blocking(s.try_clone()?),
-            Imp::Green(s) => Imp::Green(s.try_clone()?),
-        };
-        Ok(UdpSocket { imp, site: self.site })
-    }
-
     /// Joins an IPv4 multicast group.
     ///
     /// # Errors
@@ -331,222 +323,5 @@ impl UdpSocket {
         /// assert!(s.local_addr().unwrap().ip().is_loopback());
         /// ```
         fn local_addr(&self) -> io::Result<SocketAddr>;
-        /// Sets `SO_BROADCAST`.
-        ///
-        /// # Errors
-        ///
-        /// As std.
-        ///
-        /// # Example
-        ///
-        /// ```
-        /// let s = greenpatch::socket::UdpSocket::bind("127.0.0.1:0").unwrap();
-        /// s.set_broadcast(true).unwrap();
-        /// assert!(s.broadcast().unwrap());
-        /// ```
-        fn set_broadcast(&self, on: bool) -> io::Result<()>;
-        /// `SO_BROADCAST`.
-        ///
-        /// # Errors
-        ///
-        /// As std.
-        ///
-        /// # Example
-        ///
-        /// ```
-        /// let s = greenpatch::socket::UdpSocket::bind("127.0.0.1:0").unwrap();
-        /// assert!(!s.broadcast().unwrap());
-        /// ```
-        fn broadcast(&self) -> io::Result<bool>;
-        /// Sets `IP_MULTICAST_LOOP`.
-        ///
-        /// # Errors
-        ///
-        /// As std.
-        ///
-        /// # Example
-        ///
-        /// ```
-        /// let s = greenpatch::socket::UdpSocket::bind("127.0.0.1:0").unwrap();
-        /// s.set_multicast_loop_v4(false).unwrap();
-        /// assert!(!s.multicast_loop_v4().unwrap());
-        /// ```
-        fn set_multicast_loop_v4(&self, on: bool) -> io::Result<()>;
-        /// `IP_MULTICAST_LOOP`.
-        ///
-        /// # Errors
-        ///
-        /// As std.
-        ///
-        /// # Example
-        ///
-        /// ```
-        /// let s = greenpatch::socket::UdpSocket::bind("127.0.0.1:0").unwrap();
-        /// assert!(s.multicast_loop_v4().unwrap());
-        /// ```
-        fn multicast_loop_v4(&self) -> io::Result<bool>;
-        /// Sets `IP_MULTICAST_TTL`.
-        ///
-        /// # Errors
-        ///
-        /// As std.
-        ///
-        /// # Example
-        ///
-        /// ```
-        /// let s = greenpatch::socket::UdpSocket::bind("127.0.0.1:0").unwrap();
-        /// s.set_multicast_ttl_v4(4).unwrap();
-        /// assert_eq!(s.multicast_ttl_v4().unwrap(), 4);
-        /// ```
-        fn set_multicast_ttl_v4(&self, ttl: u32) -> io::Result<()>;
-        /// `IP_MULTICAST_TTL`.
-        ///
-        /// # Errors
-        ///
-        /// As std.
-        ///
-        /// # Example
-        ///
-        /// ```
-        /// let s = greenpatch::socket::UdpSocket::bind("127.0.0.1:0").unwrap();
-        /// assert_eq!(s.multicast_ttl_v4().unwrap(), 1);
-        /// ```
-        fn multicast_ttl_v4(&self) -> io::Result<u32>;
-        /// Sets `IPV6_MULTICAST_LOOP`.
-        ///
-        /// # Errors
-        ///
-        /// As std (an IPv4 socket refuses).
-        ///
-        /// # Example
-        ///
-        /// ```
-        /// let s = greenpatch::socket::UdpSocket::bind("127.0.0.1:0").unwrap();
-        /// let _ = s.set_multicast_loop_v6(false);
-        /// ```
-        fn set_multicast_loop_v6(&self, on: bool) -> io::Result<()>;
-        /// `IPV6_MULTICAST_LOOP`.
-        ///
-        /// # Errors
-        ///
-        /// As std.
-        ///
-        /// # Example
-        ///
-        /// ```
-        /// let s = greenpatch::socket::UdpSocket::bind("127.0.0.1:0").unwrap();
-        /// let _ = s.multicast_loop_v6();
-        /// ```
-        fn multicast_loop_v6(&self) -> io::Result<bool>;
-        /// Sets `IP_TTL`.
-        ///
-        /// # Errors
-        ///
-        /// As std.
-        ///
-        /// # Example
-        ///
-        /// ```
-        /// let s = greenpatch::socket::UdpSocket::bind("127.0.0.1:0").unwrap();
-        /// s.set_ttl(9).unwrap();
-        /// assert_eq!(s.ttl().unwrap(), 9);
-        /// ```
-        fn set_ttl(&self, ttl: u32) -> io::Result<()>;
-        /// `IP_TTL`.
-        ///
-        /// # Errors
-        ///
-        /// As std.
-        ///
-        /// # Example
-        ///
-        /// ```
-        /// let s = greenpatch::socket::UdpSocket::bind("127.0.0.1:0").unwrap();
-        /// assert!(s.ttl().unwrap() > 0);
-        /// ```
-        fn ttl(&self) -> io::Result<u32>;
-        /// Sets the read timeout.
-        ///
-        /// # Errors
-        ///
-        /// `InvalidInput` for a zero duration, as std.
-        ///
-        /// # Example
-        ///
-        /// ```
-        /// use std::time::Duration;
-        /// let s = greenpatch::socket::UdpSocket::bind("127.0.0.1:0").unwrap();
-        /// s.set_read_timeout(Some(Duration::from_secs(1))).unwrap();
-        /// assert_eq!(s.read_timeout().unwrap(), Some(Duration::from_secs(1)));
-        /// ```
-        fn set_read_timeout(&self, dur: Option<Duration>) -> io::Result<()>;
-        /// Sets the write timeout.
-        ///
-        /// # Errors
-        ///
-        /// `InvalidInput` for a zero duration, as std.
-        ///
-        /// # Example
-        ///
-        /// ```
-        /// use std::time::Duration;
-        /// let s = greenpatch::socket::UdpSocket::bind("127.0.0.1:0").unwrap();
-        /// s.set_write_timeout(Some(Duration::from_millis(3))).unwrap();
-        /// assert!(s.write_timeout().unwrap().is_some());
-        /// ```
-        fn set_write_timeout(&self, dur: Option<Duration>) -> io::Result<()>;
-        /// The read timeout.
-        ///
-        /// # Errors
-        ///
-        /// As std.
-        ///
-        /// # Example
-        ///
-        /// ```
-        /// let s = greenpatch::socket::UdpSocket::bind("127.0.0.1:0").unwrap();
-        /// assert_eq!(s.read_timeout().unwrap(), None);
-        /// ```
-        fn read_timeout(&self) -> io::Result<Option<Duration>>;
-        /// The write timeout.
-        ///
-        /// # Errors
-        ///
-        /// As std.
-        ///
-        /// # Example
-        ///
-        /// ```
-        /// let s = greenpatch::socket::UdpSocket::bind("127.0.0.1:0").unwrap();
-        /// assert_eq!(s.write_timeout().unwrap(), None);
-        /// ```
-        fn write_timeout(&self) -> io::Result<Option<Duration>>;
-        /// Non-blocking mode.
-        ///
-        /// # Errors
-        ///
-        /// As std.
-        ///
-        /// # Example
-        ///
-        /// ```
-        /// let s = greenpatch::socket::UdpSocket::bind("127.0.0.1:0").unwrap();
-        /// s.set_nonblocking(true).unwrap();
-        /// assert!(s.recv_from(&mut [0; 4]).is_err());
-        /// ```
-        fn set_nonblocking(&self, nonblocking: bool) -> io::Result<()>;
-        /// Takes the pending `SO_ERROR`.
-        ///
-        /// # Errors
-        ///
-        /// As std.
-        ///
-        /// # Example
-        ///
-        /// ```
-        /// let s = greenpatch::socket::UdpSocket::bind("127.0.0.1:0").unwrap();
-        /// assert!(s.take_error().unwrap().is_none());
-        /// ```
-        fn take_error(&self) -> io::Result<Option<io::Error>>;
     }
 }

@@ -19,6 +19,7 @@ use std::time::Duration;
 
 use greenpatch_runtime as rt;
 
+use crate::flavor::Flavored;
 use crate::Flavor;
 
 /// A green thread's handle data, shared by its `JoinHandle` and `Thread`s.
@@ -73,11 +74,7 @@ impl GreenThread {
     }
 }
 
-#[derive(Clone)]
-pub(super) enum ThreadImpl {
-    Os(std::thread::Thread),
-    Green(Arc<GreenThread>),
-}
+pub(super) type ThreadImpl = Flavored<std::thread::Thread, Arc<GreenThread>>;
 
 /// A handle to a thread (OS or green), like `std::thread::Thread`.
 ///
@@ -106,8 +103,8 @@ impl Thread {
     /// ```
     pub fn id(&self) -> ThreadId {
         match &self.imp {
-            ThreadImpl::Os(t) => ThreadId(IdImpl::Os(t.id())),
-            ThreadImpl::Green(g) => ThreadId(IdImpl::Green(g.id.get().map_or(0, |id| id.as_u64()))),
+            Flavored::Blocking(t) => ThreadId(Flavored::Blocking(t.id())),
+            Flavored::Green(g) => ThreadId(Flavored::Green(g.id.get().map_or(0, |id| id.as_u64()))),
         }
     }
 
@@ -122,8 +119,8 @@ impl Thread {
     /// ```
     pub fn name(&self) -> Option<&str> {
         match &self.imp {
-            ThreadImpl::Os(t) => t.name(),
-            ThreadImpl::Green(g) => g.name.as_deref(),
+            Flavored::Blocking(t) => t.name(),
+            Flavored::Green(g) => g.name.as_deref(),
         }
     }
 
@@ -139,11 +136,11 @@ impl Thread {
     /// ```
     pub fn unpark(&self) {
         match &self.imp {
-            ThreadImpl::Os(t) => {
+            Flavored::Blocking(t) => {
                 t.unpark();
                 bridge::unpark(t.id());
             }
-            ThreadImpl::Green(g) => g.unpark(),
+            Flavored::Green(g) => g.unpark(),
         }
     }
 
@@ -155,10 +152,7 @@ impl Thread {
     /// assert_eq!(greenpatch::thread::current().flavor(), greenpatch::Flavor::Blocking);
     /// ```
     pub fn flavor(&self) -> Flavor {
-        match self.imp {
-            ThreadImpl::Os(_) => Flavor::Blocking,
-            ThreadImpl::Green(_) => Flavor::Green,
-        }
+        self.imp.flavor()
     }
 }
 
@@ -168,11 +162,7 @@ impl fmt::Debug for Thread {
     }
 }
 
-#[derive(Clone, Copy, PartialEq, Eq, Hash, Debug)]
-enum IdImpl {
-    Os(std::thread::ThreadId),
-    Green(u64),
-}
+type IdImpl = Flavored<std::thread::ThreadId, u64>;
 
 /// A thread's unique id, like `std::thread::ThreadId`: OS threads and green
 /// threads never share one.
@@ -187,7 +177,7 @@ enum IdImpl {
 pub struct ThreadId(IdImpl);
 
 pub(super) fn os_current() -> Thread {
-    Thread { imp: ThreadImpl::Os(std::thread::current()) }
+    Thread { imp: Flavored::Blocking(std::thread::current()) }
 }
 
 pub(super) fn green_current() -> Thread {
@@ -199,7 +189,7 @@ pub(super) fn green_current() -> Thread {
         return os_current();
     }
     let g = GreenThread::new(Some(me.id()), me.name().map(String::from), Some(me.unparker()));
-    Thread { imp: ThreadImpl::Green(Arc::new(g)) }
+    Thread { imp: Flavored::Green(Arc::new(g)) }
 }
 
 pub(super) fn green_park() {

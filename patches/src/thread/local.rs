@@ -34,6 +34,7 @@ use greenpatch_runtime::sync as green;
 
 use super::LOCAL;
 use crate::flavor::Decided;
+use crate::flavor::Flavored;
 use crate::Flavor;
 
 /// Numbers for blocking `Local`s.
@@ -44,10 +45,7 @@ thread_local! {
     static VALUES: RefCell<HashMap<u64, Box<dyn Any>>> = RefCell::new(HashMap::new());
 }
 
-enum LocalImpl<T: 'static> {
-    Blocking(u64),
-    Green(green::Local<T>),
-}
+type LocalImpl<T> = Flavored<u64, green::Local<T>>;
 
 /// Thread-local storage: each OS thread (before `patch_all()`) or each
 /// green thread (after it) sees its own value, made by `init` on first use.
@@ -102,10 +100,7 @@ impl<T: 'static> Local<T> {
     }
 
     fn make(init: fn() -> T, flavor: Flavor) -> LocalImpl<T> {
-        match flavor {
-            Flavor::Blocking => LocalImpl::Blocking(NEXT_ID.fetch_add(1, Ordering::Relaxed)),
-            Flavor::Green => LocalImpl::Green(green::Local::new(init)),
-        }
+        Flavored::of(flavor, || NEXT_ID.fetch_add(1, Ordering::Relaxed), || green::Local::new(init))
     }
 
     /// Calls `f` with the calling thread's value, making it first if
@@ -124,8 +119,8 @@ impl<T: 'static> Local<T> {
         let init = self.init;
         let (imp, site) = self.imp.get(&LOCAL, Location::caller(), |fl| Self::make(init, fl));
         match imp {
-            LocalImpl::Green(l) => l.with(f),
-            LocalImpl::Blocking(id) => {
+            Flavored::Green(l) => l.with(f),
+            Flavored::Blocking(id) => {
                 crate::stale::check(
                     LOCAL.is_patched(),
                     "Local",
@@ -184,19 +179,13 @@ impl<T: 'static> Local<T> {
     #[track_caller]
     pub fn flavor(&self) -> Flavor {
         let init = self.init;
-        match self.imp.get(&LOCAL, Location::caller(), |fl| Self::make(init, fl)).0 {
-            LocalImpl::Blocking(_) => Flavor::Blocking,
-            LocalImpl::Green(_) => Flavor::Green,
-        }
+        self.imp.get(&LOCAL, Location::caller(), |fl| Self::make(init, fl)).0.flavor()
     }
 }
 
 impl<T: 'static> fmt::Debug for Local<T> {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        let flavor = self.imp.peek().map(|imp| match imp {
-            LocalImpl::Blocking(_) => Flavor::Blocking,
-            LocalImpl::Green(_) => Flavor::Green,
-        });
+        let flavor = self.imp.peek().map(|imp| imp.flavor());
         f.debug_struct("Local").field("flavor", &flavor).finish_non_exhaustive()
     }
 }

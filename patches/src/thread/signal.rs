@@ -30,6 +30,7 @@ use greenpatch_runtime::sync as green;
 
 use super::{EVENT, SEMAPHORE};
 use crate::flavor::Decided;
+use crate::flavor::Flavored;
 use crate::Flavor;
 
 /// Locks a std mutex whose critical sections cannot panic half-way.
@@ -67,19 +68,15 @@ struct OsEvent {
     cv: StdCondvar,
 }
 
-enum EventImpl {
-    Blocking(OsEvent),
-    Green(green::Event),
-}
+type EventImpl = Flavored<OsEvent, green::Event>;
 
 impl EventImpl {
     fn new(flavor: Flavor) -> EventImpl {
-        match flavor {
-            Flavor::Blocking => {
-                EventImpl::Blocking(OsEvent { state: StdMutex::new((false, 0)), cv: StdCondvar::new() })
-            }
-            Flavor::Green => EventImpl::Green(green::Event::new()),
-        }
+        Flavored::of(
+            flavor,
+            || OsEvent { state: StdMutex::new((false, 0)), cv: StdCondvar::new() },
+            green::Event::new,
+        )
     }
 }
 
@@ -134,7 +131,7 @@ impl Event {
     fn imp(&self, blocks: bool) -> &EventImpl {
         let (imp, site) = self.imp.get(&EVENT, Location::caller(), EventImpl::new);
         if blocks {
-            if let EventImpl::Blocking(_) = imp {
+            if let Flavored::Blocking(_) = imp {
                 crate::stale::check(EVENT.is_patched(), "Event", site, "first used before patch_all()");
             }
         }
@@ -153,14 +150,14 @@ impl Event {
     #[track_caller]
     pub fn set(&self) {
         match self.imp(false) {
-            EventImpl::Blocking(e) => {
+            Flavored::Blocking(e) => {
                 let mut st = lock(&e.state);
                 if !st.0 {
                     *st = (true, st.1.wrapping_add(1));
                     e.cv.notify_all();
                 }
             }
-            EventImpl::Green(e) => e.set(),
+            Flavored::Green(e) => e.set(),
         }
     }
 
@@ -177,8 +174,8 @@ impl Event {
     #[track_caller]
     pub fn clear(&self) {
         match self.imp(false) {
-            EventImpl::Blocking(e) => lock(&e.state).0 = false,
-            EventImpl::Green(e) => e.clear(),
+            Flavored::Blocking(e) => lock(&e.state).0 = false,
+            Flavored::Green(e) => e.clear(),
         }
     }
 
@@ -192,8 +189,8 @@ impl Event {
     #[track_caller]
     pub fn is_set(&self) -> bool {
         match self.imp(false) {
-            EventImpl::Blocking(e) => lock(&e.state).0,
-            EventImpl::Green(e) => e.is_set(),
+            Flavored::Blocking(e) => lock(&e.state).0,
+            Flavored::Green(e) => e.is_set(),
         }
     }
 
@@ -214,12 +211,12 @@ impl Event {
     #[track_caller]
     pub fn wait(&self) {
         match self.imp(true) {
-            EventImpl::Blocking(e) => {
+            Flavored::Blocking(e) => {
                 let g = lock(&e.state);
                 let start = g.1;
                 drop(wait_until(&e.cv, g, None, |st| st.0 || st.1 != start));
             }
-            EventImpl::Green(e) => e.wait(),
+            Flavored::Green(e) => e.wait(),
         }
     }
 
@@ -236,12 +233,12 @@ impl Event {
     #[track_caller]
     pub fn wait_timeout(&self, timeout: Duration) -> bool {
         match self.imp(true) {
-            EventImpl::Blocking(e) => {
+            Flavored::Blocking(e) => {
                 let g = lock(&e.state);
                 let start = g.1;
                 wait_until(&e.cv, g, Instant::now().checked_add(timeout), |st| st.0 || st.1 != start).1
             }
-            EventImpl::Green(e) => e.wait_timeout(timeout),
+            Flavored::Green(e) => e.wait_timeout(timeout),
         }
     }
 
@@ -254,10 +251,7 @@ impl Event {
     /// ```
     #[track_caller]
     pub fn flavor(&self) -> Flavor {
-        match self.imp(false) {
-            EventImpl::Blocking(_) => Flavor::Blocking,
-            EventImpl::Green(_) => Flavor::Green,
-        }
+        self.imp(false).flavor()
     }
 }
 
@@ -270,8 +264,8 @@ impl Default for Event {
 impl fmt::Debug for Event {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         let set = match self.imp.peek() {
-            Some(EventImpl::Blocking(e)) => lock(&e.state).0,
-            Some(EventImpl::Green(e)) => e.is_set(),
+            Some(Flavored::Blocking(e)) => lock(&e.state).0,
+            Some(Flavored::Green(e)) => e.is_set(),
             None => false,
         };
         f.debug_struct("Event").field("set", &set).finish()
@@ -285,10 +279,7 @@ struct OsSemaphore {
     cv: StdCondvar,
 }
 
-enum SemaphoreImpl {
-    Blocking(OsSemaphore),
-    Green(green::Semaphore),
-}
+type SemaphoreImpl = Flavored<OsSemaphore, green::Semaphore>;
 
 /// A counting semaphore (gevent's `Semaphore`): [`Semaphore::acquire`]
 /// takes a permit, waiting while there is none; [`Semaphore::release`]
@@ -346,12 +337,11 @@ impl Semaphore {
     }
 
     fn make(permits: usize, flavor: Flavor) -> SemaphoreImpl {
-        match flavor {
-            Flavor::Blocking => {
-                SemaphoreImpl::Blocking(OsSemaphore { permits: StdMutex::new(permits), cv: StdCondvar::new() })
-            }
-            Flavor::Green => SemaphoreImpl::Green(green::Semaphore::new(permits)),
-        }
+        Flavored::of(
+            flavor,
+            || OsSemaphore { permits: StdMutex::new(permits), cv: StdCondvar::new() },
+            || green::Semaphore::new(permits),
+        )
     }
 
     #[inline]
@@ -360,7 +350,7 @@ impl Semaphore {
         let initial = self.initial;
         let (imp, site) = self.imp.get(&SEMAPHORE, Location::caller(), |f| Self::make(initial, f));
         if blocks {
-            if let SemaphoreImpl::Blocking(_) = imp {
+            if let Flavored::Blocking(_) = imp {
                 crate::stale::check(SEMAPHORE.is_patched(), "Semaphore", site, "first used before patch_all()");
             }
         }
@@ -384,11 +374,11 @@ impl Semaphore {
     #[track_caller]
     pub fn acquire(&self) {
         match self.imp(true) {
-            SemaphoreImpl::Blocking(s) => {
+            Flavored::Blocking(s) => {
                 let (mut g, _) = wait_until(&s.cv, lock(&s.permits), None, |n| *n > 0);
                 *g -= 1;
             }
-            SemaphoreImpl::Green(s) => s.acquire(),
+            Flavored::Green(s) => s.acquire(),
         }
     }
 
@@ -404,7 +394,7 @@ impl Semaphore {
     #[track_caller]
     pub fn try_acquire(&self) -> bool {
         match self.imp(false) {
-            SemaphoreImpl::Blocking(s) => {
+            Flavored::Blocking(s) => {
                 let mut g = lock(&s.permits);
                 let got = *g > 0;
                 if got {
@@ -412,7 +402,7 @@ impl Semaphore {
                 }
                 got
             }
-            SemaphoreImpl::Green(s) => s.try_acquire(),
+            Flavored::Green(s) => s.try_acquire(),
         }
     }
 
@@ -429,7 +419,7 @@ impl Semaphore {
     #[track_caller]
     pub fn acquire_timeout(&self, timeout: Duration) -> bool {
         match self.imp(true) {
-            SemaphoreImpl::Blocking(s) => {
+            Flavored::Blocking(s) => {
                 let deadline = Instant::now().checked_add(timeout);
                 let (mut g, got) = wait_until(&s.cv, lock(&s.permits), deadline, |n| *n > 0);
                 if got {
@@ -437,7 +427,7 @@ impl Semaphore {
                 }
                 got
             }
-            SemaphoreImpl::Green(s) => s.acquire_timeout(timeout),
+            Flavored::Green(s) => s.acquire_timeout(timeout),
         }
     }
 
@@ -454,12 +444,12 @@ impl Semaphore {
     #[track_caller]
     pub fn release(&self) {
         match self.imp(false) {
-            SemaphoreImpl::Blocking(s) => {
+            Flavored::Blocking(s) => {
                 let mut g = lock(&s.permits);
                 *g = g.saturating_add(1);
                 s.cv.notify_one();
             }
-            SemaphoreImpl::Green(s) => s.release(),
+            Flavored::Green(s) => s.release(),
         }
     }
 
@@ -473,8 +463,8 @@ impl Semaphore {
     #[track_caller]
     pub fn available(&self) -> usize {
         match self.imp(false) {
-            SemaphoreImpl::Blocking(s) => *lock(&s.permits),
-            SemaphoreImpl::Green(s) => s.available(),
+            Flavored::Blocking(s) => *lock(&s.permits),
+            Flavored::Green(s) => s.available(),
         }
     }
 
@@ -487,18 +477,15 @@ impl Semaphore {
     /// ```
     #[track_caller]
     pub fn flavor(&self) -> Flavor {
-        match self.imp(false) {
-            SemaphoreImpl::Blocking(_) => Flavor::Blocking,
-            SemaphoreImpl::Green(_) => Flavor::Green,
-        }
+        self.imp(false).flavor()
     }
 }
 
 impl fmt::Debug for Semaphore {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         let available = match self.imp.peek() {
-            Some(SemaphoreImpl::Blocking(s)) => *lock(&s.permits),
-            Some(SemaphoreImpl::Green(s)) => s.available(),
+            Some(Flavored::Blocking(s)) => *lock(&s.permits),
+            Some(Flavored::Green(s)) => s.available(),
             None => self.initial,
         };
         f.debug_struct("Semaphore").field("available", &available).finish()

@@ -25,6 +25,7 @@ use greenpatch_runtime as rt;
 
 use super::handle::{GreenThread, ThreadImpl};
 use super::{Result, Thread, SPAWN};
+use crate::flavor::Flavored;
 use crate::Flavor;
 
 /// Thread factory, like `std::thread::Builder`: a name, a stack size and —
@@ -151,8 +152,8 @@ impl Builder {
             let _done = done;
             f()
         })?;
-        let thread = Thread { imp: ThreadImpl::Os(handle.thread().clone()) };
-        Ok(JoinHandle { imp: JoinImpl::Os(handle, finished), thread, site, before_patch })
+        let thread = Thread { imp: Flavored::Blocking(handle.thread().clone()) };
+        Ok(JoinHandle { imp: Flavored::Blocking((handle, finished)), thread, site, before_patch })
     }
 
     fn spawn_green<F, T>(self, site: &'static Location<'static>, f: F) -> io::Result<JoinHandle<T>>
@@ -179,7 +180,7 @@ impl Builder {
         })?;
         let _ = inner.id.set(handle.id());
         Ok(JoinHandle {
-            imp: JoinImpl::Green(handle),
+            imp: Flavored::Green(handle),
             thread: Thread { imp: ThreadImpl::Green(inner) },
             site,
             before_patch: false,
@@ -189,12 +190,9 @@ impl Builder {
 
 // ----------------------------------------------------------------- JoinHandle
 
-enum JoinImpl<T> {
-    /// An OS thread and the event it sets when its closure is done (so that
-    /// a patched program can wait for it without blocking its hub).
-    Os(std::thread::JoinHandle<T>, Arc<rt::sync::Event>),
-    Green(rt::JoinHandle<T>),
-}
+// An OS thread and the event it sets when its closure is done (so that
+// a patched program can wait for it without blocking its hub).
+type JoinImpl<T> = Flavored<(std::thread::JoinHandle<T>, Arc<rt::sync::Event>), rt::JoinHandle<T>>;
 
 /// Sets an OS thread's "finished" event when its closure returns or
 /// unwinds.
@@ -245,11 +243,11 @@ impl<T> JoinHandle<T> {
     /// ```
     pub fn join(self) -> Result<T> {
         match self.imp {
-            JoinImpl::Green(h) => h.join().map_err(|e| match e {
+            Flavored::Green(h) => h.join().map_err(|e| match e {
                 rt::JoinError::Panicked(p) => p,
                 other => Box::new(other) as Box<dyn Any + Send>,
             }),
-            JoinImpl::Os(h, finished) => {
+            Flavored::Blocking((h, finished)) => {
                 if SPAWN.is_patched() {
                     if self.before_patch {
                         crate::stale::check(
@@ -292,8 +290,8 @@ impl<T> JoinHandle<T> {
     /// ```
     pub fn is_finished(&self) -> bool {
         match &self.imp {
-            JoinImpl::Os(h, _) => h.is_finished(),
-            JoinImpl::Green(h) => h.is_finished(),
+            Flavored::Blocking((h, _)) => h.is_finished(),
+            Flavored::Green(h) => h.is_finished(),
         }
     }
 
@@ -307,10 +305,7 @@ impl<T> JoinHandle<T> {
     /// h.join().unwrap();
     /// ```
     pub fn flavor(&self) -> Flavor {
-        match self.imp {
-            JoinImpl::Os(..) => Flavor::Blocking,
-            JoinImpl::Green(_) => Flavor::Green,
-        }
+        self.imp.flavor()
     }
 }
 

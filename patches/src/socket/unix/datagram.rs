@@ -2,10 +2,7 @@
 
 use super::*;
 
-pub(crate) enum Imp {
-    Blocking(unet::UnixDatagram),
-    Green(green::UnixDatagram),
-}
+type Imp = Flavored<unet::UnixDatagram, green::UnixDatagram>;
 
 /// A Unix datagram socket with std's API: blocking when made before
 /// `patch_all()`, green after.
@@ -22,18 +19,17 @@ pub struct UnixDatagram {
     pub(super) site: &'static Location<'static>,
 }
 
-socket_traits!(UnixDatagram, unet::UnixDatagram, green::UnixDatagram, STREAM_CONNECT);
+socket_traits!(UnixDatagram, unet::UnixDatagram, green::UnixDatagram, STREAM_CONNECT, check = "UnixDatagram");
+socket_options!(
+    UnixDatagram,
+    "std::os::unix::net::UnixDatagram",
+    setup = "let s = greenpatch::socket::UnixDatagram::unbound().unwrap();",
+    [basic, timeouts]
+);
 
 impl UnixDatagram {
     pub(super) fn new(imp: Imp) -> UnixDatagram {
         UnixDatagram { imp, site: Location::caller() }
-    }
-
-    #[inline]
-    fn check(&self) {
-        if let Imp::Blocking(_) = self.imp {
-            check("UnixDatagram", self.site);
-        }
     }
 
     /// A socket bound to `path`, through `socket.UnixDatagram`.
@@ -106,7 +102,7 @@ impl UnixDatagram {
     /// assert!(s.connect("/nonexistent/socket").is_err());
     /// ```
     pub fn connect<P: AsRef<Path>>(&self, path: P) -> io::Result<()> {
-        crate::socket::both!(&self.imp, s => s.connect(path.as_ref()))
+        crate::flavor::both!(&self.imp, s => s.connect(path.as_ref()))
     }
 
     /// Sends to the connected peer.
@@ -120,7 +116,7 @@ impl UnixDatagram {
     /// See [`UnixDatagram`].
     pub fn send(&self, buf: &[u8]) -> io::Result<usize> {
         self.check();
-        crate::socket::both!(&self.imp, s => s.send(buf))
+        crate::flavor::both!(&self.imp, s => s.send(buf))
     }
 
     /// Receives from the connected peer.
@@ -134,7 +130,7 @@ impl UnixDatagram {
     /// See [`UnixDatagram`].
     pub fn recv(&self, buf: &mut [u8]) -> io::Result<usize> {
         self.check();
-        crate::socket::both!(&self.imp, s => s.recv(buf))
+        crate::flavor::both!(&self.imp, s => s.recv(buf))
     }
 
     /// Sends to the socket at `path`.
@@ -151,7 +147,7 @@ impl UnixDatagram {
     /// ```
     pub fn send_to<P: AsRef<Path>>(&self, buf: &[u8], path: P) -> io::Result<usize> {
         self.check();
-        crate::socket::both!(&self.imp, s => s.send_to(buf, path.as_ref()))
+        crate::flavor::both!(&self.imp, s => s.send_to(buf, path.as_ref()))
     }
 
     /// Receives one datagram and its source.
@@ -169,27 +165,7 @@ impl UnixDatagram {
     /// ```
     pub fn recv_from(&self, buf: &mut [u8]) -> io::Result<(usize, SocketAddr)> {
         self.check();
-        crate::socket::both!(&self.imp, s => s.recv_from(buf))
-    }
-
-    /// Another handle to the same socket.
-    ///
-    /// # Errors
-    ///
-    /// As std.
-    ///
-    /// # Example
-    ///
-    /// ```
-    /// let (a, _b) = greenpatch::socket::UnixDatagram::pair().unwrap();
-    /// let _a2 = a.try_clone().unwrap();
-    /// ```
-    pub fn try_clone(&self) -> io::Result<UnixDatagram> {
-        let imp = match &self.imp {
-            Imp::Blocking(s) => Imp::Blocking(s.try_clone()?),
-            Imp::Green(s) => Imp::Green(s.try_clone()?),
-        };
-        Ok(UnixDatagram { imp, site: self.site })
+        crate::flavor::both!(&self.imp, s => s.recv_from(buf))
     }
 
     delegate! {
@@ -232,86 +208,5 @@ impl UnixDatagram {
         /// a.shutdown(greenpatch::socket::Shutdown::Both).unwrap();
         /// ```
         fn shutdown(&self, how: Shutdown) -> io::Result<()>;
-        /// Sets the read timeout.
-        ///
-        /// # Errors
-        ///
-        /// `InvalidInput` for a zero duration.
-        ///
-        /// # Example
-        ///
-        /// ```
-        /// use std::time::Duration;
-        /// let (a, _b) = greenpatch::socket::UnixDatagram::pair().unwrap();
-        /// a.set_read_timeout(Some(Duration::from_millis(1))).unwrap();
-        /// assert!(a.recv(&mut [0; 1]).is_err());
-        /// ```
-        fn set_read_timeout(&self, dur: Option<Duration>) -> io::Result<()>;
-        /// Sets the write timeout.
-        ///
-        /// # Errors
-        ///
-        /// `InvalidInput` for a zero duration.
-        ///
-        /// # Example
-        ///
-        /// ```
-        /// use std::time::Duration;
-        /// let (a, _b) = greenpatch::socket::UnixDatagram::pair().unwrap();
-        /// a.set_write_timeout(Some(Duration::from_millis(1))).unwrap();
-        /// ```
-        fn set_write_timeout(&self, dur: Option<Duration>) -> io::Result<()>;
-        /// The read timeout.
-        ///
-        /// # Errors
-        ///
-        /// As std.
-        ///
-        /// # Example
-        ///
-        /// ```
-        /// let (a, _b) = greenpatch::socket::UnixDatagram::pair().unwrap();
-        /// assert_eq!(a.read_timeout().unwrap(), None);
-        /// ```
-        fn read_timeout(&self) -> io::Result<Option<Duration>>;
-        /// The write timeout.
-        ///
-        /// # Errors
-        ///
-        /// As std.
-        ///
-        /// # Example
-        ///
-        /// ```
-        /// let (a, _b) = greenpatch::socket::UnixDatagram::pair().unwrap();
-        /// assert_eq!(a.write_timeout().unwrap(), None);
-        /// ```
-        fn write_timeout(&self) -> io::Result<Option<Duration>>;
-        /// Non-blocking mode.
-        ///
-        /// # Errors
-        ///
-        /// As std.
-        ///
-        /// # Example
-        ///
-        /// ```
-        /// let (a, _b) = greenpatch::socket::UnixDatagram::pair().unwrap();
-        /// a.set_nonblocking(true).unwrap();
-        /// ```
-        fn set_nonblocking(&self, nonblocking: bool) -> io::Result<()>;
-        /// Takes the pending `SO_ERROR`.
-        ///
-        /// # Errors
-        ///
-        /// As std.
-        ///
-        /// # Example
-        ///
-        /// ```
-        /// let (a, _b) = greenpatch::socket::UnixDatagram::pair().unwrap();
-        /// assert!(a.take_error().unwrap().is_none());
-        /// ```
-        fn take_error(&self) -> io::Result<Option<io::Error>>;
     }
 }

@@ -2,10 +2,7 @@
 
 use super::*;
 
-pub(crate) enum Imp {
-    Blocking(unet::UnixListener),
-    Green(green::UnixListener),
-}
+type Imp = Flavored<unet::UnixListener, green::UnixListener>;
 
 /// A Unix stream server socket with std's API: blocking when bound
 /// before `patch_all()`, green after; accepted streams share its
@@ -29,6 +26,12 @@ pub struct UnixListener {
 }
 
 socket_traits!(UnixListener, unet::UnixListener, green::UnixListener, STREAM_CONNECT);
+socket_options!(
+    UnixListener,
+    "std::os::unix::net::UnixListener",
+    setup = "let path = std::env::temp_dir().join(format!(\"gp-facade-o-{}.sock\", std::process::id()));\nlet _ = std::fs::remove_file(&path);\nlet s = greenpatch::socket::UnixListener::bind(&path).unwrap();\nstd::fs::remove_file(&path).unwrap();",
+    [basic]
+);
 
 impl UnixListener {
     pub(super) fn new(imp: Imp) -> UnixListener {
@@ -62,17 +65,14 @@ impl UnixListener {
     ///
     /// See [`UnixListener`].
     pub fn accept(&self) -> io::Result<(UnixStream, SocketAddr)> {
-        match &self.imp {
-            Imp::Blocking(l) => {
+        let (imp, a) = match &self.imp {
+            Flavored::Blocking(l) => {
                 check("UnixListener", self.site);
-                let (s, a) = l.accept()?;
-                Ok((UnixStream { imp: StreamImp::Blocking(s), site: self.site }, a))
+                l.accept().map(|(s, a)| (Flavored::Blocking(s), a))?
             }
-            Imp::Green(l) => {
-                let (s, a) = l.accept()?;
-                Ok((UnixStream { imp: StreamImp::Green(s), site: self.site }, a))
-            }
-        }
+            Flavored::Green(l) => l.accept().map(|(s, a)| (Flavored::Green(s), a))?,
+        };
+        Ok((UnixStream { imp, site: self.site }, a))
     }
 
     /// An endless iterator over incoming connections.
@@ -90,27 +90,6 @@ impl UnixListener {
         UnixIncoming { listener: self }
     }
 
-    /// Another handle to the same listener.
-    ///
-    /// # Errors
-    ///
-    /// As std.
-    ///
-    /// # Example
-    ///
-    /// ```
-    /// # fn f(l: &greenpatch::socket::UnixListener) {
-    /// let _l2 = l.try_clone().unwrap();
-    /// # }
-    /// ```
-    pub fn try_clone(&self) -> io::Result<UnixListener> {
-        let imp = match &self.imp {
-            Imp::Blocking(l) => Imp::Blocking(l.try_clone()?),
-            Imp::Green(l) => Imp::Green(l.try_clone()?),
-        };
-        Ok(UnixListener { imp, site: self.site })
-    }
-
     delegate! {
         /// The local address.
         ///
@@ -126,34 +105,6 @@ impl UnixListener {
         /// # }
         /// ```
         fn local_addr(&self) -> io::Result<SocketAddr>;
-        /// Non-blocking mode.
-        ///
-        /// # Errors
-        ///
-        /// As std.
-        ///
-        /// # Example
-        ///
-        /// ```
-        /// # fn f(l: &greenpatch::socket::UnixListener) {
-        /// l.set_nonblocking(true).unwrap();
-        /// # }
-        /// ```
-        fn set_nonblocking(&self, nonblocking: bool) -> io::Result<()>;
-        /// Takes the pending `SO_ERROR`.
-        ///
-        /// # Errors
-        ///
-        /// As std.
-        ///
-        /// # Example
-        ///
-        /// ```
-        /// # fn f(l: &greenpatch::socket::UnixListener) {
-        /// let _ = l.take_error();
-        /// # }
-        /// ```
-        fn take_error(&self) -> io::Result<Option<io::Error>>;
     }
 }
 

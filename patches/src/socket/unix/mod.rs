@@ -1,7 +1,7 @@
 //! Unix-domain sockets: [`UnixStream`], [`UnixListener`] and
 //! [`UnixDatagram`], std's (`std::os::unix::net`) or the runtime's.
 
-use std::io::{self, IoSlice, IoSliceMut, Read, Write};
+use std::io;
 use std::net::Shutdown;
 use std::os::unix::net::{self as unet, SocketAddr};
 use std::panic::Location;
@@ -10,49 +10,50 @@ use std::time::Duration;
 
 use greenpatch_runtime::net as green;
 
-use super::{delegate, socket_traits};
+use super::{delegate, socket_options, socket_traits};
+use crate::flavor::Flavored;
 
 type Pair<T> = io::Result<(T, T)>;
 
 fn std_connect(p: &Path) -> io::Result<UnixStream> {
-    unet::UnixStream::connect(p).map(|s| UnixStream::new(StreamImp::Blocking(s)))
+    unet::UnixStream::connect(p).map(|s| UnixStream::new(Flavored::Blocking(s)))
 }
 fn green_connect(p: &Path) -> io::Result<UnixStream> {
-    green::UnixStream::connect(p).map(|s| UnixStream::new(StreamImp::Green(s)))
+    green::UnixStream::connect(p).map(|s| UnixStream::new(Flavored::Green(s)))
 }
 fn std_stream_pair() -> Pair<UnixStream> {
     let (a, b) = unet::UnixStream::pair()?;
-    Ok((UnixStream::new(StreamImp::Blocking(a)), UnixStream::new(StreamImp::Blocking(b))))
+    Ok((UnixStream::new(Flavored::Blocking(a)), UnixStream::new(Flavored::Blocking(b))))
 }
 fn green_stream_pair() -> Pair<UnixStream> {
     let (a, b) = green::UnixStream::pair()?;
-    Ok((UnixStream::new(StreamImp::Green(a)), UnixStream::new(StreamImp::Green(b))))
+    Ok((UnixStream::new(Flavored::Green(a)), UnixStream::new(Flavored::Green(b))))
 }
 fn std_listen(p: &Path) -> io::Result<UnixListener> {
-    unet::UnixListener::bind(p).map(|l| UnixListener::new(ListenerImp::Blocking(l)))
+    unet::UnixListener::bind(p).map(|l| UnixListener::new(Flavored::Blocking(l)))
 }
 fn green_listen(p: &Path) -> io::Result<UnixListener> {
-    green::UnixListener::bind(p).map(|l| UnixListener::new(ListenerImp::Green(l)))
+    green::UnixListener::bind(p).map(|l| UnixListener::new(Flavored::Green(l)))
 }
 fn std_dgram_bind(p: &Path) -> io::Result<UnixDatagram> {
-    unet::UnixDatagram::bind(p).map(|s| UnixDatagram::new(DgramImp::Blocking(s)))
+    unet::UnixDatagram::bind(p).map(|s| UnixDatagram::new(Flavored::Blocking(s)))
 }
 fn green_dgram_bind(p: &Path) -> io::Result<UnixDatagram> {
-    green::UnixDatagram::bind(p).map(|s| UnixDatagram::new(DgramImp::Green(s)))
+    green::UnixDatagram::bind(p).map(|s| UnixDatagram::new(Flavored::Green(s)))
 }
 fn std_dgram_unbound() -> io::Result<UnixDatagram> {
-    unet::UnixDatagram::unbound().map(|s| UnixDatagram::new(DgramImp::Blocking(s)))
+    unet::UnixDatagram::unbound().map(|s| UnixDatagram::new(Flavored::Blocking(s)))
 }
 fn green_dgram_unbound() -> io::Result<UnixDatagram> {
-    green::UnixDatagram::unbound().map(|s| UnixDatagram::new(DgramImp::Green(s)))
+    green::UnixDatagram::unbound().map(|s| UnixDatagram::new(Flavored::Green(s)))
 }
 fn std_dgram_pair() -> Pair<UnixDatagram> {
     let (a, b) = unet::UnixDatagram::pair()?;
-    Ok((UnixDatagram::new(DgramImp::Blocking(a)), UnixDatagram::new(DgramImp::Blocking(b))))
+    Ok((UnixDatagram::new(Flavored::Blocking(a)), UnixDatagram::new(Flavored::Blocking(b))))
 }
 fn green_dgram_pair() -> Pair<UnixDatagram> {
     let (a, b) = green::UnixDatagram::pair()?;
-    Ok((UnixDatagram::new(DgramImp::Green(a)), UnixDatagram::new(DgramImp::Green(b))))
+    Ok((UnixDatagram::new(Flavored::Green(a)), UnixDatagram::new(Flavored::Green(b))))
 }
 
 crate::slot! {
@@ -92,19 +93,16 @@ fn sited<T>(r: Pair<T>, site: &'static Location<'static>, set: impl Fn(&mut T, &
 
 mod stream;
 
-use stream::Imp as StreamImp;
 pub use stream::UnixStream;
 
 // ---------------------------------------------------------------- UnixListener
 
 mod listener;
 
-use listener::Imp as ListenerImp;
 pub use listener::{UnixIncoming, UnixListener};
 
 // ---------------------------------------------------------------- UnixDatagram
 
 mod datagram;
 
-use datagram::Imp as DgramImp;
 pub use datagram::UnixDatagram;

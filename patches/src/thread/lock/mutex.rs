@@ -10,19 +10,14 @@ use greenpatch_runtime::sync as green;
 use super::super::{LockResult, PoisonError, TryLockError, TryLockResult, MUTEX};
 use super::{map_lock, map_try};
 use crate::flavor::Decided;
+use crate::flavor::Flavored;
 use crate::Flavor;
 
-enum RawMutex {
-    Blocking(std::sync::Mutex<()>),
-    Green(green::Mutex<()>),
-}
+type RawMutex = Flavored<std::sync::Mutex<()>, green::Mutex<()>>;
 
 impl RawMutex {
     fn new(flavor: Flavor) -> RawMutex {
-        match flavor {
-            Flavor::Blocking => RawMutex::Blocking(std::sync::Mutex::new(())),
-            Flavor::Green => RawMutex::Green(green::Mutex::new(())),
-        }
+        Flavored::of(flavor, || std::sync::Mutex::new(()), || green::Mutex::new(()))
     }
 }
 
@@ -58,10 +53,7 @@ unsafe impl<T: ?Sized + Send> Send for Mutex<T> {}
 // SAFETY: as above: the raw lock guarantees exclusive access to `data`.
 unsafe impl<T: ?Sized + Send> Sync for Mutex<T> {}
 
-pub(super) enum RawMutexGuard<'a> {
-    Blocking(std::sync::MutexGuard<'a, ()>),
-    Green(green::MutexGuard<'a, ()>),
-}
+pub(super) type RawMutexGuard<'a> = Flavored<std::sync::MutexGuard<'a, ()>, green::MutexGuard<'a, ()>>;
 
 /// Proof of holding a [`Mutex`]; derefs to the data; dropping it unlocks.
 ///
@@ -136,7 +128,7 @@ impl<T: ?Sized> Mutex<T> {
     #[track_caller]
     fn raw(&self) -> &RawMutex {
         let (raw, site) = self.raw.get(&MUTEX, Location::caller(), RawMutex::new);
-        if let RawMutex::Blocking(_) = raw {
+        if let Flavored::Blocking(_) = raw {
             crate::stale::check(MUTEX.is_patched(), "Mutex", site, "first locked before patch_all()");
         }
         raw
@@ -163,8 +155,8 @@ impl<T: ?Sized> Mutex<T> {
     #[track_caller]
     pub fn lock(&self) -> LockResult<MutexGuard<'_, T>> {
         match self.raw() {
-            RawMutex::Blocking(m) => map_lock(m.lock(), |g| self.guard(RawMutexGuard::Blocking(g))),
-            RawMutex::Green(m) => map_lock(m.lock(), |g| self.guard(RawMutexGuard::Green(g))),
+            Flavored::Blocking(m) => map_lock(m.lock(), |g| self.guard(Flavored::Blocking(g))),
+            Flavored::Green(m) => map_lock(m.lock(), |g| self.guard(Flavored::Green(g))),
         }
     }
 
@@ -186,8 +178,8 @@ impl<T: ?Sized> Mutex<T> {
     #[track_caller]
     pub fn try_lock(&self) -> TryLockResult<MutexGuard<'_, T>> {
         match self.raw() {
-            RawMutex::Blocking(m) => map_try(m.try_lock(), |g| self.guard(RawMutexGuard::Blocking(g))),
-            RawMutex::Green(m) => map_try(m.try_lock(), |g| self.guard(RawMutexGuard::Green(g))),
+            Flavored::Blocking(m) => map_try(m.try_lock(), |g| self.guard(Flavored::Blocking(g))),
+            Flavored::Green(m) => map_try(m.try_lock(), |g| self.guard(Flavored::Green(g))),
         }
     }
 
@@ -200,8 +192,8 @@ impl<T: ?Sized> Mutex<T> {
     /// ```
     pub fn is_poisoned(&self) -> bool {
         match self.raw.peek() {
-            Some(RawMutex::Blocking(m)) => m.is_poisoned(),
-            Some(RawMutex::Green(m)) => m.is_poisoned(),
+            Some(Flavored::Blocking(m)) => m.is_poisoned(),
+            Some(Flavored::Green(m)) => m.is_poisoned(),
             None => false,
         }
     }
@@ -217,8 +209,8 @@ impl<T: ?Sized> Mutex<T> {
     /// ```
     pub fn clear_poison(&self) {
         match self.raw.peek() {
-            Some(RawMutex::Blocking(m)) => m.clear_poison(),
-            Some(RawMutex::Green(m)) => m.clear_poison(),
+            Some(Flavored::Blocking(m)) => m.clear_poison(),
+            Some(Flavored::Green(m)) => m.clear_poison(),
             None => {}
         }
     }
@@ -257,10 +249,7 @@ impl<T: ?Sized> Mutex<T> {
     /// ```
     #[track_caller]
     pub fn flavor(&self) -> Flavor {
-        match self.raw.get(&MUTEX, Location::caller(), RawMutex::new).0 {
-            RawMutex::Blocking(_) => Flavor::Blocking,
-            RawMutex::Green(_) => Flavor::Green,
-        }
+        self.raw.get(&MUTEX, Location::caller(), RawMutex::new).0.flavor()
     }
 }
 

@@ -10,19 +10,14 @@ use greenpatch_runtime::sync as green;
 use super::super::{LockResult, PoisonError, TryLockError, TryLockResult, RWLOCK};
 use super::{map_lock, map_try};
 use crate::flavor::Decided;
+use crate::flavor::Flavored;
 use crate::Flavor;
 
-enum RawRwLock {
-    Blocking(std::sync::RwLock<()>),
-    Green(green::RwLock<()>),
-}
+type RawRwLock = Flavored<std::sync::RwLock<()>, green::RwLock<()>>;
 
 impl RawRwLock {
     fn new(flavor: Flavor) -> RawRwLock {
-        match flavor {
-            Flavor::Blocking => RawRwLock::Blocking(std::sync::RwLock::new(())),
-            Flavor::Green => RawRwLock::Green(green::RwLock::new(())),
-        }
+        Flavored::of(flavor, || std::sync::RwLock::new(()), || green::RwLock::new(()))
     }
 }
 
@@ -52,15 +47,9 @@ unsafe impl<T: ?Sized + Send> Send for RwLock<T> {}
 // SAFETY: as above; the raw lock enforces one writer xor many readers.
 unsafe impl<T: ?Sized + Send + Sync> Sync for RwLock<T> {}
 
-enum RawReadGuard<'a> {
-    Blocking(#[allow(dead_code)] std::sync::RwLockReadGuard<'a, ()>),
-    Green(#[allow(dead_code)] green::RwLockReadGuard<'a, ()>),
-}
+type RawReadGuard<'a> = Flavored<std::sync::RwLockReadGuard<'a, ()>, green::RwLockReadGuard<'a, ()>>;
 
-enum RawWriteGuard<'a> {
-    Blocking(#[allow(dead_code)] std::sync::RwLockWriteGuard<'a, ()>),
-    Green(#[allow(dead_code)] green::RwLockWriteGuard<'a, ()>),
-}
+type RawWriteGuard<'a> = Flavored<std::sync::RwLockWriteGuard<'a, ()>, green::RwLockWriteGuard<'a, ()>>;
 
 /// Shared access to an [`RwLock`]'s data.
 ///
@@ -151,7 +140,7 @@ impl<T: ?Sized> RwLock<T> {
     #[track_caller]
     fn raw(&self) -> &RawRwLock {
         let (raw, site) = self.raw.get(&RWLOCK, Location::caller(), RawRwLock::new);
-        if let RawRwLock::Blocking(_) = raw {
+        if let Flavored::Blocking(_) = raw {
             crate::stale::check(RWLOCK.is_patched(), "RwLock", site, "first locked before patch_all()");
         }
         raw
@@ -173,8 +162,8 @@ impl<T: ?Sized> RwLock<T> {
     pub fn read(&self) -> LockResult<RwLockReadGuard<'_, T>> {
         let wrap = |raw| RwLockReadGuard { lock: self, _raw: raw };
         match self.raw() {
-            RawRwLock::Blocking(l) => map_lock(l.read(), |g| wrap(RawReadGuard::Blocking(g))),
-            RawRwLock::Green(l) => map_lock(l.read(), |g| wrap(RawReadGuard::Green(g))),
+            Flavored::Blocking(l) => map_lock(l.read(), |g| wrap(Flavored::Blocking(g))),
+            Flavored::Green(l) => map_lock(l.read(), |g| wrap(Flavored::Green(g))),
         }
     }
 
@@ -194,8 +183,8 @@ impl<T: ?Sized> RwLock<T> {
     pub fn write(&self) -> LockResult<RwLockWriteGuard<'_, T>> {
         let wrap = |raw| RwLockWriteGuard { lock: self, _raw: raw };
         match self.raw() {
-            RawRwLock::Blocking(l) => map_lock(l.write(), |g| wrap(RawWriteGuard::Blocking(g))),
-            RawRwLock::Green(l) => map_lock(l.write(), |g| wrap(RawWriteGuard::Green(g))),
+            Flavored::Blocking(l) => map_lock(l.write(), |g| wrap(Flavored::Blocking(g))),
+            Flavored::Green(l) => map_lock(l.write(), |g| wrap(Flavored::Green(g))),
         }
     }
 
@@ -217,8 +206,8 @@ impl<T: ?Sized> RwLock<T> {
     pub fn try_read(&self) -> TryLockResult<RwLockReadGuard<'_, T>> {
         let wrap = |raw| RwLockReadGuard { lock: self, _raw: raw };
         match self.raw() {
-            RawRwLock::Blocking(l) => map_try(l.try_read(), |g| wrap(RawReadGuard::Blocking(g))),
-            RawRwLock::Green(l) => map_try(l.try_read(), |g| wrap(RawReadGuard::Green(g))),
+            Flavored::Blocking(l) => map_try(l.try_read(), |g| wrap(Flavored::Blocking(g))),
+            Flavored::Green(l) => map_try(l.try_read(), |g| wrap(Flavored::Green(g))),
         }
     }
 
@@ -240,8 +229,8 @@ impl<T: ?Sized> RwLock<T> {
     pub fn try_write(&self) -> TryLockResult<RwLockWriteGuard<'_, T>> {
         let wrap = |raw| RwLockWriteGuard { lock: self, _raw: raw };
         match self.raw() {
-            RawRwLock::Blocking(l) => map_try(l.try_write(), |g| wrap(RawWriteGuard::Blocking(g))),
-            RawRwLock::Green(l) => map_try(l.try_write(), |g| wrap(RawWriteGuard::Green(g))),
+            Flavored::Blocking(l) => map_try(l.try_write(), |g| wrap(Flavored::Blocking(g))),
+            Flavored::Green(l) => map_try(l.try_write(), |g| wrap(Flavored::Green(g))),
         }
     }
 
@@ -254,8 +243,8 @@ impl<T: ?Sized> RwLock<T> {
     /// ```
     pub fn is_poisoned(&self) -> bool {
         match self.raw.peek() {
-            Some(RawRwLock::Blocking(l)) => l.is_poisoned(),
-            Some(RawRwLock::Green(l)) => l.is_poisoned(),
+            Some(Flavored::Blocking(l)) => l.is_poisoned(),
+            Some(Flavored::Green(l)) => l.is_poisoned(),
             None => false,
         }
     }
@@ -269,8 +258,8 @@ impl<T: ?Sized> RwLock<T> {
     /// ```
     pub fn clear_poison(&self) {
         match self.raw.peek() {
-            Some(RawRwLock::Blocking(l)) => l.clear_poison(),
-            Some(RawRwLock::Green(l)) => l.clear_poison(),
+            Some(Flavored::Blocking(l)) => l.clear_poison(),
+            Some(Flavored::Green(l)) => l.clear_poison(),
             None => {}
         }
     }
@@ -307,10 +296,7 @@ impl<T: ?Sized> RwLock<T> {
     /// ```
     #[track_caller]
     pub fn flavor(&self) -> Flavor {
-        match self.raw.get(&RWLOCK, Location::caller(), RawRwLock::new).0 {
-            RawRwLock::Blocking(_) => Flavor::Blocking,
-            RawRwLock::Green(_) => Flavor::Green,
-        }
+        self.raw.get(&RWLOCK, Location::caller(), RawRwLock::new).0.flavor()
     }
 }
 
