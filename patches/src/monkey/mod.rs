@@ -7,14 +7,14 @@
 //! calls through a [`Slot`]: a `static` holding the original (std)
 //! implementation, the green one, and the current one, switched with one
 //! atomic store. Slots are grouped in [`Module`]s declared with
-//! [`patchable_module!`](crate::patchable_module); the four
+//! [`patchable_module!`](crate::patchable_module); the
 //! [`BUILTIN_MODULES`] come with greenpatch, and any crate can declare more.
 //!
 //! [`patch_all`] switches the requested modules' slots to green and
 //! announces each step to plugins (see `greenpatch_plugins`):
 //!
 //! ```text
-//! WillPatchAll → (WillPatchModule → switch → DidPatchModule) for time, thread, socket, queue
+//! WillPatchAll → (WillPatchModule → switch → DidPatchModule) for each builtin, in BUILTIN_MODULES order
 //!              → DidPatchBuiltinModules
 //!              → (WillPatchModule → switch → DidPatchModule) for opted-in third-party modules
 //!              → DidPatchAll
@@ -59,6 +59,23 @@
 //!     assert_eq!(std_sleep as usize, std::thread::sleep as fn(Duration) as usize);
 //! }
 //! ```
+
+/// The builtin modules, in the order `patch_all` patches them, each with
+/// what it makes green: the one list from which [`BUILTIN_MODULES`],
+/// [`PatchAll`]'s per-module switches (`PatchAll::time`, …) and the patch
+/// order come. Adding a builtin module is one line here plus the module's
+/// own file, which declares its items with
+/// `patchable_module!(builtin, name = "...", items = [...])`.
+macro_rules! builtin_modules {
+    ($then:ident) => {
+        $then! {
+            time => "sleeping, timeouts";
+            thread => "threads, locks, events";
+            socket => "TCP, UDP, DNS";
+            queue => "channels, queues";
+        }
+    };
+}
 
 mod checks;
 mod error;

@@ -5,8 +5,8 @@
 //!
 //! A module is `(name, builtin?, items)`, registered at link time with
 //! [`patchable_module!`](crate::patchable_module) (through `inventory`).
-//! The four builtin modules, `time`, `thread`, `socket` and `queue`, are
-//! declared by greenpatch's facades; any other crate may declare its own
+//! The [`BUILTIN_MODULES`] (listed once, in `monkey/mod.rs`) are declared
+//! by greenpatch's facades; any other crate may declare its own
 //! third-party modules (e.g. a database driver's `connect` and `wait`),
 //! which applications then opt in to by name in `PatchAll`.
 //!
@@ -25,14 +25,20 @@ use std::collections::BTreeMap;
 use std::fmt;
 use std::sync::OnceLock;
 
-/// The builtin modules, in the order `patch_all` patches them.
-///
-/// # Example
-///
-/// ```
-/// assert_eq!(greenpatch::monkey::BUILTIN_MODULES, ["time", "thread", "socket", "queue"]);
-/// ```
-pub const BUILTIN_MODULES: [&str; 4] = ["time", "thread", "socket", "queue"];
+/// Declares [`BUILTIN_MODULES`] from the builtin list.
+macro_rules! builtin_names {
+    ($($name:ident => $what:literal;)+) => {
+        /// The builtin modules, in the order `patch_all` patches them.
+        ///
+        /// # Example
+        ///
+        /// ```
+        /// assert_eq!(greenpatch::monkey::BUILTIN_MODULES, ["time", "thread", "socket", "queue"]);
+        /// ```
+        pub const BUILTIN_MODULES: [&str; [$(stringify!($name)),+].len()] = [$(stringify!($name)),+];
+    };
+}
+builtin_modules!(builtin_names);
 
 /// A patchable module: a name and the slots it switches. Made by
 /// [`patchable_module!`](crate::patchable_module); found with
@@ -215,7 +221,7 @@ impl fmt::Debug for Module {
 ///   Third-party crates should prefix it with their crate name.
 /// - `SLOT`s: paths to `static` [`Slot`](crate::monkey::Slot)s (any mix of
 ///   function types); item names come from the slots.
-/// - `builtin`: only for the four [`BUILTIN_MODULES`], which greenpatch's
+/// - `builtin`: only for the [`BUILTIN_MODULES`], which greenpatch's
 ///   own facades declare.
 ///
 /// Use it once per module, at item level.

@@ -209,7 +209,7 @@ type Target = (&'static str, Option<&'static Module>);
 ///
 /// ```text
 /// WillPatchAll                              veto → Patched::Vetoed, nothing recorded
-/// for each new builtin (time, thread, socket, queue, in that order):
+/// for each new builtin, in BUILTIN_MODULES order:
 ///     WillPatchModule(m)                    veto → skip m, listed in `vetoed`
 ///     switch m's slots to green; is_module_patched(m) becomes true
 ///     DidPatchModule(m)

@@ -41,17 +41,39 @@ use std::fmt;
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub struct PatchAll {
     /// One flag per builtin module, in [`BUILTIN_MODULES`] order.
-    builtins: [bool; 4],
+    builtins: [bool; BUILTIN_MODULES.len()],
     /// Opted-in third-party module names.
     modules: BTreeSet<String>,
     /// Plugin arguments, in the order given.
     args: Vec<(String, String)>,
 }
 
+/// One switch per builtin module on [`PatchAll`], from the builtin list.
+macro_rules! builtin_switches {
+    ($($name:ident => $what:literal;)+) => {
+        impl PatchAll {$(
+            #[doc = concat!("Whether to patch the `", stringify!($name), "` module (", $what, ").")]
+            ///
+            /// # Example
+            ///
+            /// ```
+            /// use greenpatch::monkey::PatchAll;
+            #[doc = concat!("let request = PatchAll::default().", stringify!($name), "(false);")]
+            #[doc = concat!("assert_eq!(request.options().get(\"", stringify!($name), "\"), Some(false));")]
+            /// ```
+            #[must_use]
+            pub fn $name(self, on: bool) -> Self {
+                self.set_builtin(stringify!($name), on)
+            }
+        )+}
+    };
+}
+builtin_modules!(builtin_switches);
+
 impl Default for PatchAll {
     /// Every builtin module, no third-party module, no arguments.
     fn default() -> Self {
-        Self { builtins: [true; 4], modules: BTreeSet::new(), args: Vec::new() }
+        Self { builtins: [true; BUILTIN_MODULES.len()], modules: BTreeSet::new(), args: Vec::new() }
     }
 }
 
@@ -78,7 +100,7 @@ impl PatchAll {
     /// assert_eq!(request.options().requested().collect::<Vec<_>>(), ["time"]);
     /// ```
     pub fn none() -> Self {
-        Self { builtins: [false; 4], ..Self::default() }
+        Self { builtins: [false; BUILTIN_MODULES.len()], ..Self::default() }
     }
 
     /// Sets one builtin module's flag.
@@ -87,58 +109,6 @@ impl PatchAll {
             self.builtins[i] = on;
         }
         self
-    }
-
-    /// Whether to patch the `time` module (sleeping, timeouts).
-    ///
-    /// # Example
-    ///
-    /// ```
-    /// use greenpatch::monkey::PatchAll;
-    /// assert_eq!(PatchAll::default().time(false).options().get("time"), Some(false));
-    /// ```
-    #[must_use]
-    pub fn time(self, on: bool) -> Self {
-        self.set_builtin("time", on)
-    }
-
-    /// Whether to patch the `thread` module (threads, locks, events).
-    ///
-    /// # Example
-    ///
-    /// ```
-    /// use greenpatch::monkey::PatchAll;
-    /// assert_eq!(PatchAll::default().thread(false).options().get("thread"), Some(false));
-    /// ```
-    #[must_use]
-    pub fn thread(self, on: bool) -> Self {
-        self.set_builtin("thread", on)
-    }
-
-    /// Whether to patch the `socket` module (TCP, UDP, DNS).
-    ///
-    /// # Example
-    ///
-    /// ```
-    /// use greenpatch::monkey::PatchAll;
-    /// assert_eq!(PatchAll::default().socket(false).options().get("socket"), Some(false));
-    /// ```
-    #[must_use]
-    pub fn socket(self, on: bool) -> Self {
-        self.set_builtin("socket", on)
-    }
-
-    /// Whether to patch the `queue` module (channels, queues).
-    ///
-    /// # Example
-    ///
-    /// ```
-    /// use greenpatch::monkey::PatchAll;
-    /// assert_eq!(PatchAll::default().queue(false).options().get("queue"), Some(false));
-    /// ```
-    #[must_use]
-    pub fn queue(self, on: bool) -> Self {
-        self.set_builtin("queue", on)
     }
 
     /// Opts in to a module by name. A third-party module must be declared by

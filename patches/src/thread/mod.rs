@@ -41,21 +41,23 @@
 //! - [`scope`](std::thread::scope) has no facade: scoped threads are
 //!   always OS threads (use `std::thread::scope`).
 
+mod event;
 mod handle;
 mod local;
 mod lock;
-mod signal;
+mod semaphore;
 mod spawn;
 
 use std::time::Duration;
 
 use greenpatch_runtime as rt;
 
+pub use event::Event;
 use handle::{green_current, green_park, green_park_timeout, os_current};
 pub use handle::{Thread, ThreadId};
 pub use local::Local;
 pub use lock::{Condvar, Mutex, MutexGuard, RwLock, RwLockReadGuard, RwLockWriteGuard, WaitTimeoutResult};
-pub use signal::{Event, Semaphore};
+pub use semaphore::Semaphore;
 pub use spawn::{Builder, JoinHandle};
 pub use std::sync::{LockResult, PoisonError, TryLockError, TryLockResult};
 pub use std::thread::{available_parallelism, panicking};
