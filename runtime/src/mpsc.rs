@@ -313,84 +313,97 @@ impl<T> Drop for Receiver<T> {
     }
 }
 
-/// Blocking iterator over a [`Receiver`]'s messages ([`Receiver::iter`]).
-///
-/// ```
-/// let (tx, rx) = greenpatch_runtime::mpsc::channel();
-/// tx.send(1).unwrap();
-/// drop(tx);
-/// let mut it: greenpatch_runtime::mpsc::Iter<'_, i32> = rx.iter();
-/// assert_eq!(it.next(), Some(1));
-/// assert_eq!(it.next(), None);
-/// ```
-#[derive(Debug)]
-pub struct Iter<'a, T: 'a> {
-    rx: &'a Receiver<T>,
+/// The iterators of a channel's `Receiver<T>` (which has `recv` and
+/// `try_recv`): `Iter`, `TryIter`, `IntoIter` and the two `IntoIterator`
+/// impls, declared in the calling module, whose path (`$path`, for the doc
+/// examples) has a `channel` function. Written once for this module and
+/// greenpatch's `queue`; not a stable API.
+#[doc(hidden)]
+#[macro_export]
+macro_rules! __receiver_iterators {
+    ($path:literal) => {
+        /// Blocking iterator over a [`Receiver`]'s messages ([`Receiver::iter`]).
+        ///
+        /// ```
+        #[doc = concat!("let (tx, rx) = ", $path, "::channel();")]
+        /// tx.send(1).unwrap();
+        /// drop(tx);
+        #[doc = concat!("let mut it: ", $path, "::Iter<'_, i32> = rx.iter();")]
+        /// assert_eq!(it.next(), Some(1));
+        /// assert_eq!(it.next(), None);
+        /// ```
+        #[derive(Debug)]
+        pub struct Iter<'a, T: 'a> {
+            rx: &'a Receiver<T>,
+        }
+
+        /// Non-blocking iterator over a [`Receiver`]'s buffered messages
+        /// ([`Receiver::try_iter`]).
+        ///
+        /// ```
+        #[doc = concat!("let (_tx, rx) = ", $path, "::channel::<u8>();")]
+        #[doc = concat!("let mut it: ", $path, "::TryIter<'_, u8> = rx.try_iter();")]
+        /// assert_eq!(it.next(), None);
+        /// ```
+        #[derive(Debug)]
+        pub struct TryIter<'a, T: 'a> {
+            rx: &'a Receiver<T>,
+        }
+
+        /// Owning blocking iterator over a [`Receiver`]'s messages.
+        ///
+        /// ```
+        #[doc = concat!("let (tx, rx) = ", $path, "::channel();")]
+        /// tx.send('a').unwrap();
+        /// drop(tx);
+        #[doc = concat!("let it: ", $path, "::IntoIter<char> = rx.into_iter();")]
+        /// assert_eq!(it.collect::<String>(), "a");
+        /// ```
+        #[derive(Debug)]
+        pub struct IntoIter<T> {
+            rx: Receiver<T>,
+        }
+
+        impl<T> Iterator for Iter<'_, T> {
+            type Item = T;
+            fn next(&mut self) -> Option<T> {
+                self.rx.recv().ok()
+            }
+        }
+
+        impl<T> Iterator for TryIter<'_, T> {
+            type Item = T;
+            fn next(&mut self) -> Option<T> {
+                self.rx.try_recv().ok()
+            }
+        }
+
+        impl<T> Iterator for IntoIter<T> {
+            type Item = T;
+            fn next(&mut self) -> Option<T> {
+                self.rx.recv().ok()
+            }
+        }
+
+        impl<'a, T> IntoIterator for &'a Receiver<T> {
+            type Item = T;
+            type IntoIter = Iter<'a, T>;
+            fn into_iter(self) -> Iter<'a, T> {
+                Iter { rx: self }
+            }
+        }
+
+        impl<T> IntoIterator for Receiver<T> {
+            type Item = T;
+            type IntoIter = IntoIter<T>;
+            fn into_iter(self) -> IntoIter<T> {
+                IntoIter { rx: self }
+            }
+        }
+    };
 }
 
-/// Non-blocking iterator over a [`Receiver`]'s buffered messages
-/// ([`Receiver::try_iter`]).
-///
-/// ```
-/// let (_tx, rx) = greenpatch_runtime::mpsc::channel::<u8>();
-/// let mut it: greenpatch_runtime::mpsc::TryIter<'_, u8> = rx.try_iter();
-/// assert_eq!(it.next(), None);
-/// ```
-#[derive(Debug)]
-pub struct TryIter<'a, T: 'a> {
-    rx: &'a Receiver<T>,
-}
-
-/// Owning blocking iterator over a [`Receiver`]'s messages.
-///
-/// ```
-/// let (tx, rx) = greenpatch_runtime::mpsc::channel();
-/// tx.send('a').unwrap();
-/// drop(tx);
-/// let it: greenpatch_runtime::mpsc::IntoIter<char> = rx.into_iter();
-/// assert_eq!(it.collect::<String>(), "a");
-/// ```
-#[derive(Debug)]
-pub struct IntoIter<T> {
-    rx: Receiver<T>,
-}
-
-impl<T> Iterator for Iter<'_, T> {
-    type Item = T;
-    fn next(&mut self) -> Option<T> {
-        self.rx.recv().ok()
-    }
-}
-
-impl<T> Iterator for TryIter<'_, T> {
-    type Item = T;
-    fn next(&mut self) -> Option<T> {
-        self.rx.try_recv().ok()
-    }
-}
-
-impl<T> Iterator for IntoIter<T> {
-    type Item = T;
-    fn next(&mut self) -> Option<T> {
-        self.rx.recv().ok()
-    }
-}
-
-impl<'a, T> IntoIterator for &'a Receiver<T> {
-    type Item = T;
-    type IntoIter = Iter<'a, T>;
-    fn into_iter(self) -> Iter<'a, T> {
-        self.iter()
-    }
-}
-
-impl<T> IntoIterator for Receiver<T> {
-    type Item = T;
-    type IntoIter = IntoIter<T>;
-    fn into_iter(self) -> IntoIter<T> {
-        IntoIter { rx: self }
-    }
-}
+crate::__receiver_iterators!("greenpatch_runtime::mpsc");
 
 impl<T> fmt::Debug for Sender<T> {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {

@@ -23,7 +23,8 @@
 //! # `ToSocketAddrs`
 //!
 //! [`ToSocketAddrs`] is this module's own trait, implemented for exactly
-//! the types std implements it for, so `connect("host:80")` and
+//! the types std implements it for (every implementor of the runtime's
+//! trait, which does the parsing; this module adds only the resolver), so `connect("host:80")` and
 //! `bind(("0.0.0.0", 0))` read as with std. It exists because std's trait
 //! resolves host names with a blocking `getaddrinfo` on the caller's
 //! thread: ours sends host names through `socket.lookup_host`, so after
@@ -123,8 +124,9 @@ pub fn lookup_host<A: ToSocketAddrs>(addr: A) -> io::Result<std::vec::IntoIter<S
 }
 
 /// Something that names one or more socket addresses, as
-/// `std::net::ToSocketAddrs` (and implemented for the same types), whose
-/// host names resolve through `socket.lookup_host` — green after patching.
+/// `std::net::ToSocketAddrs` (and implemented for the same types: every
+/// type that implements the runtime's `ToSocketAddrs`), whose host names
+/// resolve through `socket.lookup_host` — green after patching.
 ///
 /// # Example
 ///
@@ -154,93 +156,18 @@ pub trait ToSocketAddrs {
     fn to_socket_addrs(&self) -> io::Result<Self::Iter>;
 }
 
-macro_rules! literal_addrs {
-    ($($t:ty => |$s:ident| $e:expr;)+) => {$(
-        impl ToSocketAddrs for $t {
-            type Iter = std::option::IntoIter<SocketAddr>;
-            fn to_socket_addrs(&self) -> io::Result<Self::Iter> {
-                let $s = self;
-                Ok(Some($e).into_iter())
-            }
-        }
-    )+};
-}
-
-literal_addrs! {
-    SocketAddr => |s| *s;
-    SocketAddrV4 => |s| SocketAddr::V4(*s);
-    SocketAddrV6 => |s| SocketAddr::V6(*s);
-    (IpAddr, u16) => |s| SocketAddr::new(s.0, s.1);
-    (Ipv4Addr, u16) => |s| SocketAddr::new(s.0.into(), s.1);
-    (Ipv6Addr, u16) => |s| SocketAddr::new(s.0.into(), s.1);
-}
-
-impl ToSocketAddrs for (&str, u16) {
-    type Iter = std::vec::IntoIter<SocketAddr>;
-    fn to_socket_addrs(&self) -> io::Result<Self::Iter> {
-        let (host, port) = *self;
-        if let Ok(ip) = host.parse::<IpAddr>() {
-            return Ok(vec![SocketAddr::new(ip, port)].into_iter());
-        }
-        (LOOKUP.get())(host, port).map(Vec::into_iter)
-    }
-}
-
-impl ToSocketAddrs for (String, u16) {
-    type Iter = std::vec::IntoIter<SocketAddr>;
-    fn to_socket_addrs(&self) -> io::Result<Self::Iter> {
-        (self.0.as_str(), self.1).to_socket_addrs()
-    }
-}
-
-impl ToSocketAddrs for str {
-    type Iter = std::vec::IntoIter<SocketAddr>;
-    fn to_socket_addrs(&self) -> io::Result<Self::Iter> {
-        if let Ok(addr) = self.parse::<SocketAddr>() {
-            return Ok(vec![addr].into_iter());
-        }
-        let Some((host, port)) = self.rsplit_once(':') else {
-            return Err(io::Error::new(io::ErrorKind::InvalidInput, "invalid socket address"));
-        };
-        let Ok(port) = port.parse::<u16>() else {
-            return Err(io::Error::new(io::ErrorKind::InvalidInput, "invalid port value"));
-        };
-        (host, port).to_socket_addrs()
-    }
-}
-
-impl ToSocketAddrs for String {
-    type Iter = std::vec::IntoIter<SocketAddr>;
-    fn to_socket_addrs(&self) -> io::Result<Self::Iter> {
-        self.as_str().to_socket_addrs()
-    }
-}
-
-impl<'a> ToSocketAddrs for &'a [SocketAddr] {
-    type Iter = std::iter::Copied<std::slice::Iter<'a, SocketAddr>>;
-    fn to_socket_addrs(&self) -> io::Result<Self::Iter> {
-        Ok(self.iter().copied())
-    }
-}
-
-impl<T: ToSocketAddrs + ?Sized> ToSocketAddrs for &T {
+/// The runtime's address types, resolved with the registry's resolver.
+impl<T: greenpatch_runtime::net::ToSocketAddrs + ?Sized> ToSocketAddrs for T {
     type Iter = T::Iter;
     fn to_socket_addrs(&self) -> io::Result<Self::Iter> {
-        (**self).to_socket_addrs()
+        self.to_socket_addrs_with(LOOKUP.get())
     }
 }
 
-/// Tries `f` on each address of `addr` in turn: the first success wins,
-/// else the last error (std's rule for `bind` and `connect`).
-fn each_addr<A: ToSocketAddrs, T>(addr: A, mut f: impl FnMut(&SocketAddr) -> io::Result<T>) -> io::Result<T> {
-    let mut last = None;
-    for a in addr.to_socket_addrs()? {
-        match f(&a) {
-            Ok(v) => return Ok(v),
-            Err(e) => last = Some(e),
-        }
-    }
-    Err(last.unwrap_or_else(|| io::Error::new(io::ErrorKind::InvalidInput, "could not resolve to any addresses")))
+/// Tries `f` on each address of `addr` in turn, host names resolved through
+/// `socket.lookup_host`: the first success wins, else the last error.
+fn each_addr<A: ToSocketAddrs, T>(addr: A, f: impl FnMut(&SocketAddr) -> io::Result<T>) -> io::Result<T> {
+    greenpatch_runtime::net::each_addr(addr.to_socket_addrs()?, f)
 }
 
 /// The options that std's socket types and the runtime's share, declared
@@ -550,31 +477,7 @@ macro_rules! socket_traits {
             }
         }
 
-        impl std::io::Read for $t {
-            #[inline]
-            fn read(&mut self, buf: &mut [u8]) -> io::Result<usize> {
-                std::io::Read::read(&mut &*self, buf)
-            }
-
-            fn read_vectored(&mut self, bufs: &mut [std::io::IoSliceMut<'_>]) -> io::Result<usize> {
-                std::io::Read::read_vectored(&mut &*self, bufs)
-            }
-        }
-
-        impl std::io::Write for $t {
-            #[inline]
-            fn write(&mut self, buf: &[u8]) -> io::Result<usize> {
-                std::io::Write::write(&mut &*self, buf)
-            }
-
-            fn write_vectored(&mut self, bufs: &[std::io::IoSlice<'_>]) -> io::Result<usize> {
-                std::io::Write::write_vectored(&mut &*self, bufs)
-            }
-
-            fn flush(&mut self) -> io::Result<()> {
-                Ok(())
-            }
-        }
+        greenpatch_runtime::__io_by_value!($t; read: [read, read_vectored]; write: [write, write_vectored]);
     };
 }
 use socket_traits;

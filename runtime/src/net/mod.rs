@@ -45,6 +45,55 @@
 //! when used from there while nobody waits at the old one; two hubs using
 //! one socket at the same moment both work (see `io/mod.rs`).
 
+/// `Read`/`Write` for an owned `$t` that forward to the by-reference impls
+/// (`impl Read for &$t`), for the methods listed: written once for the
+/// runtime's sockets and files and greenpatch's socket facades; not a
+/// stable API.
+#[doc(hidden)]
+#[macro_export]
+macro_rules! __io_by_value {
+    ($t:ty; read: [$($r:ident),*]; write: [$($w:ident),*]) => {
+        impl ::std::io::Read for $t {
+            $($crate::__io_by_value!(@$r);)*
+        }
+
+        impl ::std::io::Write for $t {
+            $($crate::__io_by_value!(@$w);)*
+
+            fn flush(&mut self) -> ::std::io::Result<()> {
+                ::std::io::Write::flush(&mut &*self)
+            }
+        }
+    };
+    (@read) => {
+        #[inline]
+        fn read(&mut self, buf: &mut [u8]) -> ::std::io::Result<usize> {
+            ::std::io::Read::read(&mut &*self, buf)
+        }
+    };
+    (@read_vectored) => {
+        fn read_vectored(&mut self, bufs: &mut [::std::io::IoSliceMut<'_>]) -> ::std::io::Result<usize> {
+            ::std::io::Read::read_vectored(&mut &*self, bufs)
+        }
+    };
+    (@read_to_end) => {
+        fn read_to_end(&mut self, buf: &mut Vec<u8>) -> ::std::io::Result<usize> {
+            ::std::io::Read::read_to_end(&mut &*self, buf)
+        }
+    };
+    (@write) => {
+        #[inline]
+        fn write(&mut self, buf: &[u8]) -> ::std::io::Result<usize> {
+            ::std::io::Write::write(&mut &*self, buf)
+        }
+    };
+    (@write_vectored) => {
+        fn write_vectored(&mut self, bufs: &[::std::io::IoSlice<'_>]) -> ::std::io::Result<usize> {
+            ::std::io::Write::write_vectored(&mut &*self, bufs)
+        }
+    };
+}
+
 mod addr;
 mod socket;
 mod tcp;
@@ -52,7 +101,7 @@ mod udp;
 #[cfg(unix)]
 mod unix;
 
-pub use addr::{lookup_host, ToSocketAddrs};
+pub use addr::{each_addr, lookup_host, Resolver, ToSocketAddrs};
 pub use std::net::{IpAddr, Ipv4Addr, Ipv6Addr, Shutdown, SocketAddr, SocketAddrV4, SocketAddrV6};
 pub use tcp::{Incoming, TcpListener, TcpStream};
 pub use udp::UdpSocket;

@@ -7,7 +7,7 @@ use std::time::{Duration, Instant};
 
 use socket2::{Domain, Protocol, SockAddr, Type};
 
-use super::addr::{each_addr, ToSocketAddrs};
+use super::addr::{each_addr_on_pool as each_addr, ToSocketAddrs};
 use super::socket::{socket_common, socket_mode, socket_timeouts, zero_timeout_error, Socket};
 use crate::io::Dir;
 
@@ -431,31 +431,7 @@ impl Write for &TcpStream {
     }
 }
 
-impl Read for TcpStream {
-    #[inline]
-    fn read(&mut self, buf: &mut [u8]) -> io::Result<usize> {
-        (&*self).read(buf)
-    }
-
-    fn read_vectored(&mut self, bufs: &mut [IoSliceMut<'_>]) -> io::Result<usize> {
-        (&*self).read_vectored(bufs)
-    }
-}
-
-impl Write for TcpStream {
-    #[inline]
-    fn write(&mut self, buf: &[u8]) -> io::Result<usize> {
-        (&*self).write(buf)
-    }
-
-    fn write_vectored(&mut self, bufs: &[IoSlice<'_>]) -> io::Result<usize> {
-        (&*self).write_vectored(bufs)
-    }
-
-    fn flush(&mut self) -> io::Result<()> {
-        Ok(())
-    }
-}
+crate::__io_by_value!(TcpStream; read: [read, read_vectored]; write: [write, write_vectored]);
 
 impl From<std::net::TcpStream> for TcpStream {
     /// Adopts a std stream: its timeouts and non-blocking mode carry over.

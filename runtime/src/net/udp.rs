@@ -5,7 +5,7 @@ use std::net::{Ipv4Addr, Ipv6Addr, SocketAddr};
 
 use socket2::{Domain, Protocol, Type};
 
-use super::addr::{each_addr, ToSocketAddrs};
+use super::addr::{each_addr_on_pool as each_addr, ToSocketAddrs};
 use super::socket::{socket_common, socket_mode, socket_timeouts, Socket};
 use crate::io::Dir;
 
