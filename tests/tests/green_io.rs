@@ -10,21 +10,7 @@ use std::time::{Duration, Instant};
 
 use greenpatch_runtime as rt;
 use rt::net::{TcpListener, TcpStream, UdpSocket, UnixDatagram, UnixStream};
-
-/// Ticks every 10 ms on this hub until stopped; returns the longest gap.
-fn ticker(stop: Arc<AtomicBool>) -> rt::JoinHandle<Duration> {
-    rt::spawn(move || {
-        let mut last = Instant::now();
-        let mut worst = Duration::ZERO;
-        while !stop.load(Ordering::Relaxed) {
-            rt::sleep(Duration::from_millis(10));
-            let now = Instant::now();
-            worst = worst.max(now - last);
-            last = now;
-        }
-        worst
-    })
-}
+use tests::{loopback, ticker};
 
 fn checksum(acc: u64, bytes: &[u8]) -> u64 {
     bytes.iter().fold(acc, |a, &b| a.wrapping_mul(31).wrapping_add(u64::from(b)))
@@ -87,9 +73,7 @@ fn thousand_connections_echo_hundred_round_trips_on_one_hub_with_equal_checksums
 
 #[test]
 fn read_timeout_expires_within_its_bounds_with_would_block() {
-    let l = TcpListener::bind("127.0.0.1:0").unwrap();
-    let c = TcpStream::connect(l.local_addr().unwrap()).unwrap();
-    let (_s, _) = l.accept().unwrap();
+    let (_l, c, _s) = loopback();
     let timeout = Duration::from_millis(100);
     c.set_read_timeout(Some(timeout)).unwrap();
     let h = rt::spawn(move || {
@@ -190,9 +174,7 @@ fn connect_to_a_closed_port_is_refused() {
 
 #[test]
 fn shutdown_wakes_a_waiting_reader_with_end_of_stream() {
-    let l = TcpListener::bind("127.0.0.1:0").unwrap();
-    let c = TcpStream::connect(l.local_addr().unwrap()).unwrap();
-    let (_s, _) = l.accept().unwrap();
+    let (_l, c, _s) = loopback();
     let reader = c.try_clone().unwrap();
     let h = rt::spawn(move || (&reader).read(&mut [0; 16]));
     rt::sleep(Duration::from_millis(20)); // the reader is parked now
@@ -203,9 +185,7 @@ fn shutdown_wakes_a_waiting_reader_with_end_of_stream() {
 
 #[test]
 fn closing_the_socket_under_a_waiting_writer_wakes_it_with_an_error() {
-    let l = TcpListener::bind("127.0.0.1:0").unwrap();
-    let c = TcpStream::connect(l.local_addr().unwrap()).unwrap();
-    let (_s, _) = l.accept().unwrap(); // never reads: c's buffers fill up
+    let (_l, c, _s) = loopback(); // never reads: c's buffers fill up
     let writer = c.try_clone().unwrap();
     let h = rt::spawn(move || {
         let chunk = vec![0u8; 1 << 16];
@@ -220,22 +200,6 @@ fn closing_the_socket_under_a_waiting_writer_wakes_it_with_an_error() {
     c.shutdown(Shutdown::Write).unwrap();
     let err = h.join().unwrap();
     assert_eq!(err.kind(), ErrorKind::BrokenPipe, "{err}");
-}
-
-#[test]
-fn dropping_a_clone_leaves_a_waiting_reader_working() {
-    let l = TcpListener::bind("127.0.0.1:0").unwrap();
-    let c = TcpStream::connect(l.local_addr().unwrap()).unwrap();
-    let (mut s, _) = l.accept().unwrap();
-    let reader = c.try_clone().unwrap();
-    let h = rt::spawn(move || {
-        let mut buf = [0; 5];
-        (&reader).read_exact(&mut buf).map(|_| buf)
-    });
-    rt::sleep(Duration::from_millis(20));
-    drop(c); // std semantics: the other descriptor keeps the socket open
-    s.write_all(b"still").unwrap();
-    assert_eq!(&h.join().unwrap().unwrap(), b"still");
 }
 
 #[test]
@@ -341,34 +305,8 @@ fn short_reads_lose_no_wake_up_while_os_threads_write_in_bursts() {
 }
 
 #[test]
-fn a_reused_descriptor_number_gets_no_stale_wake_up() {
-    let l = TcpListener::bind("127.0.0.1:0").unwrap();
-    let addr = l.local_addr().unwrap();
-    let old = TcpStream::connect(addr).unwrap();
-    let (mut peer, _) = l.accept().unwrap();
-    // Register `old` (a timed-out wait), then make it readable and close it
-    // with the data unread: its registration had an event coming.
-    old.set_read_timeout(Some(Duration::from_millis(5))).unwrap();
-    assert!((&old).read(&mut [0; 1]).is_err());
-    peer.write_all(b"stale").unwrap();
-    rt::sleep(Duration::from_millis(5));
-    let old_fd = old.as_raw_fd();
-    drop(old);
-    let new = TcpStream::connect(addr).unwrap();
-    let (_p2, _) = l.accept().unwrap();
-    assert_eq!(new.as_raw_fd(), old_fd, "the kernel reuses the lowest free number");
-    new.set_read_timeout(Some(Duration::from_millis(60))).unwrap();
-    let t = Instant::now();
-    let err = (&new).read(&mut [0; 8]).unwrap_err();
-    assert_eq!(err.kind(), ErrorKind::WouldBlock);
-    assert!(t.elapsed() >= Duration::from_millis(60));
-}
-
-#[test]
 fn a_socket_moves_to_the_hub_of_the_thread_that_uses_it() {
-    let l = TcpListener::bind("127.0.0.1:0").unwrap();
-    let mut c = TcpStream::connect(l.local_addr().unwrap()).unwrap();
-    let (s, _) = l.accept().unwrap();
+    let (_l, mut c, s) = loopback();
     // Register on this hub first.
     s.set_read_timeout(Some(Duration::from_millis(5))).unwrap();
     assert!((&s).read(&mut [0; 1]).is_err());

@@ -12,20 +12,7 @@ use std::time::{Duration, Instant};
 use greenpatch_runtime as rt;
 use greenpatch_runtime::mpsc::{channel, sync_channel};
 use greenpatch_runtime::queue::{Empty, LifoQueue, PriorityQueue, Queue, TaskDoneError};
-
-/// Runs `f`, failing the test (instead of hanging) if it blocks longer than
-/// `secs` seconds.
-fn within<T>(secs: u64, what: &str, f: impl FnOnce() -> T) -> T {
-    match rt::with_timeout(Duration::from_secs(secs), f) {
-        Ok(v) => v,
-        Err(_) => panic!("{what}: still blocked after {secs} s (a lost wake-up?)"),
-    }
-}
-
-fn assert_took(took: Duration, at_least_ms: u64) {
-    let lo = Duration::from_millis(at_least_ms);
-    assert!(took >= lo && took < lo + Duration::from_millis(450), "took {took:?}, expected ~{lo:?}");
-}
+use tests::{assert_took, within};
 
 #[test]
 fn a_million_messages_from_4_producers_on_one_hub_reach_4_consumers_on_another() {
@@ -126,21 +113,6 @@ fn peek_shows_the_next_item_without_taking_it() {
     assert_eq!(q.peek_nowait(), Ok((1, "a")));
     assert_eq!(q.len(), 2);
     assert_eq!(q.get(), (1, "a"));
-}
-
-#[test]
-fn a_blocking_peek_does_not_swallow_a_getters_wake_up() {
-    let q = Queue::new();
-    let (q1, q2) = (q.clone(), q.clone());
-    let peeker = rt::spawn(move || q1.peek());
-    let getter = rt::spawn(move || q2.get());
-    rt::yield_now();
-    q.put(42);
-    assert_eq!(within(5, "getter", || getter.join().unwrap()), 42);
-    q.put(43); // in case the getter took 42 before the peeker looked
-    let peeked = within(5, "peeker", || peeker.join().unwrap());
-    assert!(peeked == 42 || peeked == 43);
-    assert_eq!(q.get(), 43, "peeking took nothing");
 }
 
 #[test]

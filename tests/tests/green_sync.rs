@@ -11,15 +11,7 @@ use std::time::{Duration, Instant};
 
 use greenpatch_runtime as rt;
 use greenpatch_runtime::sync::{Barrier, BoundedSemaphore, Condvar, Event, Local, Mutex, OnceLock, RwLock, Semaphore};
-
-/// Runs `f`, failing the test (instead of hanging) if it blocks longer than
-/// `secs` seconds.
-fn within<T>(secs: u64, what: &str, f: impl FnOnce() -> T) -> T {
-    match rt::with_timeout(Duration::from_secs(secs), f) {
-        Ok(v) => v,
-        Err(_) => panic!("{what}: still blocked after {secs} s (a lost wake-up?)"),
-    }
-}
+use tests::within;
 
 /// The hub (OS thread) a green thread id belongs to.
 fn hub_of(id: rt::Id) -> u64 {
@@ -299,22 +291,6 @@ fn a_killed_green_thread_waiting_on_a_condvar_passes_the_notification_on() {
         *p.0.lock().unwrap() += 1;
         p.1.notify_one();
     });
-}
-
-#[test]
-fn a_killed_waiter_that_was_not_yet_woken_leaves_the_line() {
-    let m = Arc::new(Mutex::new(()));
-    let guard = m.lock().unwrap();
-    let m2 = m.clone();
-    let victim = rt::spawn(move || drop(m2.lock().unwrap()));
-    rt::yield_now();
-    victim.kill(); // killed while still waiting, before any unlock
-    assert!(victim.join().unwrap_err().is_killed());
-    let m3 = m.clone();
-    let survivor = rt::spawn(move || drop(m3.lock().unwrap()));
-    rt::yield_now();
-    drop(guard);
-    within(5, "the survivor", || survivor.join().unwrap());
 }
 
 #[test]
