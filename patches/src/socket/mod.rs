@@ -322,19 +322,6 @@ macro_rules! socket_options {
 }
 use socket_options;
 
-/// Delegates a facade socket's methods that differ between socket kinds
-/// (addresses, `shutdown`, `peek`) to whichever implementation it holds.
-macro_rules! delegate {
-    ($($(#[$doc:meta])* fn $name:ident(&self $(, $arg:ident: $ty:ty)*) -> $ret:ty;)+) => {$(
-        $(#[$doc])*
-        #[inline]
-        pub fn $name(&self $(, $arg: $ty)*) -> $ret {
-            crate::flavor::both!(&self.imp, s => s.$name($($arg),*))
-        }
-    )+};
-}
-use delegate;
-
 /// Implements, for facade socket `$t` with `imp: Flavored<$std, $green>`
 /// and `site`: the descriptor traits and conversions, `Debug`, `flavor()`,
 /// `try_clone`; and, with `io`, `Read`/`Write` for `$t` and `&$t` (checking

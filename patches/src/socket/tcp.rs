@@ -8,7 +8,7 @@ use std::time::Duration;
 
 use greenpatch_runtime::net as green;
 
-use super::{delegate, each_addr, socket_options, socket_traits, ToSocketAddrs};
+use super::{each_addr, socket_options, socket_traits, ToSocketAddrs};
 use crate::flavor::{both, Flavored};
 
 fn std_connect(a: &SocketAddr) -> io::Result<TcpStream> {
@@ -81,7 +81,19 @@ socket_options!(
     TcpStream,
     "std::net::TcpStream",
     setup = "let l = greenpatch::socket::TcpListener::bind(\"127.0.0.1:0\").unwrap();\nlet s = greenpatch::socket::TcpStream::connect(l.local_addr().unwrap()).unwrap();",
-    [basic, timeouts, ttl]
+    [basic, timeouts, ttl],
+    {
+        "The remote address." fn peer_addr(&self) -> io::Result<SocketAddr> =
+            "assert_eq!(s.peer_addr().unwrap(), l.local_addr().unwrap());";
+        "The local address." fn local_addr(&self) -> io::Result<SocketAddr> =
+            "assert!(s.local_addr().unwrap().ip().is_loopback());";
+        "Shuts down reading, writing or both; with the green flavor it also wakes every green thread waiting on the socket."
+        fn shutdown(&self, how: Shutdown) -> io::Result<()> =
+            "let (mut peer, _) = l.accept().unwrap();\ns.shutdown(greenpatch::socket::Shutdown::Write).unwrap();\nassert_eq!(std::io::Read::read(&mut peer, &mut [0; 4]).unwrap(), 0);";
+        "Sets `TCP_NODELAY`." fn set_nodelay(&self, nodelay: bool) -> io::Result<()> =
+            "s.set_nodelay(true).unwrap();\nassert!(s.nodelay().unwrap());";
+        "Whether `TCP_NODELAY` is set." fn nodelay(&self) -> io::Result<bool> = "let _ = s.nodelay().unwrap();";
+    }
 );
 
 impl TcpStream {
@@ -158,85 +170,6 @@ impl TcpStream {
     pub fn peek(&self, buf: &mut [u8]) -> io::Result<usize> {
         self.check();
         both!(&self.imp, s => s.peek(buf))
-    }
-
-    delegate! {
-        /// The remote address.
-        ///
-        /// # Errors
-        ///
-        /// As std (`NotConnected`).
-        ///
-        /// # Example
-        ///
-        /// ```
-        /// let l = greenpatch::socket::TcpListener::bind("127.0.0.1:0").unwrap();
-        /// let s = greenpatch::socket::TcpStream::connect(l.local_addr().unwrap()).unwrap();
-        /// assert_eq!(s.peer_addr().unwrap(), l.local_addr().unwrap());
-        /// ```
-        fn peer_addr(&self) -> io::Result<SocketAddr>;
-        /// The local address.
-        ///
-        /// # Errors
-        ///
-        /// As std.
-        ///
-        /// # Example
-        ///
-        /// ```
-        /// let l = greenpatch::socket::TcpListener::bind("127.0.0.1:0").unwrap();
-        /// let s = greenpatch::socket::TcpStream::connect(l.local_addr().unwrap()).unwrap();
-        /// assert!(s.local_addr().unwrap().ip().is_loopback());
-        /// ```
-        fn local_addr(&self) -> io::Result<SocketAddr>;
-        /// Shuts down reading, writing or both; with the green flavor it
-        /// also wakes every green thread waiting on the socket.
-        ///
-        /// # Errors
-        ///
-        /// As std.
-        ///
-        /// # Example
-        ///
-        /// ```
-        /// use std::io::Read;
-        /// use greenpatch::socket::{Shutdown, TcpListener, TcpStream};
-        /// let l = TcpListener::bind("127.0.0.1:0").unwrap();
-        /// let c = TcpStream::connect(l.local_addr().unwrap()).unwrap();
-        /// let (mut s, _) = l.accept().unwrap();
-        /// c.shutdown(Shutdown::Write).unwrap();
-        /// assert_eq!(s.read(&mut [0; 4]).unwrap(), 0);
-        /// ```
-        fn shutdown(&self, how: Shutdown) -> io::Result<()>;
-        /// Sets `TCP_NODELAY`.
-        ///
-        /// # Errors
-        ///
-        /// As std.
-        ///
-        /// # Example
-        ///
-        /// ```
-        /// let l = greenpatch::socket::TcpListener::bind("127.0.0.1:0").unwrap();
-        /// let s = greenpatch::socket::TcpStream::connect(l.local_addr().unwrap()).unwrap();
-        /// s.set_nodelay(true).unwrap();
-        /// assert!(s.nodelay().unwrap());
-        /// ```
-        fn set_nodelay(&self, nodelay: bool) -> io::Result<()>;
-        /// Whether `TCP_NODELAY` is set.
-        ///
-        /// # Errors
-        ///
-        /// As std.
-        ///
-        /// # Example
-        ///
-        /// ```
-        /// let l = greenpatch::socket::TcpListener::bind("127.0.0.1:0").unwrap();
-        /// let s = greenpatch::socket::TcpStream::connect(l.local_addr().unwrap()).unwrap();
-        /// let _ = s.nodelay().unwrap();
-        /// ```
-        fn nodelay(&self) -> io::Result<bool>;
     }
 }
 

@@ -7,7 +7,7 @@ use std::time::Duration;
 
 use greenpatch_runtime::net as green;
 
-use super::{delegate, each_addr, socket_options, socket_traits, ToSocketAddrs};
+use super::{each_addr, socket_options, socket_traits, ToSocketAddrs};
 use crate::flavor::{both, Flavored};
 
 fn std_bind(a: &SocketAddr) -> io::Result<UdpSocket> {
@@ -51,6 +51,10 @@ socket_options!(
     setup = "let s = greenpatch::socket::UdpSocket::bind(\"127.0.0.1:0\").unwrap();",
     [basic, timeouts, ttl],
     {
+        "The connected peer's address (`NotConnected` if none)." fn peer_addr(&self) -> io::Result<SocketAddr> =
+            "assert!(s.peer_addr().is_err());";
+        "The local address." fn local_addr(&self) -> io::Result<SocketAddr> =
+            "assert!(s.local_addr().unwrap().ip().is_loopback());";
         "Sets `SO_BROADCAST`." fn set_broadcast(&self, on: bool) -> io::Result<()> =
             "s.set_broadcast(true).unwrap();\nassert!(s.broadcast().unwrap());";
         "`SO_BROADCAST`." fn broadcast(&self) -> io::Result<bool> = "assert!(!s.broadcast().unwrap());";
@@ -294,34 +298,5 @@ impl UdpSocket {
     /// ```
     pub fn leave_multicast_v6(&self, multiaddr: &Ipv6Addr, interface: u32) -> io::Result<()> {
         both!(&self.imp, s => s.leave_multicast_v6(multiaddr, interface))
-    }
-
-    delegate! {
-        /// The connected peer's address.
-        ///
-        /// # Errors
-        ///
-        /// `NotConnected`, as std.
-        ///
-        /// # Example
-        ///
-        /// ```
-        /// let s = greenpatch::socket::UdpSocket::bind("127.0.0.1:0").unwrap();
-        /// assert!(s.peer_addr().is_err());
-        /// ```
-        fn peer_addr(&self) -> io::Result<SocketAddr>;
-        /// The local address.
-        ///
-        /// # Errors
-        ///
-        /// As std.
-        ///
-        /// # Example
-        ///
-        /// ```
-        /// let s = greenpatch::socket::UdpSocket::bind("127.0.0.1:0").unwrap();
-        /// assert!(s.local_addr().unwrap().ip().is_loopback());
-        /// ```
-        fn local_addr(&self) -> io::Result<SocketAddr>;
     }
 }

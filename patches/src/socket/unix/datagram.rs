@@ -23,8 +23,16 @@ socket_traits!(UnixDatagram, unet::UnixDatagram, green::UnixDatagram, STREAM_CON
 socket_options!(
     UnixDatagram,
     "std::os::unix::net::UnixDatagram",
-    setup = "let s = greenpatch::socket::UnixDatagram::unbound().unwrap();",
-    [basic, timeouts]
+    setup = "let (s, _peer) = greenpatch::socket::UnixDatagram::pair().unwrap();",
+    [basic, timeouts],
+    {
+        "The local address." fn local_addr(&self) -> io::Result<SocketAddr> =
+            "assert!(s.local_addr().unwrap().is_unnamed());";
+        "The connected peer's address." fn peer_addr(&self) -> io::Result<SocketAddr> =
+            "assert!(s.peer_addr().unwrap().is_unnamed());";
+        "Shuts down reading, writing or both." fn shutdown(&self, how: Shutdown) -> io::Result<()> =
+            "s.shutdown(greenpatch::socket::Shutdown::Both).unwrap();";
+    }
 );
 
 impl UnixDatagram {
@@ -166,47 +174,5 @@ impl UnixDatagram {
     pub fn recv_from(&self, buf: &mut [u8]) -> io::Result<(usize, SocketAddr)> {
         self.check();
         crate::flavor::both!(&self.imp, s => s.recv_from(buf))
-    }
-
-    delegate! {
-        /// The local address.
-        ///
-        /// # Errors
-        ///
-        /// As std.
-        ///
-        /// # Example
-        ///
-        /// ```
-        /// let (a, _b) = greenpatch::socket::UnixDatagram::pair().unwrap();
-        /// assert!(a.local_addr().unwrap().is_unnamed());
-        /// ```
-        fn local_addr(&self) -> io::Result<SocketAddr>;
-        /// The connected peer's address.
-        ///
-        /// # Errors
-        ///
-        /// As std.
-        ///
-        /// # Example
-        ///
-        /// ```
-        /// let (a, _b) = greenpatch::socket::UnixDatagram::pair().unwrap();
-        /// assert!(a.peer_addr().unwrap().is_unnamed());
-        /// ```
-        fn peer_addr(&self) -> io::Result<SocketAddr>;
-        /// Shuts down reading, writing or both.
-        ///
-        /// # Errors
-        ///
-        /// As std.
-        ///
-        /// # Example
-        ///
-        /// ```
-        /// let (a, _b) = greenpatch::socket::UnixDatagram::pair().unwrap();
-        /// a.shutdown(greenpatch::socket::Shutdown::Both).unwrap();
-        /// ```
-        fn shutdown(&self, how: Shutdown) -> io::Result<()>;
     }
 }

@@ -10,7 +10,7 @@ use std::time::Duration;
 
 use greenpatch_runtime::net as green;
 
-use super::{delegate, socket_options, socket_traits};
+use super::{socket_options, socket_traits};
 use crate::flavor::Flavored;
 
 type Pair<T> = io::Result<(T, T)>;

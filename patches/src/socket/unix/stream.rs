@@ -26,8 +26,17 @@ socket_traits!(UnixStream, unet::UnixStream, green::UnixStream, STREAM_CONNECT, 
 socket_options!(
     UnixStream,
     "std::os::unix::net::UnixStream",
-    setup = "let (s, _peer) = greenpatch::socket::UnixStream::pair().unwrap();",
-    [basic, timeouts]
+    setup = "let (s, peer) = greenpatch::socket::UnixStream::pair().unwrap();",
+    [basic, timeouts],
+    {
+        "The local address." fn local_addr(&self) -> io::Result<SocketAddr> =
+            "assert!(s.local_addr().unwrap().is_unnamed());";
+        "The peer's address." fn peer_addr(&self) -> io::Result<SocketAddr> =
+            "assert!(s.peer_addr().unwrap().is_unnamed());";
+        "Shuts down reading, writing or both; with the green flavor it also wakes every green thread waiting on the socket."
+        fn shutdown(&self, how: Shutdown) -> io::Result<()> =
+            "s.shutdown(greenpatch::socket::Shutdown::Write).unwrap();\nassert_eq!(std::io::Read::read(&mut &peer, &mut [0; 1]).unwrap(), 0);";
+    }
 );
 
 impl UnixStream {
@@ -76,50 +85,5 @@ impl UnixStream {
     #[track_caller]
     pub fn pair() -> io::Result<(UnixStream, UnixStream)> {
         sited((STREAM_PAIR.get())(), Location::caller(), |s, at| s.site = at)
-    }
-
-    delegate! {
-        /// The local address.
-        ///
-        /// # Errors
-        ///
-        /// As std.
-        ///
-        /// # Example
-        ///
-        /// ```
-        /// let (a, _b) = greenpatch::socket::UnixStream::pair().unwrap();
-        /// assert!(a.local_addr().unwrap().is_unnamed());
-        /// ```
-        fn local_addr(&self) -> io::Result<SocketAddr>;
-        /// The peer's address.
-        ///
-        /// # Errors
-        ///
-        /// As std.
-        ///
-        /// # Example
-        ///
-        /// ```
-        /// let (a, _b) = greenpatch::socket::UnixStream::pair().unwrap();
-        /// assert!(a.peer_addr().unwrap().is_unnamed());
-        /// ```
-        fn peer_addr(&self) -> io::Result<SocketAddr>;
-        /// Shuts down reading, writing or both.
-        ///
-        /// # Errors
-        ///
-        /// As std.
-        ///
-        /// # Example
-        ///
-        /// ```
-        /// use std::io::Read;
-        /// use greenpatch::socket::Shutdown;
-        /// let (a, mut b) = greenpatch::socket::UnixStream::pair().unwrap();
-        /// a.shutdown(Shutdown::Write).unwrap();
-        /// assert_eq!(b.read(&mut [0; 1]).unwrap(), 0);
-        /// ```
-        fn shutdown(&self, how: Shutdown) -> io::Result<()>;
     }
 }

@@ -23,6 +23,127 @@
 //!   before it waits; a notifier that changed the condition under the same
 //!   mutex therefore sees the mark.
 
+/// What [`Mutex`] and [`RwLock`] share, over their raw lock `$raw` chosen
+/// from item `$slot`: `into_inner`, `get_mut`, poisoning, `flavor`, and the
+/// `Default`, `From` and `Debug` impls (`Debug` peeks with `$try`).
+macro_rules! lock_common {
+    ($t:ident, $raw:ident, $slot:ident, $try:ident) => {
+        impl<T> $t<T> {
+            /// Consumes the lock and returns its data.
+            ///
+            /// # Errors
+            ///
+            /// When poisoned, with the data inside the error.
+            ///
+            /// # Example
+            ///
+            /// ```
+            #[doc = concat!("let m = greenpatch::thread::", stringify!($t), "::new(3);")]
+            /// assert_eq!(m.into_inner().unwrap(), 3);
+            /// ```
+            pub fn into_inner(self) -> LockResult<T> {
+                let poisoned = self.is_poisoned();
+                let data = self.data.into_inner();
+                if poisoned {
+                    Err(PoisonError::new(data))
+                } else {
+                    Ok(data)
+                }
+            }
+        }
+
+        impl<T: ?Sized> $t<T> {
+            /// Whether a holder panicked.
+            ///
+            /// # Example
+            ///
+            /// ```
+            #[doc = concat!("assert!(!greenpatch::thread::", stringify!($t), "::new(0).is_poisoned());")]
+            /// ```
+            pub fn is_poisoned(&self) -> bool {
+                self.raw.peek().is_some_and(|raw| $crate::flavor::both!(raw, r => r.is_poisoned()))
+            }
+
+            /// Clears the poisoned state.
+            ///
+            /// # Example
+            ///
+            /// ```
+            #[doc = concat!("let m = greenpatch::thread::", stringify!($t), "::new(0);")]
+            /// m.clear_poison();
+            /// assert!(!m.is_poisoned());
+            /// ```
+            pub fn clear_poison(&self) {
+                if let Some(raw) = self.raw.peek() {
+                    $crate::flavor::both!(raw, r => r.clear_poison())
+                }
+            }
+
+            /// A mutable reference to the data (no locking: `&mut self`
+            /// proves exclusive access).
+            ///
+            /// # Errors
+            ///
+            /// When poisoned, with the reference inside the error.
+            ///
+            /// # Example
+            ///
+            /// ```
+            #[doc = concat!("let mut m = greenpatch::thread::", stringify!($t), "::new(1);")]
+            /// *m.get_mut().unwrap() = 5;
+            /// assert_eq!(m.into_inner().unwrap(), 5);
+            /// ```
+            pub fn get_mut(&mut self) -> LockResult<&mut T> {
+                let poisoned = self.is_poisoned();
+                let data = self.data.get_mut();
+                if poisoned {
+                    Err(PoisonError::new(data))
+                } else {
+                    Ok(data)
+                }
+            }
+
+            /// The flavor, choosing it now if the lock was never used.
+            ///
+            /// # Example
+            ///
+            /// ```
+            #[doc = concat!("let m = greenpatch::thread::", stringify!($t), "::new(());")]
+            /// assert_eq!(m.flavor(), greenpatch::Flavor::Blocking);
+            /// ```
+            #[track_caller]
+            pub fn flavor(&self) -> Flavor {
+                self.raw.get(&$slot, Location::caller(), $raw::new).0.flavor()
+            }
+        }
+
+        impl<T: Default> Default for $t<T> {
+            fn default() -> $t<T> {
+                $t::new(T::default())
+            }
+        }
+
+        impl<T> From<T> for $t<T> {
+            fn from(value: T) -> $t<T> {
+                $t::new(value)
+            }
+        }
+
+        impl<T: ?Sized + fmt::Debug> fmt::Debug for $t<T> {
+            fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+                let mut d = f.debug_struct(stringify!($t));
+                match self.$try() {
+                    Ok(g) => d.field("data", &&*g),
+                    Err(TryLockError::Poisoned(p)) => d.field("data", &&*p.into_inner()),
+                    Err(TryLockError::WouldBlock) => d.field("data", &format_args!("<locked>")),
+                };
+                d.field("poisoned", &self.is_poisoned()).finish_non_exhaustive()
+            }
+        }
+    };
+}
+use lock_common;
+
 mod condvar;
 mod mutex;
 mod rwlock;

@@ -99,28 +99,6 @@ impl<T> Mutex<T> {
     pub fn with_flavor(flavor: Flavor, value: T) -> Mutex<T> {
         Mutex { raw: Decided::with(RawMutex::new(flavor), Location::caller()), data: UnsafeCell::new(value) }
     }
-
-    /// Consumes the mutex and returns its data.
-    ///
-    /// # Errors
-    ///
-    /// When poisoned, with the data inside the error.
-    ///
-    /// # Example
-    ///
-    /// ```
-    /// let m = greenpatch::thread::Mutex::new(3);
-    /// assert_eq!(m.into_inner().unwrap(), 3);
-    /// ```
-    pub fn into_inner(self) -> LockResult<T> {
-        let poisoned = self.is_poisoned();
-        let data = self.data.into_inner();
-        if poisoned {
-            Err(PoisonError::new(data))
-        } else {
-            Ok(data)
-        }
-    }
 }
 
 impl<T: ?Sized> Mutex<T> {
@@ -182,75 +160,6 @@ impl<T: ?Sized> Mutex<T> {
             Flavored::Green(m) => map_try(m.try_lock(), |g| self.guard(Flavored::Green(g))),
         }
     }
-
-    /// Whether a holder panicked.
-    ///
-    /// # Example
-    ///
-    /// ```
-    /// assert!(!greenpatch::thread::Mutex::new(0).is_poisoned());
-    /// ```
-    pub fn is_poisoned(&self) -> bool {
-        match self.raw.peek() {
-            Some(Flavored::Blocking(m)) => m.is_poisoned(),
-            Some(Flavored::Green(m)) => m.is_poisoned(),
-            None => false,
-        }
-    }
-
-    /// Clears the poisoned state.
-    ///
-    /// # Example
-    ///
-    /// ```
-    /// let m = greenpatch::thread::Mutex::new(0);
-    /// m.clear_poison();
-    /// assert!(!m.is_poisoned());
-    /// ```
-    pub fn clear_poison(&self) {
-        match self.raw.peek() {
-            Some(Flavored::Blocking(m)) => m.clear_poison(),
-            Some(Flavored::Green(m)) => m.clear_poison(),
-            None => {}
-        }
-    }
-
-    /// A mutable reference to the data (no locking: `&mut self` proves
-    /// exclusive access).
-    ///
-    /// # Errors
-    ///
-    /// When poisoned, with the reference inside the error.
-    ///
-    /// # Example
-    ///
-    /// ```
-    /// let mut m = greenpatch::thread::Mutex::new(1);
-    /// *m.get_mut().unwrap() = 5;
-    /// assert_eq!(*m.lock().unwrap(), 5);
-    /// ```
-    pub fn get_mut(&mut self) -> LockResult<&mut T> {
-        let poisoned = self.is_poisoned();
-        let data = self.data.get_mut();
-        if poisoned {
-            Err(PoisonError::new(data))
-        } else {
-            Ok(data)
-        }
-    }
-
-    /// The flavor, choosing it now if the mutex was never used.
-    ///
-    /// # Example
-    ///
-    /// ```
-    /// let m = greenpatch::thread::Mutex::new(());
-    /// assert_eq!(m.flavor(), greenpatch::Flavor::Blocking);
-    /// ```
-    #[track_caller]
-    pub fn flavor(&self) -> Flavor {
-        self.raw.get(&MUTEX, Location::caller(), RawMutex::new).0.flavor()
-    }
 }
 
 impl<T: ?Sized> Deref for MutexGuard<'_, T> {
@@ -271,30 +180,6 @@ impl<T: ?Sized> DerefMut for MutexGuard<'_, T> {
     }
 }
 
-impl<T: Default> Default for Mutex<T> {
-    fn default() -> Mutex<T> {
-        Mutex::new(T::default())
-    }
-}
-
-impl<T> From<T> for Mutex<T> {
-    fn from(value: T) -> Mutex<T> {
-        Mutex::new(value)
-    }
-}
-
-impl<T: ?Sized + fmt::Debug> fmt::Debug for Mutex<T> {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        let mut d = f.debug_struct("Mutex");
-        match self.try_lock() {
-            Ok(g) => d.field("data", &&*g),
-            Err(TryLockError::Poisoned(p)) => d.field("data", &&*p.into_inner()),
-            Err(TryLockError::WouldBlock) => d.field("data", &format_args!("<locked>")),
-        };
-        d.field("poisoned", &self.is_poisoned()).finish_non_exhaustive()
-    }
-}
-
 impl<T: ?Sized + fmt::Debug> fmt::Debug for MutexGuard<'_, T> {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         fmt::Debug::fmt(&**self, f)
@@ -306,3 +191,5 @@ impl<T: ?Sized + fmt::Display> fmt::Display for MutexGuard<'_, T> {
         fmt::Display::fmt(&**self, f)
     }
 }
+
+super::lock_common!(Mutex, RawMutex, MUTEX, try_lock);

@@ -112,27 +112,6 @@ impl<T> RwLock<T> {
     pub fn with_flavor(flavor: Flavor, value: T) -> RwLock<T> {
         RwLock { raw: Decided::with(RawRwLock::new(flavor), Location::caller()), data: UnsafeCell::new(value) }
     }
-
-    /// Consumes the lock and returns its data.
-    ///
-    /// # Errors
-    ///
-    /// When poisoned, with the data inside the error.
-    ///
-    /// # Example
-    ///
-    /// ```
-    /// assert_eq!(greenpatch::thread::RwLock::new(4).into_inner().unwrap(), 4);
-    /// ```
-    pub fn into_inner(self) -> LockResult<T> {
-        let poisoned = self.is_poisoned();
-        let data = self.data.into_inner();
-        if poisoned {
-            Err(PoisonError::new(data))
-        } else {
-            Ok(data)
-        }
-    }
 }
 
 impl<T: ?Sized> RwLock<T> {
@@ -233,71 +212,6 @@ impl<T: ?Sized> RwLock<T> {
             Flavored::Green(l) => map_try(l.try_write(), |g| wrap(Flavored::Green(g))),
         }
     }
-
-    /// Whether a writer panicked.
-    ///
-    /// # Example
-    ///
-    /// ```
-    /// assert!(!greenpatch::thread::RwLock::new(0).is_poisoned());
-    /// ```
-    pub fn is_poisoned(&self) -> bool {
-        match self.raw.peek() {
-            Some(Flavored::Blocking(l)) => l.is_poisoned(),
-            Some(Flavored::Green(l)) => l.is_poisoned(),
-            None => false,
-        }
-    }
-
-    /// Clears the poisoned state.
-    ///
-    /// # Example
-    ///
-    /// ```
-    /// greenpatch::thread::RwLock::new(0).clear_poison();
-    /// ```
-    pub fn clear_poison(&self) {
-        match self.raw.peek() {
-            Some(Flavored::Blocking(l)) => l.clear_poison(),
-            Some(Flavored::Green(l)) => l.clear_poison(),
-            None => {}
-        }
-    }
-
-    /// A mutable reference to the data, without locking.
-    ///
-    /// # Errors
-    ///
-    /// When poisoned, with the reference inside the error.
-    ///
-    /// # Example
-    ///
-    /// ```
-    /// let mut l = greenpatch::thread::RwLock::new(1);
-    /// *l.get_mut().unwrap() = 3;
-    /// assert_eq!(*l.read().unwrap(), 3);
-    /// ```
-    pub fn get_mut(&mut self) -> LockResult<&mut T> {
-        let poisoned = self.is_poisoned();
-        let data = self.data.get_mut();
-        if poisoned {
-            Err(PoisonError::new(data))
-        } else {
-            Ok(data)
-        }
-    }
-
-    /// The flavor, choosing it now if the lock was never used.
-    ///
-    /// # Example
-    ///
-    /// ```
-    /// assert_eq!(greenpatch::thread::RwLock::new(()).flavor(), greenpatch::Flavor::Blocking);
-    /// ```
-    #[track_caller]
-    pub fn flavor(&self) -> Flavor {
-        self.raw.get(&RWLOCK, Location::caller(), RawRwLock::new).0.flavor()
-    }
 }
 
 impl<T: ?Sized> Deref for RwLockReadGuard<'_, T> {
@@ -326,30 +240,6 @@ impl<T: ?Sized> DerefMut for RwLockWriteGuard<'_, T> {
     }
 }
 
-impl<T: Default> Default for RwLock<T> {
-    fn default() -> RwLock<T> {
-        RwLock::new(T::default())
-    }
-}
-
-impl<T> From<T> for RwLock<T> {
-    fn from(value: T) -> RwLock<T> {
-        RwLock::new(value)
-    }
-}
-
-impl<T: ?Sized + fmt::Debug> fmt::Debug for RwLock<T> {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        let mut d = f.debug_struct("RwLock");
-        match self.try_read() {
-            Ok(g) => d.field("data", &&*g),
-            Err(TryLockError::Poisoned(p)) => d.field("data", &&*p.into_inner()),
-            Err(TryLockError::WouldBlock) => d.field("data", &format_args!("<locked>")),
-        };
-        d.field("poisoned", &self.is_poisoned()).finish_non_exhaustive()
-    }
-}
-
 impl<T: ?Sized + fmt::Debug> fmt::Debug for RwLockReadGuard<'_, T> {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         fmt::Debug::fmt(&**self, f)
@@ -361,3 +251,5 @@ impl<T: ?Sized + fmt::Debug> fmt::Debug for RwLockWriteGuard<'_, T> {
         fmt::Debug::fmt(&**self, f)
     }
 }
+
+super::lock_common!(RwLock, RawRwLock, RWLOCK, try_read);
