@@ -146,6 +146,7 @@
 //! driver may also declare its own patchable module
 //! ([`patchable_module!`]) for items the application opts in to.
 
+pub(crate) mod blocking;
 pub mod flavor;
 pub mod monkey;
 pub mod queue;

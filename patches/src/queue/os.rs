@@ -110,22 +110,11 @@ pub struct OsQueue<S> {
 /// Waits on `cv` until `ready` holds or `deadline` passes.
 fn wait<'a, S>(
     cv: &Condvar,
-    mut g: MutexGuard<'a, State<S>>,
+    g: MutexGuard<'a, State<S>>,
     deadline: Option<Instant>,
     ready: impl Fn(&State<S>) -> bool,
 ) -> (MutexGuard<'a, State<S>>, bool) {
-    loop {
-        if ready(&g) {
-            return (g, true);
-        }
-        g = match deadline {
-            None => cv.wait(g).unwrap_or_else(|p| p.into_inner()),
-            Some(d) => match d.checked_duration_since(Instant::now()) {
-                Some(left) if !left.is_zero() => cv.wait_timeout(g, left).unwrap_or_else(|p| p.into_inner()).0,
-                _ => return (g, false),
-            },
-        };
-    }
+    crate::blocking::wait_until(cv, g, deadline, |s| ready(s))
 }
 
 /// `Some(now + d)`, or `None` (no deadline) when that overflows.

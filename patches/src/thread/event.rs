@@ -7,8 +7,7 @@
 //! mutex and condition variable, with the runtime's semantics: a flag plus
 //! a count of clear→set transitions; a waiter returns once the flag is set
 //! *or* the count moved (a waiter woken by `set` returns `true` even if the
-//! flag was cleared again before it ran, as in gevent). The helpers for
-//! such std-built primitives (`lock`, `wait_until`) live here too.
+//! flag was cleared again before it ran, as in gevent).
 //!
 //! The flavor is chosen at first use (`thread.Event`), so `Event` has a
 //! `const fn new` and works in `static`s.
@@ -20,42 +19,16 @@
 
 use std::fmt;
 use std::panic::Location;
-use std::sync::{Condvar as StdCondvar, Mutex as StdMutex, MutexGuard as StdGuard};
+use std::sync::{Condvar as StdCondvar, Mutex as StdMutex};
 use std::time::{Duration, Instant};
 
 use greenpatch_runtime::sync as green;
 
 use super::EVENT;
+use crate::blocking::{lock, wait_until};
 use crate::flavor::Decided;
 use crate::flavor::Flavored;
 use crate::Flavor;
-
-/// Locks a std mutex whose critical sections cannot panic half-way.
-pub(super) fn lock<T>(m: &StdMutex<T>) -> StdGuard<'_, T> {
-    m.lock().unwrap_or_else(|p| p.into_inner())
-}
-
-/// Waits on `cv` until `done` holds or `deadline` passes; returns `done`'s
-/// last answer.
-pub(super) fn wait_until<'a, T>(
-    cv: &StdCondvar,
-    mut g: StdGuard<'a, T>,
-    deadline: Option<Instant>,
-    mut done: impl FnMut(&mut T) -> bool,
-) -> (StdGuard<'a, T>, bool) {
-    loop {
-        if done(&mut g) {
-            return (g, true);
-        }
-        g = match deadline {
-            None => cv.wait(g).unwrap_or_else(|p| p.into_inner()),
-            Some(d) => match d.checked_duration_since(Instant::now()) {
-                Some(left) if !left.is_zero() => cv.wait_timeout(g, left).unwrap_or_else(|p| p.into_inner()).0,
-                _ => return (g, false),
-            },
-        };
-    }
-}
 
 struct OsEvent {
     /// (flag, times it went from clear to set)

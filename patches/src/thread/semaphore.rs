@@ -20,8 +20,8 @@ use std::time::{Duration, Instant};
 
 use greenpatch_runtime::sync as green;
 
-use super::event::{lock, wait_until};
 use super::SEMAPHORE;
+use crate::blocking::{lock, wait_until};
 use crate::flavor::Decided;
 use crate::flavor::Flavored;
 use crate::Flavor;
