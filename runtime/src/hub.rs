@@ -44,14 +44,16 @@ use slab::Slab;
 
 use crate::coroutine::{self, Coro, Suspender};
 use crate::deadlock;
+use crate::deadlock::WouldBlockForever;
 use crate::io::IoTable;
 use crate::overflow;
 use crate::reactor::Reactor;
-use crate::remote::{HubShared, Msg};
+use crate::registry;
+use crate::registry::HubShared;
+use crate::remote::Msg;
 use crate::stack::{StackPool, DEFAULT_STACK_SIZE, MAX_CACHED};
 use crate::task::{Id, Kill, Scope, State, Task, TaskOwner, WaitOn, ROOT};
 use crate::timer::Timers;
-use crate::WouldBlockForever;
 
 /// Tasks run between two non-blocking reactor/timer polls when busy.
 pub(crate) const POLL_INTERVAL: u32 = 61;
@@ -186,7 +188,7 @@ impl Hub {
         let (reactor, waker, registry) = Reactor::new()?;
         let index = NEXT_HUB.fetch_add(1, Ordering::Relaxed);
         let shared = Arc::new(HubShared::new(index, waker, registry));
-        deadlock::register(Arc::downgrade(&shared));
+        registry::register(Arc::downgrade(&shared));
         deadlock::ours(1);
         crate::monitor::from_env_once();
         let root = Box::new(Task::new(Id::new(index, 0), None, Location::caller()));
@@ -610,15 +612,15 @@ impl Hub {
         let mut timeout = next.map(|d| d.saturating_duration_since(Instant::now()));
         let stuck_candidate = next.is_none() && self.reactor.io_waiters() == 0;
         if stuck_candidate {
-            deadlock::mark(&self.shared);
+            self.shared.stuck.mark();
             if !self.shared.has_pending() {
                 match deadlock::everyone_stuck() {
                     Some(true) => {
                         if self.shared.root_waiting.load(Ordering::SeqCst) {
-                            deadlock::unmark(&self.shared);
+                            self.shared.stuck.unmark();
                             return Err(self.would_block_forever());
                         }
-                        deadlock::notify_waiting_roots();
+                        registry::notify_waiting_roots();
                     }
                     _ => {
                         if self.shared.root_waiting.load(Ordering::SeqCst) {
@@ -637,7 +639,7 @@ impl Hub {
             self.shared.end_sleep();
         }
         if stuck_candidate {
-            deadlock::unmark(&self.shared);
+            self.shared.stuck.unmark();
         }
         if self.shared.has_pending() {
             self.drain_remote();
@@ -827,7 +829,7 @@ impl Hub {
     /// At thread exit: fail the joiners of unfinished green threads and leak
     /// their coroutines (resuming them now could re-enter this hub).
     fn teardown(self: Box<Hub>) {
-        deadlock::unmark(&self.shared);
+        self.shared.stuck.unmark();
         deadlock::ours(-1);
         let tasks = std::mem::take(&mut *self.tasks.borrow_mut());
         for (_, e) in tasks {

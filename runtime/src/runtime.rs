@@ -21,7 +21,8 @@ use std::thread;
 
 use crate::hub::Hub;
 use crate::join::JoinHandle;
-use crate::remote::{HubRef, Msg};
+use crate::registry::HubRef;
+use crate::remote::Msg;
 use crate::spawn::Builder;
 use crate::stack::DEFAULT_STACK_SIZE;
 

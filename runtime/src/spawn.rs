@@ -12,7 +12,8 @@ use std::sync::Arc;
 
 use crate::hub::Hub;
 use crate::join::{JoinHandle, Packet};
-use crate::remote::{HubRef, Msg};
+use crate::registry::HubRef;
+use crate::remote::Msg;
 
 /// Spawns a green thread running `f` and returns its handle.
 ///

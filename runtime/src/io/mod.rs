@@ -70,11 +70,12 @@ use mio::unix::SourceFd;
 use mio::{Interest, Token};
 use slab::Slab;
 
+use crate::deadlock::WouldBlockForever;
 use crate::hub::{Hub, Wake};
 use crate::reactor::{Readiness, FD_POLLER};
-use crate::remote::{HubShared, Msg};
+use crate::registry::HubShared;
+use crate::remote::Msg;
 use crate::task::WaitOn;
-use crate::WouldBlockForever;
 
 /// Which readiness a waiter wants.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
