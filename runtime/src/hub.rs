@@ -79,7 +79,6 @@ pub(crate) struct ScopeExpired(pub(crate) u64);
 #[derive(Clone)]
 pub(crate) struct HubConfig {
     pub(crate) stack_size: usize,
-    pub(crate) runtime: Option<Arc<crate::runtime::Shared>>,
 }
 
 /// A slab entry: where a task lives and what keeps it alive.
@@ -215,7 +214,7 @@ impl Hub {
             tick: Cell::new(0),
             live: Cell::new(0),
             inbox: RefCell::new(Vec::new()),
-            config: RefCell::new(HubConfig { stack_size: DEFAULT_STACK_SIZE, runtime: None }),
+            config: RefCell::new(HubConfig { stack_size: DEFAULT_STACK_SIZE }),
             next_scope: Cell::new(1),
             idle_polls: Cell::new(0),
         })

@@ -38,6 +38,7 @@ pub mod mpsc;
 pub mod net;
 mod overflow;
 mod park;
+mod placement;
 pub mod queue;
 mod reactor;
 mod registry;
