@@ -23,7 +23,8 @@ use std::io;
 use std::os::fd::{BorrowedFd, RawFd};
 use std::time::Duration;
 
-use mio::{Events, Poll, Token};
+use mio::{Events, Interest as MioInterest, Poll};
+pub(crate) use mio::{Registry, Token, Waker};
 
 /// Token of the remote-path waker.
 pub(crate) const WAKER: Token = Token(usize::MAX);
@@ -188,4 +189,25 @@ impl FdPoller {
             }
         }
     }
+}
+
+/// What every owned socket registers for: both directions, and on Linux
+/// urgent data too (`EPOLLPRI`), which the short-read rule must hear of.
+fn socket_interests() -> MioInterest {
+    #[cfg(any(target_os = "linux", target_os = "android"))]
+    return MioInterest::READABLE | MioInterest::WRITABLE | MioInterest::PRIORITY;
+    #[cfg(not(any(target_os = "linux", target_os = "android")))]
+    return MioInterest::READABLE | MioInterest::WRITABLE;
+}
+
+/// Registers an owned socket's `fd` edge-triggered for both directions
+/// (and urgent data) under `token`.
+pub(crate) fn register_socket(registry: &Registry, fd: RawFd, token: Token) -> io::Result<()> {
+    registry.register(&mut mio::unix::SourceFd(&fd), token, socket_interests())
+}
+
+/// Removes `fd` from the poll `registry` belongs to (any thread may:
+/// `epoll_ctl` is thread-safe).
+pub(crate) fn deregister(registry: &Registry, fd: RawFd) -> io::Result<()> {
+    registry.deregister(&mut mio::unix::SourceFd(&fd))
 }

@@ -24,6 +24,7 @@ use std::sync::atomic::{AtomicBool, AtomicPtr, AtomicU64, AtomicUsize, Ordering}
 use std::sync::{Arc, Mutex, Weak};
 
 use crate::deadlock::StuckMark;
+use crate::reactor::{Registry, Waker};
 use crate::remote::{Mailbox, Msg};
 use crate::task::Id;
 
@@ -43,13 +44,13 @@ pub(crate) struct HubShared {
     pub(crate) load: AtomicUsize,
     /// A clone of the hub's reactor registry: lets any thread deregister a
     /// socket that leaves this hub (epoll_ctl is thread-safe).
-    pub(crate) registry: mio::Registry,
+    pub(crate) registry: Registry,
     /// What the hub runs, for the blocking monitor (`monitor.rs`).
     pub(crate) beat: Beat,
 }
 
 impl HubShared {
-    pub(crate) fn new(index: u32, waker: mio::Waker, registry: mio::Registry) -> HubShared {
+    pub(crate) fn new(index: u32, waker: Waker, registry: Registry) -> HubShared {
         HubShared {
             index,
             mailbox: Mailbox::new(waker),

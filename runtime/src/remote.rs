@@ -15,6 +15,8 @@
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::Mutex;
 
+use crate::reactor::Waker;
+
 /// Work another thread hands to a hub.
 pub(crate) enum Msg {
     /// Make task `idx` (generation `gen`) runnable, or leave it a token.
@@ -32,11 +34,11 @@ pub(crate) struct Mailbox {
     queue: Mutex<Vec<Msg>>,
     pending: AtomicBool,
     sleeping: AtomicBool,
-    waker: mio::Waker,
+    waker: Waker,
 }
 
 impl Mailbox {
-    pub(crate) fn new(waker: mio::Waker) -> Mailbox {
+    pub(crate) fn new(waker: Waker) -> Mailbox {
         Mailbox {
             queue: Mutex::new(Vec::new()),
             pending: AtomicBool::new(false),

@@ -42,10 +42,13 @@ use std::time::{Duration, Instant};
 
 use slab::Slab;
 
+use self::fds::FdWaits;
+use self::readiness::IoTable;
+pub(crate) use self::readiness::{Dir, IoKey, WaitEnd, GEN_MAX};
+
 use crate::coroutine::{self, Coro, Suspender};
 use crate::deadlock;
 use crate::deadlock::WouldBlockForever;
-use crate::io::IoTable;
 use crate::overflow;
 use crate::reactor::Reactor;
 use crate::registry;
@@ -54,6 +57,10 @@ use crate::remote::Msg;
 use crate::stack::{StackPool, DEFAULT_STACK_SIZE, MAX_CACHED};
 use crate::task::{Id, Kill, Scope, State, Task, TaskOwner, WaitOn, ROOT};
 use crate::timer::Timers;
+
+mod fds;
+pub(crate) mod readiness;
+mod wait;
 
 /// Tasks run between two non-blocking reactor/timer polls when busy.
 pub(crate) const POLL_INTERVAL: u32 = 61;
@@ -110,7 +117,10 @@ pub(crate) struct Hub {
     serving: Cell<bool>,
     timers: RefCell<Timers>,
     pub(crate) reactor: Reactor,
+    /// The readiness table of the sockets registered here (`readiness.rs`).
     pub(crate) io: IoTable,
+    /// Waits on descriptors the runtime does not own (`fds.rs`).
+    fds: FdWaits,
     stacks: RefCell<StackPool>,
     tick: Cell<u32>,
     live: Cell<usize>,
@@ -210,6 +220,7 @@ impl Hub {
             timers: RefCell::new(Timers::new()),
             reactor,
             io: IoTable::new(),
+            fds: FdWaits::new(),
             stacks: RefCell::new(StackPool::new(DEFAULT_STACK_SIZE, MAX_CACHED)),
             tick: Cell::new(0),
             live: Cell::new(0),
@@ -597,7 +608,7 @@ impl Hub {
     /// timers.
     fn poll_nonblocking(&self) {
         if self.reactor.io_waiters() > 0 {
-            self.reactor.poll(Some(Duration::ZERO), |tok, r| self.io.dispatch(self, tok, r));
+            self.reactor.poll(Some(Duration::ZERO), |tok, r| self.dispatch_io(tok, r));
         }
         if self.timers.borrow().armed() > 0 {
             self.fire_timers(Instant::now());
@@ -634,7 +645,7 @@ impl Hub {
             if self.idle_polls.get() % 64 == 0 {
                 self.stacks.borrow_mut().trim();
             }
-            self.reactor.poll(timeout, |tok, r| self.io.dispatch(self, tok, r));
+            self.reactor.poll(timeout, |tok, r| self.dispatch_io(tok, r));
             self.shared.end_sleep();
         }
         if stuck_candidate {
