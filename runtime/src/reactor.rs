@@ -3,20 +3,22 @@
 //! Each hub owns one `mio::Poll`. The hub sleeps in it when nothing is
 //! runnable, with a timeout set by the next timer; other threads wake it
 //! through the [`mio::Waker`] of its remote path (token [`WAKER`]). Sockets
-//! the runtime owns are registered edge-triggered by the `io` layer with a
-//! token that indexes its readiness table.
+//! the runtime owns are registered edge-triggered ([`register_socket`]) by
+//! the hub's readiness table (`hub/readiness.rs`) with a token that indexes
+//! that table. Other modules use mio's types through the names re-exported
+//! here ([`Token`], [`Waker`], [`Registry`]).
 //!
 //! Descriptors the runtime does *not* own (a driver plugin's connection fd)
 //! are waited on through an [`FdPoller`]: a `polling` poller in oneshot
 //! mode whose own epoll fd is registered in the hub's mio poll under token
-//! [`FD_POLLER`] (nested polling). The `io::fd` layer owns its waiters.
+//! [`FD_POLLER`] (nested polling). The hub's `hub/fds.rs` owns its waiters.
 //!
 //! # Invariants
 //! - `io_waiters` counts green threads parked on I/O readiness of this hub
 //!   (sockets and foreign descriptors alike); the would-block-forever check
 //!   treats any of them as a possible wake-up.
-//! - Socket tokens never equal [`WAKER`] or [`FD_POLLER`] (the `io` layer
-//!   keeps its generations below `u32::MAX`).
+//! - Socket tokens never equal [`WAKER`] or [`FD_POLLER`] (the readiness
+//!   table keeps its generations below `u32::MAX`).
 
 use std::cell::{Cell, RefCell};
 use std::io;
@@ -122,7 +124,7 @@ pub(crate) struct Interest {
 /// hub's mio poll (see the module docs).
 ///
 /// # Invariant
-/// Every descriptor added is deleted (by its owner, the `io::fd` layer)
+/// Every descriptor added is deleted (by its owner, `hub/fds.rs`)
 /// before the wait that added it returns, so the poller never refers to a
 /// descriptor the caller may close.
 pub(crate) struct FdPoller {

@@ -22,7 +22,7 @@
 //!
 //! # Invariants
 //! - All fields are touched only on the hub's own thread, except through
-//!   `shared` (see `remote.rs`).
+//!   `shared` (see `registry.rs`).
 //! - No `RefCell` borrow is held across a coroutine resume or suspend.
 //! - `current` is the slot index of the task whose code runs now (`ROOT`
 //!   while the loop or root code runs); `cur_suspender` is that task's
