@@ -20,6 +20,14 @@
 //! computes and yields now and then lets due timers and ready sockets in
 //! at every yield, instead of every 61 tasks.
 //!
+//! # The wing
+//! The hub owns what its green threads wait on: the readiness table of the
+//! sockets registered with it (`readiness.rs`) and its waits on descriptors
+//! the runtime does not own (`fds.rs`). Neither table knows the hub; the
+//! waits that park on them and the reactor callback that marks them are
+//! the hub's methods (`wait.rs`). Callers hand the hub down (`&Hub`)
+//! rather than look it up again.
+//!
 //! # Invariants
 //! - All fields are touched only on the hub's own thread, except through
 //!   `shared` (see `registry.rs`).
@@ -42,25 +50,23 @@ use std::time::{Duration, Instant};
 
 use slab::Slab;
 
+mod fds;
+pub(crate) mod readiness;
+mod wait;
+
 use self::fds::FdWaits;
 use self::readiness::IoTable;
 pub(crate) use self::readiness::{Dir, IoKey, WaitEnd, GEN_MAX};
 
 use crate::coroutine::{self, Coro, Suspender};
-use crate::deadlock;
-use crate::deadlock::WouldBlockForever;
+use crate::deadlock::{self, WouldBlockForever};
 use crate::overflow;
 use crate::reactor::Reactor;
-use crate::registry;
-use crate::registry::HubShared;
+use crate::registry::{self, HubShared};
 use crate::remote::Msg;
 use crate::stack::{StackPool, DEFAULT_STACK_SIZE, MAX_CACHED};
 use crate::task::{Id, Kill, Scope, State, Task, TaskOwner, WaitOn, ROOT};
 use crate::timer::Timers;
-
-mod fds;
-pub(crate) mod readiness;
-mod wait;
 
 /// Tasks run between two non-blocking reactor/timer polls when busy.
 pub(crate) const POLL_INTERVAL: u32 = 61;

@@ -33,14 +33,15 @@ impl Hub {
     /// Reactor callback: marks readiness and wakes the waiters.
     #[inline]
     pub(crate) fn dispatch_io(&self, token: Token, r: Readiness) {
-        let wake = |idx, gen| {
-            self.reactor.add_io_waiter(-1);
-            self.unpark_local(idx, gen);
-        };
         if token == FD_POLLER {
+            // Foreign-fd waiters stay listed (and counted) until their
+            // guard takes them off.
             self.fds.dispatch(|idx, gen| self.unpark_local(idx, gen));
         } else {
-            self.io.dispatch(token, r, wake);
+            self.io.dispatch(token, r, |idx, gen| {
+                self.reactor.add_io_waiter(-1);
+                self.unpark_local(idx, gen);
+            });
         }
     }
 
