@@ -50,6 +50,10 @@ impl Hub {
     /// out, or its slot was freed. With `clear`, first records that the
     /// caller's last call in `dir` returned `WouldBlock` (in the same
     /// lookup).
+    ///
+    /// Inlined into the registration's wait (another codegen unit), so
+    /// that the park and its switch land in the caller, as `park` wants.
+    #[inline]
     pub(crate) fn wait_slot(
         &self,
         key: IoKey,
