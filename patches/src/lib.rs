@@ -142,12 +142,17 @@
 //! }
 //! ```
 //!
+//! A driver that drives a descriptor of its own (a non-blocking connection
+//! greenpatch did not make) waits on it with [`io::wait_readable`] and
+//! [`io::wait_writable`], so it needs `greenpatch` and the plugin API only.
+//!
 //! The workspace's `greenpatch-kvdriver` crate is a complete example; a
 //! driver may also declare its own patchable module
 //! ([`patchable_module!`]) for items the application opts in to.
 
 pub(crate) mod blocking;
 pub mod flavor;
+pub mod io;
 pub mod monkey;
 pub mod queue;
 pub mod socket;

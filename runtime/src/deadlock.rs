@@ -6,7 +6,7 @@
 //! blocking-pool worker. Such a thread can only be woken by another thread
 //! acting. So when every thread of the process is stuck, nothing can ever
 //! happen again, and a root blocked in a green call gets a
-//! [`WouldBlockForever`](crate::WouldBlockForever) error instead of hanging.
+//! [`WouldBlockForever`] error instead of hanging.
 //! This is the rule Go uses for "all goroutines are asleep"; a remote wake
 //! handle (an `Unparker` held by another thread) is outstanding exactly while
 //! some thread that could use it is not stuck.
@@ -18,18 +18,20 @@
 //! The check costs two atomic loads until every thread of ours is stuck;
 //! only then is the process's thread count read (from /proc).
 //!
+//! This module only counts; it knows no hub. Each hub holds a
+//! [`StuckMark`] in its shared state (`registry.rs`), which also tells the
+//! waiting roots to re-check.
+//!
 //! # Invariants
-//! - `STUCK` equals the number of hubs whose `stuck` flag is set plus the
-//!   number of idle pool workers.
+//! - `STUCK` equals the number of set [`StuckMark`]s plus the number of
+//!   idle pool workers (and the monitor thread, stuck for good).
 //! - Whoever makes a stuck thread runnable clears its stuck mark *before*
 //!   publishing the work (`HubShared::push`, the blocking pool's submit), so
 //!   `STUCK` never counts a thread that has work.
 
-use std::sync::atomic::{AtomicUsize, Ordering};
-use std::sync::{Mutex, Weak};
+use std::fmt;
+use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
 use std::time::Duration;
-
-use crate::remote::{HubShared, Msg};
 
 /// Number of threads of ours that are stuck right now.
 static STUCK: AtomicUsize = AtomicUsize::new(0);
@@ -47,43 +49,29 @@ pub(crate) fn ours(delta: isize) {
     }
 }
 
-/// Every hub, so that the last thread to get stuck can tell waiting roots.
-static HUBS: Mutex<Vec<Weak<HubShared>>> = Mutex::new(Vec::new());
-
 /// How often a stuck root re-checks while unknown threads exist.
 pub(crate) const RECHECK: Duration = Duration::from_millis(200);
 
-pub(crate) fn register(hub: Weak<HubShared>) {
-    let mut hubs = HUBS.lock().unwrap_or_else(|e| e.into_inner());
-    hubs.retain(|h| h.strong_count() > 0);
-    hubs.push(hub);
-}
+/// One hub's "counted as stuck" flag.
+pub(crate) struct StuckMark(AtomicBool);
 
-/// The hub with this index, if it is still alive.
-pub(crate) fn hub_by_index(index: u32) -> Option<std::sync::Arc<HubShared>> {
-    let hubs = HUBS.lock().unwrap_or_else(|e| e.into_inner());
-    hubs.iter().filter_map(Weak::upgrade).find(|h| h.index == index)
-}
-
-/// Calls `f` with the index and heartbeat of every live hub.
-pub(crate) fn each_hub(mut f: impl FnMut(u32, &crate::monitor::Beat)) {
-    let hubs: Vec<_> = HUBS.lock().unwrap_or_else(|e| e.into_inner()).iter().filter_map(Weak::upgrade).collect();
-    for h in &hubs {
-        f(h.index, &h.beat);
+impl StuckMark {
+    pub(crate) const fn new() -> StuckMark {
+        StuckMark(AtomicBool::new(false))
     }
-}
 
-/// Marks a hub stuck (idempotent).
-pub(crate) fn mark(hub: &HubShared) {
-    if !hub.stuck.swap(true, Ordering::SeqCst) {
-        STUCK.fetch_add(1, Ordering::SeqCst);
+    /// Marks the hub stuck (idempotent).
+    pub(crate) fn mark(&self) {
+        if !self.0.swap(true, Ordering::SeqCst) {
+            STUCK.fetch_add(1, Ordering::SeqCst);
+        }
     }
-}
 
-/// Clears a hub's stuck mark (idempotent).
-pub(crate) fn unmark(hub: &HubShared) {
-    if hub.stuck.swap(false, Ordering::SeqCst) {
-        STUCK.fetch_sub(1, Ordering::SeqCst);
+    /// Clears the hub's stuck mark (idempotent).
+    pub(crate) fn unmark(&self) {
+        if self.0.swap(false, Ordering::SeqCst) {
+            STUCK.fetch_sub(1, Ordering::SeqCst);
+        }
     }
 }
 
@@ -107,13 +95,58 @@ pub(crate) fn everyone_stuck() -> Option<bool> {
     Some(STUCK.load(Ordering::SeqCst) >= threads)
 }
 
-/// Tells every hub whose root waits in a blocking call to re-check.
-pub(crate) fn notify_waiting_roots() {
-    let hubs = HUBS.lock().unwrap_or_else(|e| e.into_inner());
-    for hub in hubs.iter().filter_map(Weak::upgrade) {
-        if hub.root_waiting.load(Ordering::SeqCst) {
-            hub.push(Msg::Recheck);
-        }
+/// A blocking call that could never complete (gevent's `LoopExit`).
+///
+/// Returned instead of hanging when nothing in the process can wake the
+/// caller: no runnable green thread, no timer, no I/O wait, and every other
+/// thread of the process is likewise stuck. The message names the blocked
+/// green threads of the caller's hub and what each waits on.
+///
+/// ```
+/// // Nothing will ever unpark this root: park() reports it instead of hanging
+/// // (when this is the only thread of the process; a test harness has more).
+/// # if false {
+/// let err = greenpatch_runtime::park().unwrap_err();
+/// eprintln!("{err}");
+/// # }
+/// ```
+#[derive(Clone)]
+pub struct WouldBlockForever {
+    report: std::sync::Arc<str>,
+}
+
+impl WouldBlockForever {
+    pub(crate) fn new(report: String) -> WouldBlockForever {
+        WouldBlockForever { report: report.into() }
+    }
+
+    /// The full report.
+    ///
+    /// ```
+    /// # fn f(e: greenpatch_runtime::WouldBlockForever) { let _ = e.report(); }
+    /// ```
+    pub fn report(&self) -> &str {
+        &self.report
+    }
+}
+
+impl fmt::Display for WouldBlockForever {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(&self.report)
+    }
+}
+
+impl fmt::Debug for WouldBlockForever {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(f, "WouldBlockForever({})", self.report)
+    }
+}
+
+impl std::error::Error for WouldBlockForever {}
+
+impl From<WouldBlockForever> for std::io::Error {
+    fn from(e: WouldBlockForever) -> std::io::Error {
+        std::io::Error::other(e)
     }
 }
 

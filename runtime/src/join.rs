@@ -22,11 +22,11 @@ use std::panic::{self, AssertUnwindSafe, Location};
 use std::sync::atomic::{AtomicBool, AtomicU32, AtomicU8, Ordering};
 use std::sync::Arc;
 
+use crate::deadlock::WouldBlockForever;
 use crate::hub::{Hub, KillSignal};
 use crate::park::Unparker;
 use crate::remote::Msg;
 use crate::task::{Id, Task, TaskOwner, WaitOn};
-use crate::WouldBlockForever;
 
 /// Why [`JoinHandle::join`] did not return a value.
 pub enum JoinError {
@@ -304,7 +304,7 @@ impl<T> JoinHandle<T> {
         match Hub::try_current() {
             Some(h) if h.shared.index == self.id.hub() => h.kill_local(idx, gen),
             _ => {
-                if let Some(hub) = crate::deadlock::hub_by_index(self.id.hub()) {
+                if let Some(hub) = crate::registry::hub_by_index(self.id.hub()) {
                     hub.push(Msg::Kill { idx, gen });
                 }
             }

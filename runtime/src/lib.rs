@@ -38,8 +38,10 @@ pub mod mpsc;
 pub mod net;
 mod overflow;
 mod park;
+mod placement;
 pub mod queue;
 mod reactor;
+mod registry;
 mod remote;
 mod runtime;
 mod spawn;
@@ -49,9 +51,8 @@ mod task;
 mod timeout;
 mod timer;
 
-use std::fmt;
-
 pub use blocking::spawn_blocking;
+pub use deadlock::WouldBlockForever;
 pub use io::fd::{wait_readable, wait_writable};
 pub use join::{JoinError, JoinHandle};
 pub use park::{current, park, park_timeout, park_until, sleep, sleep_until, yield_now, Current, Unparker};
@@ -60,61 +61,6 @@ pub use spawn::{spawn, spawn_local, Builder};
 pub use stack::{DEFAULT_STACK_SIZE, MIN_STACK_SIZE};
 pub use task::{Id, WaitOn};
 pub use timeout::{with_timeout, Elapsed};
-
-/// A blocking call that could never complete (gevent's `LoopExit`).
-///
-/// Returned instead of hanging when nothing in the process can wake the
-/// caller: no runnable green thread, no timer, no I/O wait, and every other
-/// thread of the process is likewise stuck. The message names the blocked
-/// green threads of the caller's hub and what each waits on.
-///
-/// ```
-/// // Nothing will ever unpark this root: park() reports it instead of hanging
-/// // (when this is the only thread of the process; a test harness has more).
-/// # if false {
-/// let err = greenpatch_runtime::park().unwrap_err();
-/// eprintln!("{err}");
-/// # }
-/// ```
-#[derive(Clone)]
-pub struct WouldBlockForever {
-    report: std::sync::Arc<str>,
-}
-
-impl WouldBlockForever {
-    pub(crate) fn new(report: String) -> WouldBlockForever {
-        WouldBlockForever { report: report.into() }
-    }
-
-    /// The full report.
-    ///
-    /// ```
-    /// # fn f(e: greenpatch_runtime::WouldBlockForever) { let _ = e.report(); }
-    /// ```
-    pub fn report(&self) -> &str {
-        &self.report
-    }
-}
-
-impl fmt::Display for WouldBlockForever {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.write_str(&self.report)
-    }
-}
-
-impl fmt::Debug for WouldBlockForever {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        write!(f, "WouldBlockForever({})", self.report)
-    }
-}
-
-impl std::error::Error for WouldBlockForever {}
-
-impl From<WouldBlockForever> for std::io::Error {
-    fn from(e: WouldBlockForever) -> std::io::Error {
-        std::io::Error::other(e)
-    }
-}
 
 /// Counters for tests and monitoring.
 pub mod stats {

@@ -6,7 +6,8 @@
 //! that visible instead of merely slow.
 //!
 //! # Model
-//! Each hub publishes a heartbeat (`Beat`) with plain relaxed stores on
+//! Each hub publishes a heartbeat (`Beat`, in its shared state:
+//! `registry.rs`) with plain relaxed stores on
 //! its own thread: a switch counter bumped at every resume, and the id and
 //! spawn site of the green thread it is running (id 0 while the hub runs
 //! its own loop or sleeps). Off by default; [`enable`] starts one monitor OS
@@ -33,53 +34,14 @@ use std::collections::{HashMap, VecDeque};
 use std::fmt;
 use std::io;
 use std::panic::Location;
-use std::sync::atomic::{AtomicBool, AtomicPtr, AtomicU64, Ordering};
+use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 use std::sync::{Mutex, OnceLock};
 use std::thread::Thread;
 use std::time::{Duration, Instant};
 
 use crate::deadlock;
+use crate::registry;
 use crate::task::Id;
-
-/// One hub's heartbeat, written only by the hub's thread.
-pub(crate) struct Beat {
-    switches: AtomicU64,
-    /// Raw id of the running green thread; 0 while none runs.
-    running: AtomicU64,
-    /// # Invariant
-    /// Null or a `&'static Location<'static>` (the running one's spawn site).
-    site: AtomicPtr<Location<'static>>,
-}
-
-impl Beat {
-    pub(crate) const fn new() -> Beat {
-        Beat { switches: AtomicU64::new(0), running: AtomicU64::new(0), site: AtomicPtr::new(std::ptr::null_mut()) }
-    }
-
-    /// A green thread is about to run (plain stores: one writer).
-    #[inline(always)]
-    pub(crate) fn enter(&self, id: Id, site: &'static Location<'static>) {
-        self.switches.store(self.switches.load(Ordering::Relaxed).wrapping_add(1), Ordering::Relaxed);
-        self.site.store((site as *const Location<'static>).cast_mut(), Ordering::Relaxed);
-        self.running.store(id.as_u64(), Ordering::Relaxed);
-    }
-
-    /// The green thread gave the hub back.
-    #[inline(always)]
-    pub(crate) fn leave(&self) {
-        self.running.store(0, Ordering::Relaxed);
-    }
-
-    fn sample(&self) -> (u64, u64, Option<&'static Location<'static>>) {
-        let running = self.running.load(Ordering::Relaxed);
-        let switches = self.switches.load(Ordering::Relaxed);
-        let site = self.site.load(Ordering::Relaxed);
-        // SAFETY: `site` is null or was stored from a `&'static Location`
-        // (the field's invariant), so it is valid for ever.
-        let site = unsafe { site.cast_const().as_ref() };
-        (switches, running, site)
-    }
-}
 
 /// A green thread that held its hub longer than `max_blocking_time`.
 #[derive(Clone, Debug, PartialEq, Eq)]
@@ -253,7 +215,7 @@ fn run() {
         std::thread::park_timeout((max / 4).clamp(Duration::from_millis(1), Duration::from_millis(250)));
         let now = Instant::now();
         let mut alive = Vec::new();
-        deadlock::each_hub(|index, beat| {
+        registry::each_hub(|index, beat| {
             alive.push(index);
             let (switches, running, site) = beat.sample();
             let e = seen.entry(index).or_insert(Seen { switches, running, since: now, reported: false });

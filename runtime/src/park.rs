@@ -15,10 +15,11 @@ use std::fmt;
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
+use crate::deadlock::WouldBlockForever;
 use crate::hub::{Hub, Wake};
-use crate::remote::{HubRef, Msg};
+use crate::registry::HubRef;
+use crate::remote::Msg;
 use crate::task::{Id, WaitOn};
-use crate::WouldBlockForever;
 
 /// A handle that wakes one parked green thread (or root), from any thread.
 ///

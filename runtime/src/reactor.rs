@@ -3,27 +3,30 @@
 //! Each hub owns one `mio::Poll`. The hub sleeps in it when nothing is
 //! runnable, with a timeout set by the next timer; other threads wake it
 //! through the [`mio::Waker`] of its remote path (token [`WAKER`]). Sockets
-//! the runtime owns are registered edge-triggered by the `io` layer with a
-//! token that indexes its readiness table.
+//! the runtime owns are registered edge-triggered ([`register_socket`]) by
+//! the hub's readiness table (`hub/readiness.rs`) with a token that indexes
+//! that table. Other modules use mio's types through the names re-exported
+//! here ([`Token`], [`Waker`], [`Registry`]).
 //!
 //! Descriptors the runtime does *not* own (a driver plugin's connection fd)
 //! are waited on through an [`FdPoller`]: a `polling` poller in oneshot
 //! mode whose own epoll fd is registered in the hub's mio poll under token
-//! [`FD_POLLER`] (nested polling). The `io::fd` layer owns its waiters.
+//! [`FD_POLLER`] (nested polling). The hub's `hub/fds.rs` owns its waiters.
 //!
 //! # Invariants
 //! - `io_waiters` counts green threads parked on I/O readiness of this hub
 //!   (sockets and foreign descriptors alike); the would-block-forever check
 //!   treats any of them as a possible wake-up.
-//! - Socket tokens never equal [`WAKER`] or [`FD_POLLER`] (the `io` layer
-//!   keeps its generations below `u32::MAX`).
+//! - Socket tokens never equal [`WAKER`] or [`FD_POLLER`] (the readiness
+//!   table keeps its generations below `u32::MAX`).
 
 use std::cell::{Cell, RefCell};
 use std::io;
 use std::os::fd::{BorrowedFd, RawFd};
 use std::time::Duration;
 
-use mio::{Events, Poll, Token};
+use mio::{Events, Interest as MioInterest, Poll};
+pub(crate) use mio::{Registry, Token, Waker};
 
 /// Token of the remote-path waker.
 pub(crate) const WAKER: Token = Token(usize::MAX);
@@ -121,7 +124,7 @@ pub(crate) struct Interest {
 /// hub's mio poll (see the module docs).
 ///
 /// # Invariant
-/// Every descriptor added is deleted (by its owner, the `io::fd` layer)
+/// Every descriptor added is deleted (by its owner, `hub/fds.rs`)
 /// before the wait that added it returns, so the poller never refers to a
 /// descriptor the caller may close.
 pub(crate) struct FdPoller {
@@ -188,4 +191,25 @@ impl FdPoller {
             }
         }
     }
+}
+
+/// What every owned socket registers for: both directions, and on Linux
+/// urgent data too (`EPOLLPRI`), which the short-read rule must hear of.
+fn socket_interests() -> MioInterest {
+    #[cfg(any(target_os = "linux", target_os = "android"))]
+    return MioInterest::READABLE | MioInterest::WRITABLE | MioInterest::PRIORITY;
+    #[cfg(not(any(target_os = "linux", target_os = "android")))]
+    return MioInterest::READABLE | MioInterest::WRITABLE;
+}
+
+/// Registers an owned socket's `fd` edge-triggered for both directions
+/// (and urgent data) under `token`.
+pub(crate) fn register_socket(registry: &Registry, fd: RawFd, token: Token) -> io::Result<()> {
+    registry.register(&mut mio::unix::SourceFd(&fd), token, socket_interests())
+}
+
+/// Removes `fd` from the poll `registry` belongs to (any thread may:
+/// `epoll_ctl` is thread-safe).
+pub(crate) fn deregister(registry: &Registry, fd: RawFd) -> io::Result<()> {
+    registry.deregister(&mut mio::unix::SourceFd(&fd))
 }

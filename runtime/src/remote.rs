@@ -1,9 +1,9 @@
 //! The remote path: how any thread reaches a hub.
 //!
-//! Each hub has one [`HubShared`], the only part of a hub that other threads
-//! may touch. A message (unpark, kill, a spawn placed by a `Runtime`) is
-//! pushed onto its queue, then the hub is woken through its reactor's waker
-//! if — and only if — it is asleep in the poller.
+//! Each hub has one [`Mailbox`] in its shared state (`registry.rs`), the
+//! way other threads hand it work. A message (unpark, kill, a spawn placed
+//! by a `Runtime`) is pushed onto its queue, then the hub is woken through
+//! its reactor's waker if — and only if — it is asleep in the poller.
 //!
 //! # Invariant (no lost wake-ups)
 //! The pusher stores the message and sets `pending` (SeqCst), then loads
@@ -12,10 +12,10 @@
 //! the two sees the other's store: either the hub sees the message and does
 //! not sleep, or the pusher sees the hub asleep and wakes it.
 
-use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
-use std::sync::{Arc, Mutex};
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::Mutex;
 
-use crate::deadlock;
+use crate::reactor::Waker;
 
 /// Work another thread hands to a hub.
 pub(crate) enum Msg {
@@ -29,61 +29,27 @@ pub(crate) enum Msg {
     Recheck,
 }
 
-/// The thread-safe face of a hub.
-pub(crate) struct HubShared {
-    /// Index of the hub, used in green-thread ids.
-    pub(crate) index: u32,
+/// A hub's message queue and the handshake that wakes it.
+pub(crate) struct Mailbox {
     queue: Mutex<Vec<Msg>>,
     pending: AtomicBool,
     sleeping: AtomicBool,
-    /// Set while the hub counts itself as stuck (see `deadlock.rs`).
-    pub(crate) stuck: AtomicBool,
-    /// Set while the hub's root waits in a blocking call (it can report
-    /// would-block-forever).
-    pub(crate) root_waiting: AtomicBool,
-    /// Spawn counter: ids can be assigned before a task reaches its hub.
-    next_seq: AtomicU64,
-    /// Green threads alive on this hub (read by `Runtime` placement).
-    pub(crate) load: std::sync::atomic::AtomicUsize,
-    waker: mio::Waker,
-    /// A clone of the hub's reactor registry: lets any thread deregister a
-    /// socket that leaves this hub (epoll_ctl is thread-safe).
-    pub(crate) registry: mio::Registry,
-    /// What the hub runs, for the blocking monitor (`monitor.rs`).
-    pub(crate) beat: crate::monitor::Beat,
+    waker: Waker,
 }
 
-impl HubShared {
-    pub(crate) fn new(index: u32, waker: mio::Waker, registry: mio::Registry) -> HubShared {
-        HubShared {
-            index,
+impl Mailbox {
+    pub(crate) fn new(waker: Waker) -> Mailbox {
+        Mailbox {
             queue: Mutex::new(Vec::new()),
             pending: AtomicBool::new(false),
             sleeping: AtomicBool::new(false),
-            stuck: AtomicBool::new(false),
-            root_waiting: AtomicBool::new(false),
-            next_seq: AtomicU64::new(1),
-            load: std::sync::atomic::AtomicUsize::new(0),
             waker,
-            registry,
-            beat: crate::monitor::Beat::new(),
         }
     }
 
-    /// Assigns the id of a green thread that will run on this hub.
-    #[inline]
-    pub(crate) fn alloc_id(&self) -> crate::task::Id {
-        crate::task::Id::new(self.index, self.next_seq.fetch_add(1, Ordering::Relaxed))
-    }
-
-    /// Hands `msg` to the hub from any thread.
+    /// Hands `msg` to the hub from any thread (the caller has already
+    /// cleared the hub's stuck mark: see `HubShared::push`).
     pub(crate) fn push(&self, msg: Msg) {
-        // A message may make a stuck hub runnable: it stops counting as
-        // stuck *before* the message is visible, so no observer can count it
-        // stuck while it has work.
-        if !matches!(msg, Msg::Recheck) {
-            deadlock::unmark(self);
-        }
         self.queue.lock().unwrap_or_else(|e| e.into_inner()).push(msg);
         self.pending.store(true, Ordering::SeqCst);
         if self.sleeping.load(Ordering::SeqCst) {
@@ -121,6 +87,3 @@ impl HubShared {
         self.sleeping.store(false, Ordering::SeqCst);
     }
 }
-
-/// A shared handle to a hub's remote path.
-pub(crate) type HubRef = Arc<HubShared>;

@@ -3,8 +3,8 @@
 //! A [`Runtime`] starts `hubs(n)` threads; each creates its hub and serves
 //! it until shutdown. [`Runtime::spawn`] (and `spawn` called on one of its
 //! hubs) places each new green thread on a hub picked at spawn time — the
-//! less loaded of two hubs taken round-robin — and it stays there: only the
-//! not-yet-started `Send` closure crosses threads.
+//! less loaded of two hubs taken round-robin (`placement.rs`) — and it
+//! stays there: only the not-yet-started `Send` closure crosses threads.
 //!
 //! # Shutdown order
 //! 1. `shutting_down` is set: new spawns through the runtime are refused.
@@ -15,42 +15,15 @@
 
 use std::io;
 use std::panic::Location;
-use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
-use std::sync::{Arc, Mutex};
+use std::sync::Arc;
 use std::thread;
 
 use crate::hub::Hub;
 use crate::join::JoinHandle;
-use crate::remote::{HubRef, Msg};
+use crate::placement::{self, Placement};
+use crate::remote::Msg;
 use crate::spawn::Builder;
 use crate::stack::DEFAULT_STACK_SIZE;
-
-/// State shared by a runtime's hubs and handles.
-pub(crate) struct Shared {
-    hubs: Mutex<Vec<HubRef>>,
-    next: AtomicUsize,
-    shutting_down: AtomicBool,
-}
-
-impl Shared {
-    /// Picks the hub for a new green thread.
-    /// `None` once the runtime is shutting down.
-    pub(crate) fn pick(&self) -> Option<HubRef> {
-        let hubs = self.hubs.lock().unwrap_or_else(|e| e.into_inner());
-        let n = hubs.len();
-        if n == 0 || self.shutting_down.load(Ordering::Relaxed) {
-            return None;
-        }
-        let i = self.next.fetch_add(1, Ordering::Relaxed);
-        let a = &hubs[i % n];
-        let b = &hubs[(i + 1) % n];
-        if b.load.load(Ordering::Relaxed) < a.load.load(Ordering::Relaxed) {
-            Some(b.clone())
-        } else {
-            Some(a.clone())
-        }
-    }
-}
 
 /// Configures a [`Runtime`].
 ///
@@ -97,11 +70,7 @@ impl RuntimeBuilder {
     /// drop(rt);
     /// ```
     pub fn build(self) -> io::Result<Runtime> {
-        let shared = Arc::new(Shared {
-            hubs: Mutex::new(Vec::new()),
-            next: AtomicUsize::new(0),
-            shutting_down: AtomicBool::new(false),
-        });
+        let shared = Arc::new(Placement::new());
         let (tx, rx) = std::sync::mpsc::channel();
         let mut threads = Vec::with_capacity(self.hubs);
         for i in 0..self.hubs {
@@ -110,15 +79,12 @@ impl RuntimeBuilder {
             let stack_size = self.stack_size;
             let t = thread::Builder::new().name(format!("greenpatch-hub-{i}")).spawn(move || {
                 let hub = Hub::current();
-                {
-                    let mut cfg = hub.config.borrow_mut();
-                    cfg.stack_size = stack_size;
-                    cfg.runtime = Some(sh.clone());
-                }
+                hub.config.borrow_mut().stack_size = stack_size;
+                placement::serve(Some(sh.clone()));
                 let _ = tx.send(hub.shared.clone());
-                hub.serve(|| sh.shutting_down.load(Ordering::SeqCst));
+                hub.serve(|| sh.is_shutting_down());
                 hub.kill_all_and_drain();
-                hub.config.borrow_mut().runtime = None;
+                placement::serve(None);
             })?;
             threads.push(t);
         }
@@ -127,7 +93,7 @@ impl RuntimeBuilder {
         for _ in 0..self.hubs {
             hubs.push(rx.recv().map_err(|_| io::Error::other("a hub thread died while starting"))?);
         }
-        *shared.hubs.lock().unwrap_or_else(|e| e.into_inner()) = hubs;
+        shared.set_hubs(hubs);
         Ok(Runtime { shared, threads })
     }
 }
@@ -141,7 +107,7 @@ impl RuntimeBuilder {
 /// assert_eq!(total, 6);
 /// ```
 pub struct Runtime {
-    shared: Arc<Shared>,
+    shared: Arc<Placement>,
     threads: Vec<thread::JoinHandle<()>>,
 }
 
@@ -218,8 +184,7 @@ impl Runtime {
 
 impl Drop for Runtime {
     fn drop(&mut self) {
-        self.shared.shutting_down.store(true, Ordering::SeqCst);
-        let hubs = std::mem::take(&mut *self.shared.hubs.lock().unwrap_or_else(|e| e.into_inner()));
+        let hubs = self.shared.shut_down();
         for hub in &hubs {
             // Wake the serving root (slot 0) so it sees the stop flag.
             hub.push(Msg::Unpark { idx: crate::task::ROOT, gen: 0 });

@@ -12,7 +12,9 @@ use std::sync::Arc;
 
 use crate::hub::Hub;
 use crate::join::{JoinHandle, Packet};
-use crate::remote::{HubRef, Msg};
+use crate::placement;
+use crate::registry::HubRef;
+use crate::remote::Msg;
 
 /// Spawns a green thread running `f` and returns its handle.
 ///
@@ -159,8 +161,7 @@ impl Builder {
     {
         let site = self.site_or_caller();
         let hub = Hub::current();
-        let runtime = hub.config.borrow().runtime.clone();
-        if let Some(target) = runtime.and_then(|rt| rt.pick()) {
+        if let Some(target) = placement::pick_here() {
             if !Arc::ptr_eq(&target, &hub.shared) {
                 return Ok(self.spawn_remote(&target, site, f));
             }

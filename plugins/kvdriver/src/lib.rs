@@ -30,6 +30,11 @@
 //!
 //! and records the run ([`plugin_runs`]).
 //!
+//! The heartbeat waits between pings on a descriptor of its own (one end
+//! of a socket pair whose other end the client holds) with
+//! [`greenpatch::io::wait_readable`]: closing that other end stops the
+//! heartbeat at once, and the wait is green when the heartbeat thread is.
+//!
 //! # Protocol
 //!
 //! One line per request and per reply: `GET key` → `VALUE v` | `NONE`;
@@ -43,12 +48,15 @@
 
 pub mod server;
 
-use std::io::{self, BufRead, BufReader, Write};
+use std::io::{self, BufRead, BufReader, Read, Write};
 use std::net::SocketAddr;
-use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
+use std::os::fd::AsRawFd;
+use std::os::unix::net::UnixStream;
+use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{Arc, Mutex as StdMutex, Weak};
 use std::time::{Duration, Instant};
 
+use greenpatch::io::wait_readable;
 use greenpatch::monkey::{is_module_patched, patched_modules};
 use greenpatch::socket::TcpStream;
 use greenpatch::thread::{self, Mutex, Semaphore};
@@ -111,9 +119,12 @@ impl Pool {
     }
 }
 
-/// A running heartbeat thread and its stop flag.
+/// A running heartbeat thread: dropping `stop` (the client's end of the
+/// heartbeat's socket pair) makes the heartbeat's end readable, and the
+/// heartbeat returns.
 struct Heartbeat {
-    stop: Arc<AtomicBool>,
+    #[allow(dead_code)] // held only to be dropped
+    stop: UnixStream,
     flavor: Flavor,
 }
 
@@ -150,17 +161,16 @@ impl Shared {
     /// Starts a heartbeat thread (OS or green: whatever `thread.spawn` says
     /// now) and stops the previous one.
     fn restart_heartbeat(self: &Arc<Self>) -> io::Result<()> {
-        let stop = Arc::new(AtomicBool::new(false));
+        let (stop, signal) = UnixStream::pair()?;
+        signal.set_nonblocking(true)?;
         let weak = Arc::downgrade(self);
-        let flag = stop.clone();
         let interval = self.interval;
-        let h =
-            thread::Builder::new().name("kvdriver-heartbeat".into()).spawn(move || heartbeat(weak, flag, interval))?;
+        let h = thread::Builder::new()
+            .name("kvdriver-heartbeat".into())
+            .spawn(move || heartbeat(weak, signal, interval))?;
         let flavor = h.flavor();
-        let old = self.heartbeat.lock().unwrap_or_else(|p| p.into_inner()).replace(Heartbeat { stop, flavor });
-        if let Some(old) = old {
-            old.stop.store(true, Ordering::Release);
-        }
+        // Dropping the previous heartbeat's `stop` end stops it.
+        drop(self.heartbeat.lock().unwrap_or_else(|p| p.into_inner()).replace(Heartbeat { stop, flavor }));
         Ok(())
     }
 }
@@ -174,21 +184,43 @@ impl Drop for Permit<'_> {
     }
 }
 
-/// The heartbeat loop: a `PING` every `interval` until stopped or the
-/// client is gone. Sleeps in short steps so that a stop is seen quickly.
-fn heartbeat(client: Weak<Shared>, stop: Arc<AtomicBool>, interval: Duration) {
-    let step = interval.min(Duration::from_millis(20));
+/// The heartbeat loop: a `PING` every `interval` until stopped (the
+/// client's end of `signal`'s pair is dropped) or the client is gone.
+/// Between pings it waits on `signal` (non-blocking) with
+/// [`wait_readable`], so a stop is seen at once; should the descriptor
+/// not be watchable, it sleeps in short steps and checks `signal` instead.
+fn heartbeat(client: Weak<Shared>, signal: UnixStream, interval: Duration) {
     let mut next = Instant::now() + interval;
-    while !stop.load(Ordering::Acquire) {
-        if Instant::now() >= next {
+    loop {
+        let now = Instant::now();
+        if now >= next {
+            if stopped(&signal) {
+                return;
+            }
             let Some(shared) = client.upgrade() else { return };
             if shared.call("PING").is_ok() {
                 shared.pings.fetch_add(1, Ordering::Relaxed);
             }
             next = Instant::now() + interval;
+            continue;
         }
-        time::sleep(step);
+        match wait_readable(signal.as_raw_fd(), Some(next - now)) {
+            Ok(true) if stopped(&signal) => return,
+            Ok(_) => {}
+            Err(_) => {
+                time::sleep((next - now).min(Duration::from_millis(20)));
+                if stopped(&signal) {
+                    return;
+                }
+            }
+        }
     }
+}
+
+/// Whether the client's end of the heartbeat's pair is gone (end of
+/// stream, or an error): `signal` is non-blocking and nobody writes to it.
+fn stopped(mut signal: &UnixStream) -> bool {
+    !matches!(signal.read(&mut [0; 1]), Err(e) if e.kind() == io::ErrorKind::WouldBlock)
 }
 
 /// Configures a [`Client`].
@@ -401,9 +433,8 @@ impl std::fmt::Debug for Client {
 
 impl Drop for Shared {
     fn drop(&mut self) {
-        if let Some(h) = self.heartbeat.get_mut().unwrap_or_else(|p| p.into_inner()).take() {
-            h.stop.store(true, Ordering::Release);
-        }
+        // Dropping the heartbeat's `stop` end stops it.
+        drop(self.heartbeat.get_mut().unwrap_or_else(|p| p.into_inner()).take());
     }
 }
 

@@ -1,208 +1,16 @@
-//! Waits on descriptors the runtime does not own (psycogreen's pattern).
+//! Waits on descriptors the runtime does not own (psycogreen's pattern):
+//! the public face of the hub's foreign-descriptor waits (`hub/fds.rs`).
 //!
 //! A driver plugin (a database client, a TLS library) owns a connection fd
 //! that it drives itself; when its non-blocking call says "would block", it
 //! calls [`wait_readable`] / [`wait_writable`] and only the calling green
 //! thread blocks.
-//!
-//! # Model
-//! Each hub has, lazily, one oneshot poller (`reactor::FdPoller`) whose own
-//! fd sits in the hub's mio poll. A wait adds its fd to that poller (or
-//! re-arms it, when another green thread of the hub already waits on the
-//! same fd) and parks. When the poller's fd turns readable the hub drains
-//! it without blocking, marks the matching waiters fired and wakes them.
-//! Waiters of one fd share one entry; the entry's armed interest is the
-//! union of its unfired waiters', re-armed after every firing (oneshot
-//! disarms it). The last waiter to leave deletes the fd from the poller.
-//!
-//! Sockets the runtime owns also come here when they are waited on from a
-//! hub other than the one they are registered with (see `io/mod.rs`).
-//!
-//! # Invariants
-//! - An fd is in the poller iff it has an entry, and an entry exists iff it
-//!   has at least one waiter: the fd is deleted before the last wait on it
-//!   returns (the `FdPoller` contract), whatever ends the wait.
-//! - Every waiter is counted in the reactor's `io_waiters` while listed.
-//! - Closing an fd while a green thread waits on it is the caller's bug:
-//!   the kernel drops the fd from the poller silently, so that wait ends
-//!   only by its timeout (or a kill). Nothing unsound follows: a stale
-//!   event can only cause a spurious wake-up, which callers tolerate.
 
-use std::cell::RefCell;
-use std::collections::HashMap;
 use std::io;
 use std::os::fd::RawFd;
 use std::time::{Duration, Instant};
 
-use slab::Slab;
-
-use super::Dir;
-use crate::hub::{Hub, Wake};
-use crate::reactor::{FdPoller, Interest};
-use crate::task::WaitOn;
-
-struct Waiter {
-    task: (u32, u32),
-    dir: Dir,
-    fired: bool,
-}
-
-struct Entry {
-    fd: RawFd,
-    waiters: Vec<Waiter>,
-}
-
-impl Entry {
-    /// Union of what the unfired waiters want.
-    fn interest(&self) -> Interest {
-        let mut i = Interest::default();
-        for w in self.waiters.iter().filter(|w| !w.fired) {
-            match w.dir {
-                Dir::Read => i.read = true,
-                Dir::Write => i.write = true,
-            }
-        }
-        i
-    }
-}
-
-/// One hub's foreign-descriptor waits.
-pub(crate) struct FdWaits {
-    poller: RefCell<Option<FdPoller>>,
-    entries: RefCell<Slab<Entry>>,
-    by_fd: RefCell<HashMap<RawFd, usize>>,
-}
-
-impl FdWaits {
-    pub(crate) fn new() -> FdWaits {
-        FdWaits { poller: RefCell::new(None), entries: RefCell::new(Slab::new()), by_fd: RefCell::new(HashMap::new()) }
-    }
-
-    fn ensure_poller(&self, hub: &Hub) -> io::Result<()> {
-        let mut p = self.poller.borrow_mut();
-        if p.is_none() {
-            *p = Some(hub.reactor.with_registry(FdPoller::new)?);
-        }
-        Ok(())
-    }
-
-    /// Adds a waiter for `fd` and arms the poller; returns its entry key.
-    fn enlist(&self, fd: RawFd, task: (u32, u32), dir: Dir) -> io::Result<usize> {
-        let poller = self.poller.borrow();
-        let Some(poller) = poller.as_ref() else { return Err(io::Error::other("fd poller missing")) };
-        let mut entries = self.entries.borrow_mut();
-        let mut by_fd = self.by_fd.borrow_mut();
-        if let Some(&key) = by_fd.get(&fd) {
-            let e = &mut entries[key];
-            e.waiters.push(Waiter { task, dir, fired: false });
-            if let Err(err) = poller.modify(fd, key, e.interest()) {
-                e.waiters.pop();
-                return Err(err);
-            }
-            return Ok(key);
-        }
-        let key = entries.insert(Entry { fd, waiters: vec![Waiter { task, dir, fired: false }] });
-        let want = entries[key].interest();
-        // SAFETY: the fd is deleted before the last wait on it returns
-        // (`Enlisted`'s drop), and the caller keeps it open meanwhile (a
-        // violation only yields spurious wake-ups, see the module docs).
-        if let Err(err) = unsafe { poller.add(fd, key, want) } {
-            entries.remove(key);
-            return Err(err);
-        }
-        by_fd.insert(fd, key);
-        Ok(key)
-    }
-
-    /// Takes `task` off entry `key`; returns whether its wait had fired.
-    fn delist(&self, key: usize, task: (u32, u32)) -> bool {
-        let poller = self.poller.borrow();
-        let mut entries = self.entries.borrow_mut();
-        let Some(e) = entries.get_mut(key) else { return false };
-        let Some(pos) = e.waiters.iter().position(|w| w.task == task) else { return false };
-        let fired = e.waiters.swap_remove(pos).fired;
-        let Some(poller) = poller.as_ref() else { return fired };
-        if e.waiters.is_empty() {
-            let fd = e.fd;
-            let _ = poller.delete(fd);
-            entries.remove(key);
-            self.by_fd.borrow_mut().remove(&fd);
-        } else {
-            let _ = poller.modify(e.fd, key, e.interest());
-        }
-        fired
-    }
-
-    /// Whether `task`'s wait on entry `key` has fired.
-    fn fired(&self, key: usize, task: (u32, u32)) -> bool {
-        let entries = self.entries.borrow();
-        entries.get(key).and_then(|e| e.waiters.iter().find(|w| w.task == task)).is_some_and(|w| w.fired)
-    }
-
-    /// Reactor callback for the poller's token: wakes the fired waiters.
-    pub(crate) fn dispatch(&self, hub: &Hub) {
-        let poller = self.poller.borrow();
-        let Some(poller) = poller.as_ref() else { return };
-        let mut entries = self.entries.borrow_mut();
-        poller.drain(|key, ready| {
-            let Some(e) = entries.get_mut(key) else { return };
-            for w in e.waiters.iter_mut().filter(|w| !w.fired) {
-                let hit = match w.dir {
-                    Dir::Read => ready.read,
-                    Dir::Write => ready.write,
-                };
-                if hit {
-                    w.fired = true;
-                    hub.unpark_local(w.task.0, w.task.1);
-                }
-            }
-            // Oneshot disarmed the fd: re-arm it for whoever still waits.
-            let want = e.interest();
-            if want.read || want.write {
-                let _ = poller.modify(e.fd, key, want);
-            }
-        });
-    }
-}
-
-/// Removes a waiter however its wait ends (wake-up, timeout, kill).
-struct Enlisted<'a> {
-    hub: &'a Hub,
-    key: usize,
-    task: (u32, u32),
-    done: bool,
-}
-
-impl Drop for Enlisted<'_> {
-    fn drop(&mut self) {
-        if !self.done {
-            self.hub.io.fds.delist(self.key, self.task);
-        }
-        self.hub.reactor.add_io_waiter(-1);
-    }
-}
-
-/// Parks until `fd` is ready in `dir`; `Ok(false)` if `deadline` passed.
-pub(crate) fn wait_fd(hub: &Hub, fd: RawFd, dir: Dir, deadline: Option<Instant>) -> io::Result<bool> {
-    let fds = &hub.io.fds;
-    fds.ensure_poller(hub)?;
-    let task = hub.current_key();
-    let key = fds.enlist(fd, task, dir)?;
-    hub.reactor.add_io_waiter(1);
-    let mut guard = Enlisted { hub, key, task, done: false };
-    let what = match dir {
-        Dir::Read => WaitOn::named("fd readable"),
-        Dir::Write => WaitOn::named("fd writable"),
-    };
-    loop {
-        let woke = hub.park(deadline, what)?;
-        if woke == Wake::TimedOut || fds.fired(key, task) {
-            guard.done = true;
-            return Ok(fds.delist(key, task));
-        }
-        // Spurious wake-up: keep waiting.
-    }
-}
+use crate::hub::{Dir, Hub};
 
 fn deadline_of(timeout: Option<Duration>) -> Option<Instant> {
     timeout.and_then(|t| Instant::now().checked_add(t))
@@ -233,8 +41,7 @@ fn deadline_of(timeout: Option<Duration>) -> Option<Instant> {
 /// assert!(greenpatch_runtime::wait_readable(b.as_raw_fd(), Some(Duration::from_secs(5))).unwrap());
 /// ```
 pub fn wait_readable(fd: RawFd, timeout: Option<Duration>) -> io::Result<bool> {
-    let hub = Hub::current();
-    wait_fd(hub, fd, Dir::Read, deadline_of(timeout))
+    Hub::current().wait_fd(fd, Dir::Read, deadline_of(timeout))
 }
 
 /// Like [`wait_readable`], for writability.
@@ -249,6 +56,5 @@ pub fn wait_readable(fd: RawFd, timeout: Option<Duration>) -> io::Result<bool> {
 /// assert!(greenpatch_runtime::wait_writable(a.as_raw_fd(), Some(Duration::from_secs(5))).unwrap());
 /// ```
 pub fn wait_writable(fd: RawFd, timeout: Option<Duration>) -> io::Result<bool> {
-    let hub = Hub::current();
-    wait_fd(hub, fd, Dir::Write, deadline_of(timeout))
+    Hub::current().wait_fd(fd, Dir::Write, deadline_of(timeout))
 }

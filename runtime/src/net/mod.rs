@@ -6,9 +6,10 @@
 //! descriptor always non-blocking in the kernel. An operation is the system
 //! call first — the hot path is that call and nothing else, no allocation
 //! and no lock — and only when it returns `WouldBlock` does the green thread
-//! park on the socket's readiness (see `io/mod.rs`), then retry. From plain
-//! code (no green thread), the same call blocks the OS thread while it
-//! drives its hub, so everything here also works outside green threads.
+//! park on the socket's readiness (see `io/mod.rs` and
+//! `hub/readiness.rs`), then retry. From plain code (no green thread), the
+//! same call blocks the OS thread while it drives its hub, so everything
+//! here also works outside green threads.
 //!
 //! What std keeps in the kernel for blocking sockets is kept per handle:
 //! - `set_read_timeout` / `set_write_timeout`: a wait longer than that

@@ -15,6 +15,7 @@ use std::os::fd::{AsRawFd, RawFd};
 use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 use std::time::{Duration, Instant};
 
+use crate::hub::Hub;
 use crate::io::{Dir, Registration};
 
 /// The most one `read` moves on Linux (`INT_MAX` rounded down to a page).
@@ -125,31 +126,51 @@ impl<S: AsRawFd> Socket<S> {
     pub(crate) fn read_stream(&self, len: usize, mut op: impl FnMut(&S) -> io::Result<usize>) -> io::Result<usize> {
         // The kernel moves at most MAX_RW_COUNT bytes in one call.
         let len = len.min(MAX_RW_COUNT);
+        // The hub is looked up once per read and handed down (a thread
+        // without one yet gets it on its first wait).
+        let hub = Hub::try_current();
         let mut op = |s: &S| {
             let r = op(s);
             if matches!(r, Ok(n) if n != 0 && n < len) {
-                self.reg.drained(Dir::Read);
+                if let Some(hub) = hub.or_else(Hub::try_current) {
+                    self.reg.drained(hub, Dir::Read);
+                }
             }
             r
         };
-        if self.reg.known_drained(Dir::Read) && !self.nonblocking() {
-            return self.read_drained(&mut op);
+        let Some(hub) = hub else { return self.io(Dir::Read, op) };
+        if self.reg.known_drained(hub, Dir::Read) && !self.nonblocking() {
+            return self.read_drained(hub, &mut op);
         }
-        self.io(Dir::Read, op)
+        match op(&self.sock) {
+            Err(e) if e.kind() == io::ErrorKind::WouldBlock => self.io_wait_at(hub, Dir::Read, e, &mut op),
+            r => r,
+        }
     }
 
     /// The read path when readiness is known clear: wait first, then read.
     #[cold]
-    fn read_drained(&self, op: &mut impl FnMut(&S) -> io::Result<usize>) -> io::Result<usize> {
-        self.wait_loop(Dir::Read, self.deadline(Dir::Read), op, false)
+    fn read_drained(&self, hub: &Hub, op: &mut impl FnMut(&S) -> io::Result<usize>) -> io::Result<usize> {
+        self.wait_loop(hub, Dir::Read, self.deadline(Dir::Read), op, false)
     }
 
     #[cold]
     fn io_wait<R>(&self, dir: Dir, e: io::Error, op: &mut impl FnMut(&S) -> io::Result<R>) -> io::Result<R> {
+        self.io_wait_at(Hub::current(), dir, e, op)
+    }
+
+    #[cold]
+    fn io_wait_at<R>(
+        &self,
+        hub: &Hub,
+        dir: Dir,
+        e: io::Error,
+        op: &mut impl FnMut(&S) -> io::Result<R>,
+    ) -> io::Result<R> {
         if self.nonblocking() {
             return Err(e);
         }
-        self.wait_then(dir, self.deadline(dir), op)
+        self.wait_loop(hub, dir, self.deadline(dir), op, true)
     }
 
     /// When a blocking call in `dir` that starts now times out.
@@ -161,21 +182,13 @@ impl<S: AsRawFd> Socket<S> {
         timeout.and_then(|t| Instant::now().checked_add(t))
     }
 
-    /// Waits for `dir` until `deadline`, retrying `op` after each wake-up.
-    /// Timeout: `EAGAIN`, like std's socket timeouts.
-    pub(crate) fn wait_then<R>(
-        &self,
-        dir: Dir,
-        deadline: Option<Instant>,
-        op: &mut impl FnMut(&S) -> io::Result<R>,
-    ) -> io::Result<R> {
-        self.wait_loop(dir, deadline, op, true)
-    }
-
-    /// `wait_then`; `clear: false` when the first wait follows no failed
-    /// call (see [`Registration::wait_with`]).
+    /// Waits at `hub` for `dir` until `deadline`, retrying `op` after each
+    /// wake-up. Timeout: `EAGAIN`, like std's socket timeouts. `clear:
+    /// false` when the first wait follows no failed call (see
+    /// [`Registration::wait_with`]).
     fn wait_loop<R>(
         &self,
+        hub: &Hub,
         dir: Dir,
         deadline: Option<Instant>,
         op: &mut impl FnMut(&S) -> io::Result<R>,
@@ -183,7 +196,7 @@ impl<S: AsRawFd> Socket<S> {
     ) -> io::Result<R> {
         let fd = self.sock.as_raw_fd();
         loop {
-            if !self.reg.wait_with(fd, dir, deadline, std::mem::replace(&mut clear, true))? {
+            if !self.reg.wait_with(hub, fd, dir, deadline, std::mem::replace(&mut clear, true))? {
                 return Err(timed_out());
             }
             match op(&self.sock) {

@@ -9,6 +9,7 @@ use socket2::{Domain, Protocol, SockAddr, Type};
 
 use super::addr::{each_addr_on_pool as each_addr, ToSocketAddrs};
 use super::socket::{socket_common, socket_mode, socket_timeouts, zero_timeout_error, Socket};
+use crate::hub::Hub;
 use crate::io::Dir;
 
 /// A TCP server socket whose `accept` parks only the calling green thread.
@@ -260,7 +261,7 @@ impl TcpStream {
         let stream = TcpStream { inner: Socket::new(s.into(), false) };
         if pending {
             let fd = stream.inner.sock.as_raw_fd();
-            if !stream.inner.reg.wait(fd, Dir::Write, deadline)? {
+            if !stream.inner.reg.wait(Hub::current(), fd, Dir::Write, deadline)? {
                 return Err(io::Error::new(io::ErrorKind::TimedOut, "connection timed out"));
             }
             if let Some(e) = stream.inner.sock.take_error()? {

@@ -10,6 +10,7 @@ use std::time::Duration;
 use socket2::{Domain, SockAddr, Type};
 
 use super::socket::{set_os_nonblocking, socket_common, socket_mode, socket_timeouts, Socket};
+use crate::hub::Hub;
 use crate::io::Dir;
 
 /// A Unix stream server socket whose `accept` parks only the calling green
@@ -191,7 +192,7 @@ impl UnixStream {
                 Err(e) if e.raw_os_error() == Some(libc::EINPROGRESS) => {
                     let stream = UnixStream { inner: Socket::new(s.into(), false) };
                     let fd = std::os::fd::AsRawFd::as_raw_fd(&stream.inner.sock);
-                    stream.inner.reg.wait(fd, Dir::Write, None)?;
+                    stream.inner.reg.wait(Hub::current(), fd, Dir::Write, None)?;
                     if let Some(e) = stream.inner.sock.take_error()? {
                         return Err(e);
                     }

@@ -20,9 +20,17 @@
 //! computes and yields now and then lets due timers and ready sockets in
 //! at every yield, instead of every 61 tasks.
 //!
+//! # The wing
+//! The hub owns what its green threads wait on: the readiness table of the
+//! sockets registered with it (`readiness.rs`) and its waits on descriptors
+//! the runtime does not own (`fds.rs`). Neither table knows the hub; the
+//! waits that park on them and the reactor callback that marks them are
+//! the hub's methods (`wait.rs`). Callers hand the hub down (`&Hub`)
+//! rather than look it up again.
+//!
 //! # Invariants
 //! - All fields are touched only on the hub's own thread, except through
-//!   `shared` (see `remote.rs`).
+//!   `shared` (see `registry.rs`).
 //! - No `RefCell` borrow is held across a coroutine resume or suspend.
 //! - `current` is the slot index of the task whose code runs now (`ROOT`
 //!   while the loop or root code runs); `cur_suspender` is that task's
@@ -42,16 +50,23 @@ use std::time::{Duration, Instant};
 
 use slab::Slab;
 
+mod fds;
+pub(crate) mod readiness;
+mod wait;
+
+use self::fds::FdWaits;
+use self::readiness::IoTable;
+pub(crate) use self::readiness::{Dir, IoKey, WaitEnd, GEN_MAX};
+
 use crate::coroutine::{self, Coro, Suspender};
-use crate::deadlock;
-use crate::io::IoTable;
+use crate::deadlock::{self, WouldBlockForever};
 use crate::overflow;
 use crate::reactor::Reactor;
-use crate::remote::{HubShared, Msg};
+use crate::registry::{self, HubShared};
+use crate::remote::Msg;
 use crate::stack::{StackPool, DEFAULT_STACK_SIZE, MAX_CACHED};
 use crate::task::{Id, Kill, Scope, State, Task, TaskOwner, WaitOn, ROOT};
 use crate::timer::Timers;
-use crate::WouldBlockForever;
 
 /// Tasks run between two non-blocking reactor/timer polls when busy.
 pub(crate) const POLL_INTERVAL: u32 = 61;
@@ -77,7 +92,6 @@ pub(crate) struct ScopeExpired(pub(crate) u64);
 #[derive(Clone)]
 pub(crate) struct HubConfig {
     pub(crate) stack_size: usize,
-    pub(crate) runtime: Option<Arc<crate::runtime::Shared>>,
 }
 
 /// A slab entry: where a task lives and what keeps it alive.
@@ -109,7 +123,10 @@ pub(crate) struct Hub {
     serving: Cell<bool>,
     timers: RefCell<Timers>,
     pub(crate) reactor: Reactor,
+    /// The readiness table of the sockets registered here (`readiness.rs`).
     pub(crate) io: IoTable,
+    /// Waits on descriptors the runtime does not own (`fds.rs`).
+    fds: FdWaits,
     stacks: RefCell<StackPool>,
     tick: Cell<u32>,
     live: Cell<usize>,
@@ -186,7 +203,7 @@ impl Hub {
         let (reactor, waker, registry) = Reactor::new()?;
         let index = NEXT_HUB.fetch_add(1, Ordering::Relaxed);
         let shared = Arc::new(HubShared::new(index, waker, registry));
-        deadlock::register(Arc::downgrade(&shared));
+        registry::register(Arc::downgrade(&shared));
         deadlock::ours(1);
         crate::monitor::from_env_once();
         let root = Box::new(Task::new(Id::new(index, 0), None, Location::caller()));
@@ -209,11 +226,12 @@ impl Hub {
             timers: RefCell::new(Timers::new()),
             reactor,
             io: IoTable::new(),
+            fds: FdWaits::new(),
             stacks: RefCell::new(StackPool::new(DEFAULT_STACK_SIZE, MAX_CACHED)),
             tick: Cell::new(0),
             live: Cell::new(0),
             inbox: RefCell::new(Vec::new()),
-            config: RefCell::new(HubConfig { stack_size: DEFAULT_STACK_SIZE, runtime: None }),
+            config: RefCell::new(HubConfig { stack_size: DEFAULT_STACK_SIZE }),
             next_scope: Cell::new(1),
             idle_polls: Cell::new(0),
         })
@@ -596,7 +614,7 @@ impl Hub {
     /// timers.
     fn poll_nonblocking(&self) {
         if self.reactor.io_waiters() > 0 {
-            self.reactor.poll(Some(Duration::ZERO), |tok, r| self.io.dispatch(self, tok, r));
+            self.reactor.poll(Some(Duration::ZERO), |tok, r| self.dispatch_io(tok, r));
         }
         if self.timers.borrow().armed() > 0 {
             self.fire_timers(Instant::now());
@@ -610,15 +628,15 @@ impl Hub {
         let mut timeout = next.map(|d| d.saturating_duration_since(Instant::now()));
         let stuck_candidate = next.is_none() && self.reactor.io_waiters() == 0;
         if stuck_candidate {
-            deadlock::mark(&self.shared);
+            self.shared.stuck.mark();
             if !self.shared.has_pending() {
                 match deadlock::everyone_stuck() {
                     Some(true) => {
                         if self.shared.root_waiting.load(Ordering::SeqCst) {
-                            deadlock::unmark(&self.shared);
+                            self.shared.stuck.unmark();
                             return Err(self.would_block_forever());
                         }
-                        deadlock::notify_waiting_roots();
+                        registry::notify_waiting_roots();
                     }
                     _ => {
                         if self.shared.root_waiting.load(Ordering::SeqCst) {
@@ -633,11 +651,11 @@ impl Hub {
             if self.idle_polls.get() % 64 == 0 {
                 self.stacks.borrow_mut().trim();
             }
-            self.reactor.poll(timeout, |tok, r| self.io.dispatch(self, tok, r));
+            self.reactor.poll(timeout, |tok, r| self.dispatch_io(tok, r));
             self.shared.end_sleep();
         }
         if stuck_candidate {
-            deadlock::unmark(&self.shared);
+            self.shared.stuck.unmark();
         }
         if self.shared.has_pending() {
             self.drain_remote();
@@ -827,7 +845,7 @@ impl Hub {
     /// At thread exit: fail the joiners of unfinished green threads and leak
     /// their coroutines (resuming them now could re-enter this hub).
     fn teardown(self: Box<Hub>) {
-        deadlock::unmark(&self.shared);
+        self.shared.stuck.unmark();
         deadlock::ours(-1);
         let tasks = std::mem::take(&mut *self.tasks.borrow_mut());
         for (_, e) in tasks {

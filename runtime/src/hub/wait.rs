@@ -1,0 +1,208 @@
+//! The hub's I/O waits: where a green thread (or the root) parks on a
+//! socket's readiness (the readiness table, `readiness.rs`) or on a foreign
+//! descriptor (`fds.rs`), and where the reactor's events come back in.
+//!
+//! # Model
+//! A wait is always handed the hub it runs on (`&Hub`): the caller looked
+//! it up once. It lists the current task in the table, counts it in the
+//! reactor's `io_waiters`, parks ([`Hub::park`]), and takes itself off
+//! however the park ends (wake-up, timeout, kill or timeout-scope unwind)
+//! through a guard. The reactor callback ([`Hub::dispatch_io`]) marks the
+//! table and unparks what it names.
+//!
+//! New kinds of waits (e.g. a C-level hook's wait on a foreign descriptor
+//! that reports a kill or timeout as an error instead of unwinding) belong
+//! here, next to [`Hub::wait_fd`].
+//!
+//! # Invariants
+//! - Every waiter listed in either table is counted in `io_waiters`, and
+//!   uncounted when it is taken off (by a wake-up or by its guard).
+//! - No table borrow is held across `park`.
+
+use std::io;
+use std::os::fd::RawFd;
+use std::time::Instant;
+
+use super::readiness::{Dir, IoKey, WaitEnd};
+use super::{Hub, Wake};
+use crate::deadlock::WouldBlockForever;
+use crate::reactor::{Readiness, Token, FD_POLLER};
+use crate::task::WaitOn;
+
+impl Hub {
+    /// Reactor callback: marks readiness and wakes the waiters.
+    #[inline]
+    pub(crate) fn dispatch_io(&self, token: Token, r: Readiness) {
+        if token == FD_POLLER {
+            // Foreign-fd waiters stay listed (and counted) until their
+            // guard takes them off.
+            self.fds.dispatch(|idx, gen| self.unpark_local(idx, gen));
+        } else {
+            self.io.dispatch(token, r, |idx, gen| {
+                self.reactor.add_io_waiter(-1);
+                self.unpark_local(idx, gen);
+            });
+        }
+    }
+
+    /// Parks the current task until `dir` is ready on the socket slot
+    /// `key`, or `deadline` passes; says whether it became ready, timed
+    /// out, or its slot was freed. With `clear`, first records that the
+    /// caller's last call in `dir` returned `WouldBlock` (in the same
+    /// lookup).
+    ///
+    /// Inlined into the registration's wait (another codegen unit), so
+    /// that the park and its switch land in the caller, as `park` wants.
+    #[inline]
+    pub(crate) fn wait_slot(
+        &self,
+        key: IoKey,
+        dir: Dir,
+        deadline: Option<Instant>,
+        mut clear: bool,
+    ) -> Result<WaitEnd, WouldBlockForever> {
+        loop {
+            let me = self.current_key();
+            if let Some(end) = self.io.enlist(key, dir, me, std::mem::take(&mut clear)) {
+                return Ok(end);
+            }
+            self.reactor.add_io_waiter(1);
+            let what = match dir {
+                Dir::Read => WaitOn::named("socket readable"),
+                Dir::Write => WaitOn::named("socket writable"),
+            };
+            // Remove ourselves from the waiter list however park ends
+            // (wake-up, timeout, kill or timeout-scope unwind).
+            let guard = SlotWaiter { hub: self, key, dir, me };
+            let woke = self.park(deadline, what);
+            drop(guard);
+            if woke? == Wake::TimedOut {
+                return Ok(WaitEnd::TimedOut);
+            }
+        }
+    }
+
+    /// Wakes every waiter of socket slot `key` and marks both directions
+    /// ready, and the read side closed (used after a local `shutdown`, in
+    /// case the kernel sends no edge).
+    pub(crate) fn wake_slot(&self, key: IoKey) {
+        self.dispatch_io(key.token(), Readiness { readable: true, writable: true, always_read: true });
+    }
+
+    /// Frees socket slot `key` (its fd already deregistered or closed),
+    /// waking its waiters: they find the slot gone and retry.
+    pub(crate) fn close_slot(&self, key: IoKey) {
+        self.io.close_slot(key, |idx, gen| {
+            self.reactor.add_io_waiter(-1);
+            self.unpark_local(idx, gen);
+        });
+    }
+
+    /// Parks until the foreign descriptor `fd` is ready in `dir`;
+    /// `Ok(false)` if `deadline` passed.
+    pub(crate) fn wait_fd(&self, fd: RawFd, dir: Dir, deadline: Option<Instant>) -> io::Result<bool> {
+        let fds = &self.fds;
+        fds.ensure_poller(&self.reactor)?;
+        let task = self.current_key();
+        let key = fds.enlist(fd, task, dir)?;
+        self.reactor.add_io_waiter(1);
+        let mut guard = FdWaiter { hub: self, key, task, done: false };
+        let what = match dir {
+            Dir::Read => WaitOn::named("fd readable"),
+            Dir::Write => WaitOn::named("fd writable"),
+        };
+        loop {
+            let woke = self.park(deadline, what)?;
+            if woke == Wake::TimedOut || fds.fired(key, task) {
+                guard.done = true;
+                return Ok(fds.delist(key, task));
+            }
+            // Spurious wake-up: keep waiting.
+        }
+    }
+}
+
+/// Takes a waiter off its socket slot's list when its wait ends for any
+/// reason.
+struct SlotWaiter<'a> {
+    hub: &'a Hub,
+    key: IoKey,
+    dir: Dir,
+    me: (u32, u32),
+}
+
+impl Drop for SlotWaiter<'_> {
+    fn drop(&mut self) {
+        if self.hub.io.delist(self.key, self.dir, self.me) {
+            self.hub.reactor.add_io_waiter(-1);
+        }
+    }
+}
+
+/// Removes a foreign-descriptor waiter however its wait ends (wake-up,
+/// timeout, kill).
+struct FdWaiter<'a> {
+    hub: &'a Hub,
+    key: usize,
+    task: (u32, u32),
+    done: bool,
+}
+
+impl Drop for FdWaiter<'_> {
+    fn drop(&mut self) {
+        if !self.done {
+            self.hub.fds.delist(self.key, self.task);
+        }
+        self.hub.reactor.add_io_waiter(-1);
+    }
+}
+
+#[cfg(test)]
+impl Hub {
+    /// Deregisters `fd` and frees its slot (test helper).
+    pub(crate) fn deregister_slot(&self, key: IoKey, fd: RawFd) {
+        let _ = self.reactor.with_registry(|r| crate::reactor::deregister(r, fd));
+        self.close_slot(key);
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use std::os::fd::AsRawFd;
+
+    use super::*;
+
+    #[test]
+    fn a_stale_token_wakes_nobody_on_the_slot_that_reused_it() {
+        let hub = Hub::current();
+        let (a, b) = std::os::unix::net::UnixStream::pair().unwrap();
+        let old = hub.io.register(&hub.reactor, a.as_raw_fd()).unwrap();
+        hub.deregister_slot(old, a.as_raw_fd());
+        let new = hub.io.register(&hub.reactor, b.as_raw_fd()).unwrap();
+        assert_eq!(new.idx, old.idx, "the slab reuses the freed slot");
+        assert_ne!(new.gen, old.gen);
+        hub.io.clear_ready(new, Dir::Read);
+        // An event still in flight for the old registration is dropped.
+        hub.dispatch_io(old.token(), Readiness { readable: true, writable: true, always_read: false });
+        assert!(!hub.io.is_ready(new, Dir::Read).unwrap());
+        // Its own token does mark it.
+        hub.dispatch_io(new.token(), Readiness { readable: true, writable: false, always_read: false });
+        assert!(hub.io.is_ready(new, Dir::Read).unwrap());
+        hub.deregister_slot(new, b.as_raw_fd());
+        assert!(hub.io.is_ready(new, Dir::Read).is_err());
+    }
+
+    #[test]
+    fn a_freed_slot_wakes_its_waiter_with_closed() {
+        let hub = Hub::current();
+        let (a, _b) = std::os::unix::net::UnixStream::pair().unwrap();
+        let key = hub.io.register(&hub.reactor, a.as_raw_fd()).unwrap();
+        hub.io.clear_ready(key, Dir::Read);
+        let closer = crate::spawn(move || Hub::current().close_slot(key));
+        let end = hub.wait_slot(key, Dir::Read, None, true).unwrap();
+        assert_eq!(end, WaitEnd::Closed);
+        assert_eq!(hub.reactor.io_waiters(), 0);
+        closer.join().unwrap();
+        let _ = hub.reactor.with_registry(|r| crate::reactor::deregister(r, a.as_raw_fd()));
+    }
+}
