@@ -72,12 +72,14 @@ macro_rules! builtin_modules {
             time => "sleeping, timeouts";
             thread => "threads, locks, events";
             socket => "TCP, UDP, DNS";
+            libc => "the C library's blocking calls: recv, read, connect, poll, sleeps, getaddrinfo";
             queue => "channels, queues";
         }
     };
 }
 
 mod checks;
+mod clib;
 mod error;
 mod module;
 mod registry;

@@ -3,7 +3,7 @@
 //!
 //! # Model
 //!
-//! `PatchAll::default()` requests the four builtin modules and no
+//! `PatchAll::default()` requests the five builtin modules and no
 //! third-party module. The builder switches builtins off, opts third-party
 //! modules in by name and adds `key = value` plugin arguments. The registry
 //! turns it into the [`Options`] that every event carries: the builtins in
