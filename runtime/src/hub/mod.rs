@@ -133,7 +133,6 @@ pub(crate) struct Hub {
     inbox: RefCell<Vec<Msg>>,
     pub(crate) config: RefCell<HubConfig>,
     next_scope: Cell<u64>,
-    idle_polls: Cell<u32>,
 }
 
 thread_local! {
@@ -233,7 +232,6 @@ impl Hub {
             inbox: RefCell::new(Vec::new()),
             config: RefCell::new(HubConfig { stack_size: DEFAULT_STACK_SIZE }),
             next_scope: Cell::new(1),
-            idle_polls: Cell::new(0),
         })
     }
 
@@ -647,9 +645,9 @@ impl Hub {
             }
         }
         if self.shared.begin_sleep() {
-            self.idle_polls.set(self.idle_polls.get().wrapping_add(1));
-            if self.idle_polls.get() % 64 == 0 {
-                self.stacks.borrow_mut().trim();
+            // Idle stacks give their memory back; wake up for the next trim.
+            if let Some(trim) = self.stacks.borrow_mut().trim_if_due(Instant::now()) {
+                timeout = Some(timeout.map_or(trim, |t| t.min(trim)));
             }
             self.reactor.poll(timeout, |tok, r| self.dispatch_io(tok, r));
             self.shared.end_sleep();
