@@ -79,10 +79,24 @@ impl Timers {
 
     /// Rebuilds the heap without stale entries when they dominate it.
     /// `live` says whether an entry is still armed.
+    /// Gives back heap capacity beyond four times what is in use (after a
+    /// burst of timers).
+    pub(crate) fn shrink(&mut self) {
+        if self.heap.capacity() > 1024 && self.heap.len() < self.heap.capacity() / 4 {
+            self.heap.shrink_to(self.heap.len().max(64));
+        }
+    }
+
     pub(crate) fn compact(&mut self, live: impl Fn(&Entry) -> bool) {
         if self.heap.len() > 64 && self.heap.len() > 4 * self.armed {
             let entries = std::mem::take(&mut self.heap).into_vec();
-            self.heap = entries.into_iter().filter(|e| live(&e.0)).collect();
+            // Collecting reuses the allocation: shrink it if a burst of
+            // timers had grown it.
+            let mut kept: Vec<_> = entries.into_iter().filter(|e| live(&e.0)).collect();
+            if kept.capacity() > 1024 && kept.len() < kept.capacity() / 4 {
+                kept.shrink_to(kept.len().max(64));
+            }
+            self.heap = BinaryHeap::from(kept);
         }
     }
 }

@@ -646,8 +646,12 @@ impl Hub {
         }
         if self.shared.begin_sleep() {
             // Idle stacks give their memory back; wake up for the next trim.
-            if let Some(trim) = self.stacks.borrow_mut().trim_if_due(Instant::now()) {
+            let (next_trim, released) = self.stacks.borrow_mut().trim_if_due(Instant::now());
+            if let Some(trim) = next_trim {
                 timeout = Some(timeout.map_or(trim, |t| t.min(trim)));
+            }
+            if released >= crate::stack::BURST {
+                self.shrink_after_burst();
             }
             self.reactor.poll(timeout, |tok, r| self.dispatch_io(tok, r));
             self.shared.end_sleep();
@@ -662,6 +666,28 @@ impl Hub {
             self.fire_timers(Instant::now());
         }
         Ok(())
+    }
+
+    /// After a burst of green threads has gone, gives back the capacity its
+    /// tables grew to (the task slab, the run queues, the timer heap) and
+    /// the allocator's free memory, so that RSS returns to its level before
+    /// the burst.
+    #[cold]
+    fn shrink_after_burst(&self) {
+        let mut tasks = self.tasks.borrow_mut();
+        if tasks.capacity() > 1024 && tasks.len() < tasks.capacity() / 4 {
+            tasks.shrink_to_fit();
+        }
+        drop(tasks);
+        for q in [&self.runq, &self.deferred] {
+            let mut q = q.borrow_mut();
+            if q.capacity() > 1024 && q.len() < q.capacity() / 4 {
+                let keep = q.len().max(64);
+                q.shrink_to(keep);
+            }
+        }
+        self.timers.borrow_mut().shrink();
+        crate::stack::give_back_heap();
     }
 
     /// Fires every timer due at `now`; returns how many woke a task.
