@@ -509,6 +509,7 @@ impl Hub {
         let coro = coro.as_mut().expect("a runnable green thread has its coroutine");
         overflow::enter(coro.header());
         self.shared.beat.enter(t.id, t.spawn_site);
+        self.prefetch_next();
         let finished = coro.resume();
         self.shared.beat.leave();
         overflow::leave();
@@ -516,6 +517,24 @@ impl Hub {
         self.cur_task.set(NonNull::from(&*self.root));
         if finished {
             self.finish(idx, t);
+        }
+    }
+
+    /// Starts loading the top of a green thread's stack soon to run
+    /// while this one runs: with many green threads, each one's stack is
+    /// cold by its turn (a TLB and cache miss on the first frames).
+    #[inline]
+    fn prefetch_next(&self) {
+        /// How far down the run queue: the second next, so that the load
+        /// has a whole turn to complete.
+        const PREFETCH_AHEAD: usize = 1;
+        let Some(&next) = self.runq.borrow().get(PREFETCH_AHEAD) else { return };
+        let tasks = self.tasks.borrow();
+        let Some(entry) = tasks.get(next as usize) else { return };
+        // SAFETY: entries point to live tasks; the coroutine slot is only
+        // written by spawn and finish, neither of which runs meanwhile.
+        if let Some(coro) = unsafe { &*entry.task.as_ref().coro.get() } {
+            coro.prefetch();
         }
     }
 
