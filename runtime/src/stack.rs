@@ -504,8 +504,8 @@ fn map_error(size: usize, cause: MapFailure, err: io::Error) -> io::Error {
             // SAFETY: rlimit is plain old data; all-zero is valid.
             let mut lim: libc::rlimit = unsafe { mem::zeroed() };
             // SAFETY: querying only; `lim` is a valid out pointer.
-            let limited = unsafe { libc::getrlimit(libc::RLIMIT_AS, &mut lim) } == 0
-                && lim.rlim_cur != libc::RLIM_INFINITY;
+            let limited =
+                unsafe { libc::getrlimit(libc::RLIMIT_AS, &mut lim) } == 0 && lim.rlim_cur != libc::RLIM_INFINITY;
             let as_limit = if limited {
                 format!(" or the address-space limit (RLIMIT_AS, ulimit -v) of {} bytes", lim.rlim_cur)
             } else {
@@ -592,7 +592,10 @@ impl Arena {
     fn map(usable: usize, slots: usize, guard: StackGuard) -> io::Result<Arena> {
         let page = page_size();
         let slot = usable.checked_add(page).ok_or_else(|| too_large(usable))?;
-        let len = slot.checked_mul(slots).filter(|&l| (l as u64) < USER_ADDRESS_SPACE / 2).ok_or_else(|| too_large(usable))?;
+        let len = slot
+            .checked_mul(slots)
+            .filter(|&l| (l as u64) < USER_ADDRESS_SPACE / 2)
+            .ok_or_else(|| too_large(usable))?;
         let maps = if guard == StackGuard::Mprotect { 2 } else { 1 };
         if !within_map_budget(maps) {
             return Err(map_error(usable, MapFailure::MapLimit, io::Error::from_raw_os_error(libc::ENOMEM)));
@@ -620,7 +623,9 @@ impl Arena {
             // SAFETY: `[raw + page, raw + len)` lies inside the mapping we
             // just created and is page aligned; making it read/write
             // touches nothing else.
-            let rc = unsafe { libc::mprotect((arena.base + page) as *mut libc::c_void, usable, libc::PROT_READ | libc::PROT_WRITE) };
+            let rc = unsafe {
+                libc::mprotect((arena.base + page) as *mut libc::c_void, usable, libc::PROT_READ | libc::PROT_WRITE)
+            };
             if rc != 0 {
                 let err = io::Error::last_os_error();
                 return Err(map_error(usable, classify(len, &err), err));
@@ -851,14 +856,7 @@ struct Class {
 
 impl Class {
     fn new(size: usize) -> Class {
-        Class {
-            size,
-            hot: Vec::new(),
-            low_water: 0,
-            arenas: BTreeMap::new(),
-            with_cold: BTreeSet::new(),
-            open: None,
-        }
+        Class { size, hot: Vec::new(), low_water: 0, arenas: BTreeMap::new(), with_cold: BTreeSet::new(), open: None }
     }
 
     /// Slots per arena for this class.
@@ -979,7 +977,8 @@ impl StackPool {
     /// hot one of that size, else a cold or fresh slot of its class, else a
     /// stack of its own.
     pub(crate) fn get(&mut self, size: usize) -> io::Result<GreenStack> {
-        let rounded = round_size(size).filter(|&r| (r as u64) < USER_ADDRESS_SPACE / 2).ok_or_else(|| too_large(size))?;
+        let rounded =
+            round_size(size).filter(|&r| (r as u64) < USER_ADDRESS_SPACE / 2).ok_or_else(|| too_large(size))?;
         let index = match self.classes.iter().position(|c| c.size == rounded) {
             Some(index) => index,
             None if self.classes.len() < MAX_SIZES => {

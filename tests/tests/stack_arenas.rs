@@ -33,10 +33,7 @@ fn fields(out: &Output, tag: &str) -> HashMap<String, String> {
         .lines()
         .find(|l| l.starts_with(tag))
         .unwrap_or_else(|| panic!("no {tag} line; status {:?}\nstdout: {stdout}\nstderr: {stderr}", out.status));
-    line.split_whitespace()
-        .filter_map(|f| f.split_once('='))
-        .map(|(k, v)| (k.to_owned(), v.to_owned()))
-        .collect()
+    line.split_whitespace().filter_map(|f| f.split_once('=')).map(|(k, v)| (k.to_owned(), v.to_owned())).collect()
 }
 
 fn num(f: &HashMap<String, String>, key: &str) -> f64 {
