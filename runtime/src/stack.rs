@@ -523,9 +523,10 @@ fn map_error(size: usize, cause: MapFailure, err: io::Error) -> io::Error {
         MapFailure::MapLimit => {
             let per = match guard {
                 StackGuard::Mprotect => "each guarded stack needs 2 mappings".to_owned(),
-                StackGuard::GuardRegion => {
-                    format!("stacks come {} to an arena of one mapping", ARENA_BYTES / (size + page_size()).max(1))
-                }
+                StackGuard::GuardRegion => format!(
+                    "an arena of up to {} such stacks is one mapping",
+                    (ARENA_BYTES / size.saturating_add(page_size())).max(1)
+                ),
             };
             let limit = match max_map_count() {
                 Some(count) => {
