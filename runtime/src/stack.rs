@@ -1392,6 +1392,18 @@ mod tests {
         vec.iter().filter(|&&b| b & 1 != 0).count()
     }
 
+    /// Whether the kernel reports the page at `addr` as a guard region
+    /// (`/proc/self/pagemap` bit 58, Linux 6.14+).
+    #[cfg(target_os = "linux")]
+    fn is_guard_region(addr: usize) -> bool {
+        use std::io::{Read, Seek, SeekFrom};
+        let mut f = std::fs::File::open("/proc/self/pagemap").unwrap();
+        f.seek(SeekFrom::Start((addr / page_size() * 8) as u64)).unwrap();
+        let mut entry = [0u8; 8];
+        f.read_exact(&mut entry).unwrap();
+        u64::from_le_bytes(entry) >> 58 & 1 == 1
+    }
+
     #[cfg(target_os = "linux")]
     #[test]
     fn idle_slots_give_their_pages_back_and_are_reused_cold() {
@@ -1414,9 +1426,17 @@ mod tests {
         }
         pool.trim();
         assert!(resident(lo, hi) >= 40, "hot stacks keep their pages for an interval");
+        let guards: Vec<usize> = (0..20).map(|i| lo + i * (MIN_STACK_SIZE + page_size())).collect();
+        let reported = is_guard_region(guards[0]);
         pool.trim();
         assert_eq!(pool.cached(), 0);
         assert_eq!(resident(lo, hi), 0, "idle stacks gave their pages back");
+        if reported {
+            // One MADV_DONTNEED covered them all: the guards survive it.
+            assert!(guards.iter().all(|&g| is_guard_region(g)), "guard regions survive the trim");
+        } else {
+            eprintln!("this kernel does not report guard regions in pagemap; not checked");
+        }
         // A cold slot comes back with a fresh header and zeroed memory.
         let s = pool.get(MIN_STACK_SIZE).unwrap();
         assert!(lo <= s.bottom() && s.bottom() < hi, "a cold slot is reused before carving");
