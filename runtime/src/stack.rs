@@ -94,8 +94,9 @@
 //! lowest arena first so that high arenas drain; otherwise a fresh slot is
 //! carved; otherwise a new arena is mapped.
 //!
-//! [`StackPool::trim_if_due`] runs when the hub is about to sleep, at most
-//! once per [`TRIM_INTERVAL`], and keeps the hub's sleep short enough for the
+//! [`StackPool::trim_if_due`] runs when the hub is about to sleep (and, in a
+//! hub that never sleeps, every few thousand green-thread runs), at most
+//! once per [`TRIM_INTERVAL`]; it keeps the hub's sleep short enough for the
 //! next trim while hot stacks remain. Each trim takes the hot stacks that
 //! stayed unused for a whole interval (the low-water mark of the hot list
 //! since the previous trim: the bottom of the LIFO): an arena all of whose

@@ -174,3 +174,27 @@ fn stack_sizes_per_spawn_and_per_runtime_keep_working() {
     let h = runtime.spawn(|| use_stack(256 * 1024));
     assert_eq!(h.join().unwrap(), 256);
 }
+
+#[test]
+fn a_hub_that_never_sleeps_still_trims_its_idle_stacks() {
+    // A burst leaves hot stacks in this thread's hub...
+    let burst: Vec<_> = (0..5_000).map(|_| rt::spawn(|| ())).collect();
+    for h in burst {
+        h.join().unwrap();
+    }
+    assert!(rt::stats::cached_stacks() >= 5_000);
+    // ...then the hub stays busy (a green thread that only yields) for
+    // longer than two trim intervals: the unused stacks go back anyway.
+    let start = std::time::Instant::now();
+    let spinner = rt::spawn(move || {
+        let mut yields = 0u64;
+        while start.elapsed() < std::time::Duration::from_millis(2_500) {
+            rt::yield_now();
+            yields += 1;
+        }
+        yields
+    });
+    assert!(spinner.join().unwrap() > 0);
+    let left = rt::stats::cached_stacks();
+    assert!(left <= 1, "{left} idle stacks kept by a busy hub");
+}

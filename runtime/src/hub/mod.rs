@@ -591,6 +591,10 @@ impl Hub {
                 self.tick.set(tick);
                 if tick % POLL_INTERVAL == 0 {
                     self.poll_and_undefer();
+                    if tick % (POLL_INTERVAL * 64) == 0 {
+                        // A hub that never sleeps trims its idle stacks too.
+                        self.trim_stacks();
+                    }
                 }
             }
             if self.root_ready.get() {
@@ -665,12 +669,8 @@ impl Hub {
         }
         if self.shared.begin_sleep() {
             // Idle stacks give their memory back; wake up for the next trim.
-            let (next_trim, released) = self.stacks.borrow_mut().trim_if_due(Instant::now());
-            if let Some(trim) = next_trim {
+            if let Some(trim) = self.trim_stacks() {
                 timeout = Some(timeout.map_or(trim, |t| t.min(trim)));
-            }
-            if released >= crate::stack::BURST {
-                self.shrink_after_burst();
             }
             self.reactor.poll(timeout, |tok, r| self.dispatch_io(tok, r));
             self.shared.end_sleep();
@@ -685,6 +685,17 @@ impl Hub {
             self.fire_timers(Instant::now());
         }
         Ok(())
+    }
+
+    /// Trims the stack pool if a trim interval has passed (see
+    /// `crate::stack`), and shrinks the tables after a burst; returns when
+    /// the next trim is due, if anything is left to trim.
+    fn trim_stacks(&self) -> Option<Duration> {
+        let (next_trim, released) = self.stacks.borrow_mut().trim_if_due(Instant::now());
+        if released >= crate::stack::BURST {
+            self.shrink_after_burst();
+        }
+        next_trim
     }
 
     /// After a burst of green threads has gone, gives back the capacity its
