@@ -69,6 +69,26 @@ socket_mode!(UnixDatagram, "let (s, _t) = greenpatch_runtime::net::UnixDatagram:
 socket_timeouts!(UnixStream, "let (s, _t) = greenpatch_runtime::net::UnixStream::pair().unwrap();");
 socket_timeouts!(UnixDatagram, "let (s, _t) = greenpatch_runtime::net::UnixDatagram::pair().unwrap();");
 
+/// std's Unix address as socket2's: a path, or (Linux) an abstract name —
+/// socket2 reads a path that starts with a NUL byte as one.
+fn to_sockaddr(addr: &SocketAddr) -> io::Result<SockAddr> {
+    if let Some(p) = addr.as_pathname() {
+        return SockAddr::unix(p);
+    }
+    #[cfg(any(target_os = "linux", target_os = "android"))]
+    {
+        use std::os::linux::net::SocketAddrExt;
+        use std::os::unix::ffi::OsStrExt;
+        if let Some(name) = addr.as_abstract_name() {
+            let mut bytes = Vec::with_capacity(name.len() + 1);
+            bytes.push(0);
+            bytes.extend_from_slice(name);
+            return SockAddr::unix(std::ffi::OsStr::from_bytes(&bytes));
+        }
+    }
+    Err(io::Error::new(io::ErrorKind::InvalidInput, "an unnamed Unix socket address cannot be connected to"))
+}
+
 /// Wraps a std socket that was just made (blocking) by std.
 fn fresh<S: std::os::fd::AsRawFd>(s: S) -> io::Result<Socket<S>> {
     set_os_nonblocking(s.as_raw_fd(), true)?;
@@ -90,6 +110,27 @@ impl UnixListener {
     /// ```
     pub fn bind<P: AsRef<Path>>(path: P) -> io::Result<UnixListener> {
         Ok(UnixListener { inner: fresh(unet::UnixListener::bind(path)?)? })
+    }
+
+    /// Binds to `addr` — a path, or on Linux a name in the abstract
+    /// namespace (`SocketAddrExt::from_abstract_name`) — and listens.
+    ///
+    /// # Errors
+    /// As std's `UnixListener::bind_addr`.
+    ///
+    /// ```
+    /// use std::os::unix::net::SocketAddr;
+    /// use std::os::linux::net::SocketAddrExt;
+    /// use greenpatch_runtime::net::{UnixListener, UnixStream};
+    /// let name = format!("gp-doc-abstract-{}", std::process::id());
+    /// let addr = SocketAddr::from_abstract_name(name.as_bytes()).unwrap();
+    /// let l = UnixListener::bind_addr(&addr).unwrap();
+    /// let _c = UnixStream::connect_addr(&addr).unwrap();
+    /// let (s, _) = l.accept().unwrap();
+    /// assert_eq!(s.local_addr().unwrap().as_abstract_name(), Some(name.as_bytes()));
+    /// ```
+    pub fn bind_addr(addr: &SocketAddr) -> io::Result<UnixListener> {
+        Ok(UnixListener { inner: fresh(unet::UnixListener::bind_addr(addr)?)? })
     }
 
     /// Waits for a connection (parking only this green thread).
@@ -183,11 +224,31 @@ impl UnixStream {
     /// assert_eq!(err.kind(), std::io::ErrorKind::NotFound);
     /// ```
     pub fn connect<P: AsRef<Path>>(path: P) -> io::Result<UnixStream> {
-        let addr = SockAddr::unix(path)?;
+        UnixStream::connect_sockaddr(&SockAddr::unix(path)?)
+    }
+
+    /// Connects to `addr` (a path, or on Linux an abstract name), as
+    /// [`connect`](UnixStream::connect).
+    ///
+    /// # Errors
+    /// As std's `UnixStream::connect_addr`; `InvalidInput` for an unnamed
+    /// address.
+    ///
+    /// ```
+    /// use std::os::unix::net::SocketAddr;
+    /// let addr = SocketAddr::from_pathname("/nonexistent/gp.sock").unwrap();
+    /// let err = greenpatch_runtime::net::UnixStream::connect_addr(&addr).unwrap_err();
+    /// assert_eq!(err.kind(), std::io::ErrorKind::NotFound);
+    /// ```
+    pub fn connect_addr(addr: &SocketAddr) -> io::Result<UnixStream> {
+        UnixStream::connect_sockaddr(&to_sockaddr(addr)?)
+    }
+
+    fn connect_sockaddr(addr: &SockAddr) -> io::Result<UnixStream> {
         let s = socket2::Socket::new(Domain::UNIX, Type::STREAM.nonblocking(), None)?;
         let mut backoff = Duration::from_millis(1);
         loop {
-            match s.connect(&addr) {
+            match s.connect(addr) {
                 Ok(()) => break,
                 Err(e) if e.raw_os_error() == Some(libc::EINPROGRESS) => {
                     let stream = UnixStream { inner: Socket::new(s.into(), false) };
@@ -326,6 +387,58 @@ impl UnixDatagram {
     /// ```
     pub fn bind<P: AsRef<Path>>(path: P) -> io::Result<UnixDatagram> {
         Ok(UnixDatagram { inner: fresh(unet::UnixDatagram::bind(path)?)? })
+    }
+
+    /// Binds a datagram socket to `addr` (a path, or on Linux an abstract
+    /// name).
+    ///
+    /// # Errors
+    /// As std's `UnixDatagram::bind_addr`.
+    ///
+    /// ```
+    /// use std::os::unix::net::SocketAddr;
+    /// use std::os::linux::net::SocketAddrExt;
+    /// use greenpatch_runtime::net::UnixDatagram;
+    /// let name = format!("gp-doc-dgram-abstract-{}", std::process::id());
+    /// let addr = SocketAddr::from_abstract_name(name.as_bytes()).unwrap();
+    /// let server = UnixDatagram::bind_addr(&addr).unwrap();
+    /// let client = UnixDatagram::unbound().unwrap();
+    /// client.send_to_addr(b"hi", &addr).unwrap();
+    /// assert_eq!(server.recv(&mut [0; 4]).unwrap(), 2);
+    /// client.connect_addr(&addr).unwrap();
+    /// assert_eq!(client.send(b"x").unwrap(), 1);
+    /// ```
+    pub fn bind_addr(addr: &SocketAddr) -> io::Result<UnixDatagram> {
+        Ok(UnixDatagram { inner: fresh(unet::UnixDatagram::bind_addr(addr)?)? })
+    }
+
+    /// Sets the default peer to `addr` (a path or an abstract name).
+    ///
+    /// # Errors
+    /// As std's `UnixDatagram::connect_addr`.
+    ///
+    /// ```
+    /// use std::os::unix::net::SocketAddr;
+    /// let s = greenpatch_runtime::net::UnixDatagram::unbound().unwrap();
+    /// assert!(s.connect_addr(&SocketAddr::from_pathname("/nonexistent/gp.sock").unwrap()).is_err());
+    /// ```
+    pub fn connect_addr(&self, addr: &SocketAddr) -> io::Result<()> {
+        self.inner.sock.connect_addr(addr)
+    }
+
+    /// Sends a datagram to `addr` (a path or an abstract name), parking
+    /// only this green thread while the socket's buffer is full.
+    ///
+    /// # Errors
+    /// As std's `UnixDatagram::send_to_addr`.
+    ///
+    /// ```
+    /// use std::os::unix::net::SocketAddr;
+    /// let s = greenpatch_runtime::net::UnixDatagram::unbound().unwrap();
+    /// assert!(s.send_to_addr(b"x", &SocketAddr::from_pathname("/nonexistent/gp.sock").unwrap()).is_err());
+    /// ```
+    pub fn send_to_addr(&self, buf: &[u8], addr: &SocketAddr) -> io::Result<usize> {
+        self.inner.io(Dir::Write, |s| s.send_to_addr(buf, addr))
     }
 
     /// A socket bound to no address.
