@@ -7,6 +7,8 @@ cd "$(dirname "$0")/.."
 
 packages=()
 command -v curl >/dev/null 2>&1 || packages+=(curl)
+# `ip` and `tc` build the network-fault run's namespaces (tests/faults.rs).
+{ command -v ip && command -v tc; } >/dev/null 2>&1 || packages+=(iproute2)
 if [ ${#packages[@]} -gt 0 ]; then
     echo "installing test peers: ${packages[*]}"
     sudo_cmd=()

@@ -89,6 +89,22 @@ fn to_sockaddr(addr: &SocketAddr) -> io::Result<SockAddr> {
     Err(io::Error::new(io::ErrorKind::InvalidInput, "an unnamed Unix socket address cannot be connected to"))
 }
 
+/// Whether the socket's reading side is shut down (`POLLRDHUP`, which a
+/// Unix datagram socket reports exactly for that).
+fn read_shut_down(s: &impl std::os::fd::AsRawFd) -> bool {
+    let mut p = libc::pollfd { fd: s.as_raw_fd(), events: libc::POLLRDHUP, revents: 0 };
+    // SAFETY: `p` is one valid pollfd for the call's duration; a zero
+    // timeout never blocks.
+    let n = unsafe { libc::poll(&mut p, 1, 0) };
+    n == 1 && p.revents & libc::POLLRDHUP != 0
+}
+
+/// An unnamed Unix address (what std's `recv_from` gives for an empty
+/// read with no sender): the address of an unbound socket.
+fn unnamed() -> io::Result<SocketAddr> {
+    unet::UnixDatagram::unbound()?.local_addr()
+}
+
 /// Wraps a std socket that was just made (blocking) by std.
 fn fresh<S: std::os::fd::AsRawFd>(s: S) -> io::Result<Socket<S>> {
     set_os_nonblocking(s.as_raw_fd(), true)?;
@@ -505,7 +521,7 @@ impl UnixDatagram {
     /// assert_eq!(b.recv(&mut [0; 8]).unwrap(), 5);
     /// ```
     pub fn recv(&self, buf: &mut [u8]) -> io::Result<usize> {
-        self.inner.io(Dir::Read, |s| s.recv(buf))
+        self.inner.io(Dir::Read, |s| self.at_eof(s.recv(buf), || Ok(0)))
     }
 
     /// Sends a datagram to the socket at `path`.
@@ -533,7 +549,27 @@ impl UnixDatagram {
     /// assert_eq!(b.recv_from(&mut [0; 4]).unwrap().0, 1);
     /// ```
     pub fn recv_from(&self, buf: &mut [u8]) -> io::Result<(usize, SocketAddr)> {
-        self.inner.io(Dir::Read, |s| s.recv_from(buf))
+        self.inner.io(Dir::Read, |s| self.at_eof(s.recv_from(buf), || Ok((0, unnamed()?))))
+    }
+
+    /// std's blocking receive on a datagram socket whose reading side is
+    /// shut down returns 0 at once (the kernel's wait sees the shutdown);
+    /// the non-blocking call the green one makes returns `EAGAIN` instead,
+    /// while the descriptor polls readable with `POLLRDHUP`. So a
+    /// `WouldBlock` on a socket in blocking mode (from the user's view) is
+    /// turned into std's result when the reading side is shut down —
+    /// whoever shut it down (this handle, a clone, another process).
+    fn at_eof<R>(&self, r: io::Result<R>, eof: impl FnOnce() -> io::Result<R>) -> io::Result<R> {
+        match r {
+            Err(e)
+                if e.kind() == io::ErrorKind::WouldBlock
+                    && !self.inner.nonblocking()
+                    && read_shut_down(&self.inner.sock) =>
+            {
+                eof()
+            }
+            r => r,
+        }
     }
 
     /// The local address.

@@ -313,12 +313,15 @@ fn emfile_accept(spin: bool) {
     use std::sync::atomic::{AtomicUsize, Ordering};
     use std::sync::Arc;
     const CLIENTS: usize = 20;
-    greenpatch::monkey::patch_all(greenpatch::monkey::PatchAll::default()).expect("patch_all");
+    let _ = greenpatch::monkey::patch_all(greenpatch::monkey::PatchAll::default()).expect("patch_all");
     let lim = libc::rlimit { rlim_cur: 256, rlim_max: 256 };
     // SAFETY: plain syscall on a valid struct.
     assert_eq!(unsafe { libc::setrlimit(libc::RLIMIT_NOFILE, &lim) }, 0, "setrlimit");
     let listener = greenpatch::socket::TcpListener::bind("127.0.0.1:0").expect("bind");
     let port = listener.local_addr().expect("addr").port();
+    // The hub (its epoll and eventfd descriptors) exists before the
+    // descriptors run out.
+    greenpatch::time::sleep(Duration::from_millis(1));
     // Take every descriptor left.
     let mut hog = Vec::new();
     while let Ok(f) = std::fs::File::open("/dev/null") {
@@ -378,7 +381,7 @@ fn fnv(h: u64, data: &[u8]) -> u64 {
 /// An error on one connection (a reset) ends only that connection.
 fn netem_server(addr: &str) {
     use std::io::{Read, Write};
-    greenpatch::monkey::patch_all(greenpatch::monkey::PatchAll::default()).expect("patch_all");
+    let _ = greenpatch::monkey::patch_all(greenpatch::monkey::PatchAll::default()).expect("patch_all");
     let l = greenpatch::socket::TcpListener::bind(addr).expect("bind");
     println!("READY");
     std::io::stdout().flush().expect("flush");
@@ -412,7 +415,7 @@ fn netem_client(addr: &str) {
     use std::io::{Read, Write};
     use std::os::fd::AsRawFd;
     const LEN: usize = 64 * 1024;
-    greenpatch::monkey::patch_all(greenpatch::monkey::PatchAll::default()).expect("patch_all");
+    let _ = greenpatch::monkey::patch_all(greenpatch::monkey::PatchAll::default()).expect("patch_all");
     let addr: std::net::SocketAddr = addr.parse().expect("address");
     let connect = move || TcpStream::connect_timeout(&addr, Duration::from_secs(10));
     let echo: Vec<_> = (0..12u64)
