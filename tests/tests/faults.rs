@@ -407,6 +407,7 @@ fn emfile_child(mode: &str) -> String {
     use std::io::BufRead;
     let mut child = Command::new(env!("CARGO_BIN_EXE_gp-child"))
         .args(["emfile-accept", mode])
+        .stdin(Stdio::piped())
         .stdout(Stdio::piped())
         .stderr(Stdio::inherit())
         .spawn()
@@ -437,6 +438,9 @@ fn emfile_child(mode: &str) -> String {
         .expect("the child's port");
     // Plain std clients: they wait in the child's backlog.
     let clients: Vec<_> = (0..20).map(|_| std::net::TcpStream::connect(("127.0.0.1", port)).unwrap()).collect();
+    let mut stdin = child.stdin.take().expect("stdin");
+    stdin.write_all(b"GO\n").expect("tell the child to go");
+    drop(stdin);
     let report = lines.next().and_then(Result::ok).unwrap_or_default();
     let _ = child.wait();
     done.store(true, Ordering::SeqCst);
@@ -522,15 +526,16 @@ fn a_million_messages_cross_hubs_and_none_is_lost() {
 /// removed on drop.
 struct FaultyLink {
     names: [String; 2],
+    veth: String,
 }
 
 impl FaultyLink {
     /// The link, or why it cannot be made here.
     fn new(netem: &str) -> Result<FaultyLink, String> {
         let id = std::process::id();
-        let link = FaultyLink { names: [format!("gpfa{id}"), format!("gpfb{id}")] };
-        let [a, b] = &link.names;
         let (va, vb) = (format!("gva{id}"), format!("gvb{id}"));
+        let link = FaultyLink { names: [format!("gpfa{id}"), format!("gpfb{id}")], veth: va.clone() };
+        let [a, b] = &link.names;
         let ip = |args: &[&str]| -> Result<(), String> {
             let out = Command::new("ip").args(args).output().map_err(|e| format!("ip: {e} (install iproute2)"))?;
             if out.status.success() {
@@ -570,6 +575,9 @@ impl FaultyLink {
 
 impl Drop for FaultyLink {
     fn drop(&mut self) {
+        // Deleting the namespaces deletes the veth pair in them; the pair is
+        // deleted first in case it never left this namespace.
+        let _ = Command::new("ip").args(["link", "del", &self.veth]).stderr(Stdio::null()).output();
         for n in &self.names {
             let _ = Command::new("ip").args(["netns", "del", n]).output();
         }

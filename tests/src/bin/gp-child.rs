@@ -305,9 +305,10 @@ fn cpu_time() -> Duration {
 }
 
 /// An accept loop under `RLIMIT_NOFILE` with every descriptor taken: it
-/// fails with `EMFILE` while clients wait in the backlog. After 700 ms a
-/// green thread frees the descriptors; the loop must then accept them all.
-/// Prints `PORT`, then `EMFILE n CPU pct RECOVERY ms ACCEPTED n`.
+/// fails with `EMFILE` while clients wait in the backlog. Prints `PORT`,
+/// waits for `GO` on stdin (the parent's clients are connected), measures
+/// its CPU use for 700 ms, then frees the descriptors; the loop must then
+/// accept every client. Prints `EMFILE n CPU pct RECOVERY ms ACCEPTED n`.
 fn emfile_accept(spin: bool) {
     use std::io::Write;
     use std::sync::atomic::{AtomicUsize, Ordering};
@@ -322,6 +323,14 @@ fn emfile_accept(spin: bool) {
     // The hub (its epoll and eventfd descriptors) exists before the
     // descriptors run out.
     greenpatch::time::sleep(Duration::from_millis(1));
+    // The parent says `GO` on stdin once its clients wait in the backlog.
+    let go = Arc::new(greenpatch::thread::Event::new());
+    let g = go.clone();
+    std::thread::spawn(move || {
+        let mut line = String::new();
+        let _ = std::io::stdin().read_line(&mut line);
+        g.set();
+    });
     // Take every descriptor left.
     let mut hog = Vec::new();
     while let Ok(f) = std::fs::File::open("/dev/null") {
@@ -353,7 +362,11 @@ fn emfile_accept(spin: bool) {
     });
     println!("PORT {port}");
     std::io::stdout().flush().expect("flush");
-    // The parent connects its clients now; measure while out of descriptors.
+    if !go.wait_timeout(Duration::from_secs(10)) {
+        println!("ERR no GO from the parent");
+        std::process::exit(1);
+    }
+    // Every client waits in the backlog; measure while out of descriptors.
     let (c0, w0) = (cpu_time(), std::time::Instant::now());
     greenpatch::time::sleep(Duration::from_millis(700));
     let cpu = (cpu_time() - c0).as_secs_f64() / w0.elapsed().as_secs_f64() * 100.0;
