@@ -623,6 +623,13 @@ conformance! {
         let got: Vec<_> = hs.into_iter().map(|h| h.join().unwrap()).collect();
         assert!(got.iter().all(|&(v, l)| v == got[0].0 && l == 7), "{got:?}");
         assert_eq!(RUNS.load(Ordering::SeqCst), 1);
+        assert_eq!(LazyLock::get(&LAZY), Some(&7));
+        let once = Arc::new(Once::new());
+        let o2 = once.clone();
+        let w = thread::spawn(move || o2.wait());
+        thread::sleep(Duration::from_millis(10));
+        once.call_once(|| ());
+        w.join().unwrap();
         let waiter = thread::spawn(|| {
             static LATE: OnceLock<u8> = OnceLock::new();
             let w = thread::spawn(|| *LATE.wait());

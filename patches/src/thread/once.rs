@@ -48,6 +48,18 @@ fn serialised<R>(lock: &Mutex<()>, f: impl FnOnce() -> R) -> R {
 pub struct Once {
     lock: Mutex<()>,
     once: std::sync::Once,
+    // Set after each attempt to run an initialiser (completed or
+    // panicked): what `wait` and `wait_force` wait on.
+    attempted: Event,
+}
+
+/// Sets the event when dropped: after an initialiser returns or unwinds.
+struct SetOnDrop<'a>(&'a Event);
+
+impl Drop for SetOnDrop<'_> {
+    fn drop(&mut self) {
+        self.0.set();
+    }
 }
 
 impl Once {
@@ -61,7 +73,7 @@ impl Once {
     /// ```
     #[must_use]
     pub const fn new() -> Once {
-        Once { lock: Mutex::new(()), once: std::sync::Once::new() }
+        Once { lock: Mutex::new(()), once: std::sync::Once::new(), attempted: Event::new() }
     }
 
     /// Runs `f` if no call has completed yet; a caller that arrives while
@@ -79,7 +91,10 @@ impl Once {
         if self.once.is_completed() {
             return;
         }
-        serialised(&self.lock, || self.once.call_once(f));
+        serialised(&self.lock, || {
+            let _attempt = SetOnDrop(&self.attempted);
+            self.once.call_once(f);
+        });
     }
 
     /// As [`call_once`](Once::call_once), but runs `f` even when poisoned,
@@ -96,7 +111,63 @@ impl Once {
         if self.once.is_completed() {
             return;
         }
-        serialised(&self.lock, || self.once.call_once_force(f));
+        serialised(&self.lock, || {
+            let _attempt = SetOnDrop(&self.attempted);
+            self.once.call_once_force(f);
+        });
+    }
+
+    /// Waits (green after patching) until a call completed.
+    ///
+    /// # Panics
+    ///
+    /// As std: when the `Once` is poisoned (an initialiser panicked).
+    ///
+    /// # Example
+    ///
+    /// ```
+    /// use std::sync::Arc;
+    /// let once = Arc::new(greenpatch::thread::Once::new());
+    /// let o = once.clone();
+    /// let h = greenpatch::thread::spawn(move || o.wait());
+    /// once.call_once(|| ());
+    /// h.join().unwrap();
+    /// ```
+    pub fn wait(&self) {
+        loop {
+            if self.once.is_completed() {
+                return;
+            }
+            if self.attempted.is_set() {
+                // An attempt ended without completing: poisoned.
+                panic!("Once instance has previously been poisoned");
+            }
+            self.attempted.wait();
+        }
+    }
+
+    /// Waits until a call completed, ignoring poison (a later
+    /// [`call_once_force`](Once::call_once_force) may complete it).
+    ///
+    /// # Example
+    ///
+    /// ```
+    /// let once = greenpatch::thread::Once::new();
+    /// once.call_once_force(|_| ());
+    /// once.wait_force();
+    /// ```
+    pub fn wait_force(&self) {
+        loop {
+            if self.once.is_completed() {
+                return;
+            }
+            self.attempted.wait();
+            if self.once.is_completed() {
+                return;
+            }
+            // That attempt panicked: wait for the next one.
+            self.attempted.clear();
+        }
     }
 
     /// Whether a call completed.
@@ -364,6 +435,61 @@ impl<T, F: FnOnce() -> T> LazyLock<T, F> {
                 None => panic!("LazyLock instance has previously been poisoned"),
             }
         })
+    }
+}
+
+impl<T, F> LazyLock<T, F> {
+    /// The value, if initialised (without initialising it).
+    ///
+    /// # Example
+    ///
+    /// ```
+    /// use greenpatch::thread::LazyLock;
+    /// let l = LazyLock::new(|| 1);
+    /// assert_eq!(LazyLock::get(&l), None);
+    /// LazyLock::force(&l);
+    /// assert_eq!(LazyLock::get(&l), Some(&1));
+    /// ```
+    pub fn get(this: &LazyLock<T, F>) -> Option<&T> {
+        this.cell.get()
+    }
+
+    /// The value, mutably, if initialised.
+    ///
+    /// # Example
+    ///
+    /// ```
+    /// use greenpatch::thread::LazyLock;
+    /// let mut l = LazyLock::new(|| 1);
+    /// assert_eq!(LazyLock::get_mut(&mut l), None);
+    /// ```
+    pub fn get_mut(this: &mut LazyLock<T, F>) -> Option<&mut T> {
+        this.cell.get_mut()
+    }
+}
+
+impl<T, F: FnOnce() -> T> LazyLock<T, F> {
+    /// Initialises if needed and returns the value mutably (no waiting:
+    /// `&mut` means nobody else is looking).
+    ///
+    /// # Panics
+    ///
+    /// When the initialiser panicked, now or earlier.
+    ///
+    /// # Example
+    ///
+    /// ```
+    /// use greenpatch::thread::LazyLock;
+    /// let mut l = LazyLock::new(|| 1);
+    /// *LazyLock::force_mut(&mut l) += 1;
+    /// assert_eq!(*l, 2);
+    /// ```
+    pub fn force_mut(this: &mut LazyLock<T, F>) -> &mut T {
+        LazyLock::force(this);
+        match this.cell.get_mut() {
+            Some(v) => v,
+            None => unreachable!("force initialised the cell or panicked"),
+        }
     }
 }
 
