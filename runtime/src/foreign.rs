@@ -227,13 +227,10 @@ pub fn run_blocking<T: Send + 'static>(f: impl FnOnce() -> T + Send + 'static) -
 }
 
 impl Hub {
-    /// Re-arms a kill that a foreign-frame wait caught (it was marked
-    /// delivered when the park unwound), so the next park delivers it.
+    /// Re-arms a kill that a foreign-frame wait caught (it was taken when
+    /// the park unwound), so the next park delivers it.
     fn rearm_kill(&self) {
-        let t = self.running_task();
-        if t.kill.get() == Kill::Delivered {
-            t.kill.set(Kill::Requested);
-        }
+        self.running_task().kill.set(Kill::Requested);
     }
 }
 

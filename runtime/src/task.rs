@@ -134,12 +134,12 @@ impl State {
     }
 }
 
-/// Kill progress of a task.
+/// Kill progress of a task: a kill is pending until delivered (then the
+/// task may be killed again).
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub(crate) enum Kill {
     None,
     Requested,
-    Delivered,
 }
 
 /// An active timeout scope (see `timeout.rs`).
@@ -215,11 +215,11 @@ impl Task {
         scopes.iter().copied().min_by_key(|s| s.deadline)
     }
 
-    /// Takes a pending kill request, marking it delivered.
+    /// Takes a pending kill request (a later kill is a new request).
     #[inline]
     pub(crate) fn take_kill(&self) -> bool {
         if self.kill.get() == Kill::Requested {
-            self.kill.set(Kill::Delivered);
+            self.kill.set(Kill::None);
             return true;
         }
         false

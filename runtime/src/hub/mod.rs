@@ -71,6 +71,10 @@ use crate::timer::Timers;
 /// Tasks run between two non-blocking reactor/timer polls when busy.
 pub(crate) const POLL_INTERVAL: u32 = 61;
 
+/// How long a hub that is shutting down (a dropped `Runtime`, an OS thread
+/// that exits) waits for its killed green threads to finish unwinding.
+pub(crate) const DRAIN_GRACE: Duration = Duration::from_secs(2);
+
 static NEXT_HUB: AtomicU32 = AtomicU32::new(1);
 
 /// Why a wait ended.
@@ -87,6 +91,18 @@ pub(crate) struct KillSignal;
 
 /// Payload a timeout scope unwinds with; carries the scope id.
 pub(crate) struct ScopeExpired(pub(crate) u64);
+
+/// Whether the running code is unwinding: then a blocking call blocks
+/// normally and raises neither a kill nor an expired timeout scope.
+///
+/// std's panic count is per OS thread, so while one green thread is
+/// suspended in the middle of an unwind (a destructor that blocks), the
+/// others on its hub are seen as unwinding too: their kills and scopes
+/// wait until it is done. That errs on the side that never aborts.
+#[inline]
+pub(crate) fn unwinding() -> bool {
+    std::thread::panicking()
+}
 
 /// Per-hub settings.
 #[derive(Clone)]
@@ -145,6 +161,21 @@ struct HubOwner(Cell<*mut Hub>);
 
 impl Drop for HubOwner {
     fn drop(&mut self) {
+        let p = self.0.get();
+        if p.is_null() {
+            return;
+        }
+        // SAFETY: `p` came from `Box::into_raw` in `Hub::create` and is
+        // freed only below; CURRENT still points to it, so the green
+        // threads run here find their hub.
+        let live = unsafe { &*p }.live();
+        if live > 0 {
+            // The thread ends with green threads still alive: kill them and
+            // run them to the end (destructors, locks, joiners), as a
+            // `Runtime` does when it is dropped.
+            // SAFETY: as above.
+            unsafe { &*p }.kill_all_and_drain();
+        }
         let p = self.0.replace(ptr::null_mut());
         if !p.is_null() {
             crate::foreign::set_may_park(false);
@@ -346,25 +377,32 @@ impl Hub {
         // suspender was stored when its coroutine started.
         unsafe { coroutine::suspend(t.suspender.get()) };
         t.state.set(State::Running);
-        if t.kill.get() == Kill::Requested {
-            t.kill.set(Kill::Delivered);
+        if t.kill.get() == Kill::Requested && !unwinding() {
+            t.kill.set(Kill::None);
             std::panic::resume_unwind(Box::new(KillSignal));
         }
         Ok(Wake::Unparked)
     }
 
     /// `park` with a deadline, a timeout scope, a pending kill, or on the root.
+    ///
+    /// While the task unwinds (a kill, an expired scope or a panic is on
+    /// its way up), it parks like any other wait: a pending kill stays
+    /// pending until the unwind is over, and timeout scopes are ignored
+    /// (the one that expired already fired). Raising either here would be
+    /// a panic in a destructor during cleanup: a process abort.
     #[inline(never)]
     fn park_slow(&self, deadline: Option<Instant>, wait: WaitOn) -> Result<Wake, WouldBlockForever> {
         let me = self.current.get();
         let t = self.cur();
-        if t.take_kill() {
+        let unwinding = unwinding();
+        if !unwinding && t.take_kill() {
             std::panic::resume_unwind(Box::new(KillSignal));
         }
         if t.notified.replace(false) {
             return Ok(Wake::Unparked);
         }
-        let scope = t.tightest_scope();
+        let scope = if unwinding { None } else { t.tightest_scope() };
         let effective = match (deadline, scope) {
             (Some(d), Some(s)) => Some(d.min(s.deadline)),
             (d, s) => d.or(s.map(|s| s.deadline)),
@@ -388,7 +426,7 @@ impl Hub {
         }
         t.state.set(State::Running);
         self.disarm(t);
-        if t.take_kill() {
+        if !unwinding && t.take_kill() {
             std::panic::resume_unwind(Box::new(KillSignal));
         }
         if t.timed_out.replace(false) {
@@ -422,7 +460,8 @@ impl Hub {
             return self.yield_root();
         }
         let t = self.cur();
-        if t.take_kill() {
+        if t.kill.get() == Kill::Requested && !unwinding() {
+            t.kill.set(Kill::None);
             std::panic::resume_unwind(Box::new(KillSignal));
         }
         t.state.set(State::Runnable);
@@ -435,7 +474,8 @@ impl Hub {
         // SAFETY: as in `park`: the running green thread's own suspender.
         unsafe { coroutine::suspend(t.suspender.get()) };
         t.state.set(State::Running);
-        if t.take_kill() {
+        if t.kill.get() == Kill::Requested && !unwinding() {
+            t.kill.set(Kill::None);
             std::panic::resume_unwind(Box::new(KillSignal));
         }
     }
@@ -470,6 +510,11 @@ impl Hub {
     }
 
     /// Requests that task `idx`/`gen` unwind at its next blocking point.
+    ///
+    /// Every kill counts: one that arrives after an earlier kill was
+    /// delivered (and perhaps caught) is delivered again. Two kills before
+    /// a delivery are one. A kill that arrives while the task unwinds waits
+    /// until the unwind is over (see `park_slow`).
     pub(crate) fn kill_local(&self, idx: u32, gen: u32) {
         if idx == ROOT {
             return;
@@ -477,7 +522,7 @@ impl Hub {
         let Some(p) = self.task(idx, gen) else { return };
         // SAFETY: as in `unpark_local`.
         let t = unsafe { p.as_ref() };
-        if t.kill.get() != Kill::None {
+        if t.kill.get() == Kill::Requested {
             return;
         }
         t.kill.set(Kill::Requested);
@@ -800,30 +845,58 @@ impl Hub {
         self.serving.set(false);
     }
 
-    /// Kills every green thread of this hub and runs them until they end.
+    /// Kills every green thread of this hub and runs them until they end:
+    /// their destructors run (also ones that block: timers, I/O and
+    /// wake-ups from other threads keep working), their locks are
+    /// released and their joiners get `Killed`.
+    ///
+    /// A green thread that catches its kill and blocks again is killed
+    /// again. What is still alive after [`DRAIN_GRACE`] (a destructor that
+    /// waits for something that never comes, a thread that catches every
+    /// kill) is abandoned at teardown: its joiners get `Abandoned`.
     pub(crate) fn kill_all_and_drain(&self) {
-        let keys: Vec<(u32, u32)> = self
-            .tasks
-            .borrow()
-            .iter()
-            .filter(|(k, _)| *k != ROOT as usize)
-            // SAFETY: entries point to live tasks.
-            .map(|(k, e)| (k as u32, unsafe { e.task.as_ref() }.gen))
-            .collect();
-        for (idx, gen) in keys {
-            self.kill_local(idx, gen);
-        }
+        let give_up = Instant::now() + DRAIN_GRACE;
         while self.live.get() > 0 {
-            self.undefer();
-            let Some(idx) = self.runq.borrow_mut().pop_front() else {
-                // Tasks that survived the kill (they caught it and block
-                // again) are abandoned at teardown.
-                if self.fire_timers(Instant::now()) == 0 {
-                    break;
+            // Kill whatever has no kill pending: every thread at first, then
+            // the ones that caught theirs.
+            let keys: Vec<(u32, u32)> = self
+                .tasks
+                .borrow()
+                .iter()
+                .filter(|(k, _)| *k != ROOT as usize)
+                // SAFETY: entries point to live tasks.
+                .map(|(k, e)| (k as u32, unsafe { e.task.as_ref() }.gen))
+                .collect();
+            for (idx, gen) in keys {
+                self.kill_local(idx, gen);
+            }
+            loop {
+                if self.shared.has_pending() {
+                    self.drain_remote();
                 }
-                continue;
-            };
-            self.run_task(idx);
+                self.undefer();
+                let next = self.runq.borrow_mut().pop_front();
+                let Some(idx) = next else { break };
+                self.run_task(idx);
+            }
+            if self.live.get() == 0 {
+                break;
+            }
+            let now = Instant::now();
+            if now >= give_up {
+                break;
+            }
+            // What is left is parked, unwinding or not: wait for a timer,
+            // I/O or a wake-up from another thread (not past `give_up`).
+            let until = self.timers.borrow_mut().next_deadline().map_or(give_up, |d| d.min(give_up));
+            if self.shared.begin_sleep() {
+                let wait = until.saturating_duration_since(now).min(Duration::from_millis(50));
+                self.reactor.poll(Some(wait), |tok, r| self.dispatch_io(tok, r));
+                self.shared.end_sleep();
+            }
+            if self.timers.borrow().armed() > 0 {
+                self.fire_timers(Instant::now());
+            }
         }
     }
 
