@@ -27,6 +27,7 @@
 //! wake-up path) and each module's docs for its invariants.
 
 pub mod blocking;
+pub mod coop;
 mod coroutine;
 mod deadlock;
 pub mod foreign;

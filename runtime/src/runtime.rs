@@ -35,6 +35,7 @@ use crate::stack::DEFAULT_STACK_SIZE;
 pub struct RuntimeBuilder {
     hubs: usize,
     stack_size: usize,
+    coop_budget: Option<u32>,
 }
 
 impl RuntimeBuilder {
@@ -60,6 +61,21 @@ impl RuntimeBuilder {
         self
     }
 
+    /// The cooperative budget of the runtime's hubs: how many operations a
+    /// green thread may complete without parking before its next such call
+    /// yields (`0`: off). Default: `GREENPATCH_COOP_BUDGET`, else
+    /// [`coop::DEFAULT_BUDGET`](crate::coop::DEFAULT_BUDGET); see
+    /// [`coop`](crate::coop).
+    ///
+    /// ```
+    /// let rt = greenpatch_runtime::Runtime::builder().hubs(1).coop_budget(16).build().unwrap();
+    /// assert_eq!(rt.block_on(greenpatch_runtime::coop::budget), 16);
+    /// ```
+    pub fn coop_budget(mut self, n: u32) -> RuntimeBuilder {
+        self.coop_budget = Some(n);
+        self
+    }
+
     /// Starts the hub threads.
     ///
     /// # Errors
@@ -77,9 +93,13 @@ impl RuntimeBuilder {
             let tx = tx.clone();
             let sh = shared.clone();
             let stack_size = self.stack_size;
+            let coop_budget = self.coop_budget;
             let t = thread::Builder::new().name(format!("greenpatch-hub-{i}")).spawn(move || {
                 let hub = Hub::current();
                 hub.config.borrow_mut().stack_size = stack_size;
+                if let Some(n) = coop_budget {
+                    hub.set_coop_budget(n);
+                }
                 placement::serve(Some(sh.clone()));
                 let _ = tx.send(hub.shared.clone());
                 hub.serve(|| sh.is_shutting_down());
@@ -122,6 +142,7 @@ impl Runtime {
         RuntimeBuilder {
             hubs: thread::available_parallelism().map(|n| n.get()).unwrap_or(1),
             stack_size: DEFAULT_STACK_SIZE,
+            coop_budget: None,
         }
     }
 

@@ -149,6 +149,9 @@ pub(crate) struct Hub {
     inbox: RefCell<Vec<Msg>>,
     pub(crate) config: RefCell<HubConfig>,
     next_scope: Cell<u64>,
+    /// The cooperative budget each green thread gets when it is resumed
+    /// (`coop.rs`; `u32::MAX`: off).
+    coop_budget: Cell<u32>,
 }
 
 thread_local! {
@@ -266,6 +269,7 @@ impl Hub {
             inbox: RefCell::new(Vec::new()),
             config: RefCell::new(HubConfig { stack_size: DEFAULT_STACK_SIZE }),
             next_scope: Cell::new(1),
+            coop_budget: Cell::new(crate::coop::process_budget()),
         })
     }
 
@@ -564,6 +568,7 @@ impl Hub {
         self.shared.beat.enter(t.id, t.spawn_site);
         self.prefetch_next();
         let loop_may_park = crate::foreign::set_may_park(true);
+        crate::coop::refill(self.coop_budget.get());
         let finished = coro.resume();
         crate::foreign::set_may_park(loop_may_park);
         self.shared.beat.leave();
@@ -898,6 +903,29 @@ impl Hub {
                 self.fire_timers(Instant::now());
             }
         }
+    }
+
+    // ------------------------------------------------- cooperative budget
+
+    /// The budget green threads of this hub get (`u32::MAX`: off).
+    #[inline]
+    pub(crate) fn coop_budget(&self) -> u32 {
+        self.coop_budget.get()
+    }
+
+    /// Sets the budget (`0`: off).
+    pub(crate) fn set_coop_budget(&self, n: u32) {
+        self.coop_budget.set(crate::coop::internal(n));
+    }
+
+    /// Yields for an exhausted budget, unless the root is driving the
+    /// loop (a destructor or a remote job run by the scheduler itself):
+    /// there the loop is already taking turns.
+    pub(crate) fn coop_yield(&self) {
+        if self.current.get() == ROOT && self.root.state.get() != State::Running {
+            return;
+        }
+        self.yield_now();
     }
 
     // ------------------------------------------------------ timeout scopes

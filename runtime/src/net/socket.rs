@@ -111,7 +111,10 @@ impl<S: AsRawFd> Socket<S> {
         let mut op = |s: &S| crate::foreign::internal(|| op(s));
         match op(&self.sock) {
             Err(e) if e.kind() == io::ErrorKind::WouldBlock => self.io_wait(dir, e, &mut op),
-            r => r,
+            r => {
+                crate::coop::spend();
+                r
+            }
         }
     }
 
@@ -148,7 +151,10 @@ impl<S: AsRawFd> Socket<S> {
         }
         match op(&self.sock) {
             Err(e) if e.kind() == io::ErrorKind::WouldBlock => self.io_wait_at(hub, Dir::Read, e, &mut op),
-            r => r,
+            r => {
+                crate::coop::spend();
+                r
+            }
         }
     }
 
@@ -172,6 +178,9 @@ impl<S: AsRawFd> Socket<S> {
         op: &mut impl FnMut(&S) -> io::Result<R>,
     ) -> io::Result<R> {
         if self.nonblocking() {
+            // A failed call that does not park spends the budget too: a
+            // loop polling a non-blocking socket must not starve the hub.
+            crate::coop::spend();
             return Err(e);
         }
         self.wait_loop(hub, dir, self.deadline(dir), op, true)
