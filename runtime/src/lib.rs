@@ -39,6 +39,7 @@ pub mod monitor;
 pub mod mpsc;
 pub mod net;
 mod overflow;
+pub mod panic_hook;
 mod park;
 mod placement;
 pub mod queue;

@@ -231,6 +231,7 @@ impl Hub {
         crate::foreign::set_may_park(true);
         overflow::install();
         overflow::ensure_altstack();
+        crate::panic_hook::install();
         // SAFETY: just stored; lives until thread exit (see `current`).
         unsafe { &*p }
     }
@@ -341,6 +342,11 @@ impl Hub {
     /// The task whose code runs now (the root's outside green threads).
     pub(crate) fn running_task(&self) -> &Task {
         self.cur()
+    }
+
+    /// Whether a green thread (not the root) runs now.
+    pub(crate) fn is_green(&self) -> bool {
+        self.current.get() != ROOT
     }
 
     /// Slot index and generation of the running task.
