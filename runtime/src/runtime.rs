@@ -36,6 +36,7 @@ pub struct RuntimeBuilder {
     hubs: usize,
     stack_size: usize,
     coop_budget: Option<u32>,
+    blocking_threads: Option<usize>,
 }
 
 impl RuntimeBuilder {
@@ -76,16 +77,36 @@ impl RuntimeBuilder {
         self
     }
 
+    /// The size of the (process-wide) blocking pool that runs name lookups
+    /// and file I/O: how many such calls run at once; see
+    /// [`blocking`](crate::blocking) (default: `GREENPATCH_THREADPOOL_SIZE`,
+    /// else 64; at most [`blocking::MAX_SIZE`](crate::blocking::MAX_SIZE)).
+    ///
+    /// ```
+    /// let rt = greenpatch_runtime::Runtime::builder().hubs(1).blocking_threads(100).build().unwrap();
+    /// assert_eq!(greenpatch_runtime::blocking::size(), 100);
+    /// # drop(rt);
+    /// # greenpatch_runtime::blocking::set_size(64).unwrap();
+    /// ```
+    pub fn blocking_threads(mut self, n: usize) -> RuntimeBuilder {
+        self.blocking_threads = Some(n);
+        self
+    }
+
     /// Starts the hub threads.
     ///
     /// # Errors
-    /// If an OS thread cannot be started.
+    /// If an OS thread cannot be started; `InvalidInput` if the blocking
+    /// pool size is out of range.
     ///
     /// ```
     /// let rt = greenpatch_runtime::Runtime::builder().build().unwrap();
     /// drop(rt);
     /// ```
     pub fn build(self) -> io::Result<Runtime> {
+        if let Some(n) = self.blocking_threads {
+            crate::blocking::set_size(n)?;
+        }
         let shared = Arc::new(Placement::new());
         let (tx, rx) = std::sync::mpsc::channel();
         let mut threads = Vec::with_capacity(self.hubs);
@@ -143,6 +164,7 @@ impl Runtime {
             hubs: thread::available_parallelism().map(|n| n.get()).unwrap_or(1),
             stack_size: DEFAULT_STACK_SIZE,
             coop_budget: None,
+            blocking_threads: None,
         }
     }
 
