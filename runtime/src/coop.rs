@@ -149,9 +149,7 @@ pub(crate) fn process_budget() -> u32 {
             }
         },
         Err(std::env::VarError::NotUnicode(v)) => {
-            eprintln!(
-                "greenpatch: ignoring {ENV_VAR}={v:?}: not valid UTF-8; using the default, {DEFAULT_BUDGET}"
-            );
+            eprintln!("greenpatch: ignoring {ENV_VAR}={v:?}: not valid UTF-8; using the default, {DEFAULT_BUDGET}");
             DEFAULT_BUDGET
         }
     })

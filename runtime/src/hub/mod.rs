@@ -37,6 +37,11 @@
 //!   suspender.
 //! - The hub outlives every coroutine it runs: coroutines run only inside
 //!   this hub's loop, and teardown leaks (never resumes) unfinished ones.
+//! - A hub that ends (its thread exits, or its `Runtime` is dropped) first
+//!   kills its green threads and runs them to the end
+//!   (`kill_all_and_drain`); only what survives [`DRAIN_GRACE`] is leaked.
+//! - While a task unwinds, parking raises neither a kill nor a timeout
+//!   scope (see `park_slow`).
 
 use std::cell::{Cell, RefCell};
 use std::collections::VecDeque;
@@ -398,9 +403,11 @@ impl Hub {
     ///
     /// While the task unwinds (a kill, an expired scope or a panic is on
     /// its way up), it parks like any other wait: a pending kill stays
-    /// pending until the unwind is over, and timeout scopes are ignored
-    /// (the one that expired already fired). Raising either here would be
-    /// a panic in a destructor during cleanup: a process abort.
+    /// pending until the unwind is over, and the timeout scopes opened
+    /// before the unwind are ignored (the one that expired already fired).
+    /// Raising either here would be a panic in a destructor during
+    /// cleanup: a process abort. A scope opened inside the destructor
+    /// still fires: its own `with_timeout`, in the destructor, catches it.
     #[inline(never)]
     fn park_slow(&self, deadline: Option<Instant>, wait: WaitOn) -> Result<Wake, WouldBlockForever> {
         let me = self.current.get();
@@ -412,7 +419,7 @@ impl Hub {
         if t.notified.replace(false) {
             return Ok(Wake::Unparked);
         }
-        let scope = if unwinding { None } else { t.tightest_scope() };
+        let scope = t.tightest_scope(unwinding);
         let effective = match (deadline, scope) {
             (Some(d), Some(s)) => Some(d.min(s.deadline)),
             (d, s) => d.or(s.map(|s| s.deadline)),
@@ -940,7 +947,7 @@ impl Hub {
     pub(crate) fn push_scope(&self, deadline: Instant) -> u64 {
         let id = self.next_scope.get();
         self.next_scope.set(id + 1);
-        self.cur().scopes.borrow_mut().push(Scope { id, deadline });
+        self.cur().scopes.borrow_mut().push(Scope { id, deadline, in_unwind: unwinding() });
         id
     }
 
@@ -1016,8 +1023,9 @@ impl Hub {
 
     // ------------------------------------------------------- teardown
 
-    /// At thread exit: fail the joiners of unfinished green threads and leak
-    /// their coroutines (resuming them now could re-enter this hub).
+    /// At thread exit, after the drain: fail the joiners of the green
+    /// threads that survived it and leak their coroutines (resuming them
+    /// now could re-enter this hub).
     fn teardown(self: Box<Hub>) {
         self.shared.stuck.unmark();
         deadlock::ours(-1);

@@ -94,6 +94,23 @@ fn unwind_blocks() {
         });
     });
     println!("scope during a panic: {}", h.join().is_err_and(|e| e.is_panic()));
+    // A scope opened inside a destructor during a kill still bounds it.
+    let d = drops.clone();
+    let h = rt::spawn(move || {
+        struct Bounded(Arc<AtomicUsize>);
+        impl Drop for Bounded {
+            fn drop(&mut self) {
+                if rt::with_timeout(ms(20), || rt::sleep(Duration::from_secs(10))).is_err() {
+                    self.0.fetch_add(1, Ordering::SeqCst);
+                }
+            }
+        }
+        let _b = Bounded(d);
+        rt::sleep(Duration::from_secs(10));
+    });
+    rt::sleep(ms(10));
+    h.kill();
+    println!("scope in a destructor: {}", h.join().is_err_and(|e| e.is_killed()));
     println!("DONE drops={}", drops.load(Ordering::SeqCst));
 }
 
@@ -421,7 +438,10 @@ fn main() {
             let h = rt::spawn(|| -> () { panic!("boom-unnamed") });
             println!("UNNAMED {}", h.id());
             let _ = h.join();
-            let _ = std::thread::Builder::new().name("plain-os".into()).spawn(|| -> () { panic!("boom-os") }).map(|t| t.join());
+            let _ = std::thread::Builder::new()
+                .name("plain-os".into())
+                .spawn(|| -> () { panic!("boom-os") })
+                .map(|t| t.join());
             println!("DONE");
         }
         "pool-width" => pool_width(),
