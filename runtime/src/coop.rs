@@ -8,10 +8,13 @@
 //! the one that would end the loop) from running, for good. So, as tokio's
 //! coop budget does, each green thread gets a budget of operations each
 //! time the hub runs it: every green blocking-capable call that completes
-//! without parking (socket calls that succeed or fail, channel and queue
-//! sends and receives, lock acquisitions, and hooks that call [`spend`])
-//! spends one unit, and the call that finds the budget empty first yields
-//! to the hub ([`crate::yield_now`]), then proceeds. A call that parks gets
+//! without parking (socket calls that succeed or fail — also on a socket
+//! the user made non-blocking —, channel and queue sends and receives,
+//! lock acquisitions, and hooks that call [`spend`]) spends one unit, and
+//! the call that finds the budget empty first yields to the hub
+//! ([`crate::yield_now`]), then proceeds. The unit is spent when the call
+//! starts, so a kill delivered at that yield loses nothing the call would
+//! have returned. A call that parks gets
 //! a fresh budget when it is resumed, so code that blocks now and then
 //! never pays more than the decrement.
 //!

@@ -106,15 +106,15 @@ impl<S: AsRawFd> Socket<S> {
     /// `WouldBlock`, park until ready (or fail per the options) and retry.
     #[inline]
     pub(crate) fn io<R>(&self, dir: Dir, mut op: impl FnMut(&S) -> io::Result<R>) -> io::Result<R> {
+        // Spent before the call (see `coop.rs`): a yield there may unwind
+        // with a kill, which must not lose what the call returned.
+        crate::coop::spend();
         // Our descriptors are non-blocking: their system calls go straight
         // to the C library, past any C-level hook (foreign.rs).
         let mut op = |s: &S| crate::foreign::internal(|| op(s));
         match op(&self.sock) {
             Err(e) if e.kind() == io::ErrorKind::WouldBlock => self.io_wait(dir, e, &mut op),
-            r => {
-                crate::coop::spend();
-                r
-            }
+            r => r,
         }
     }
 
@@ -146,15 +146,13 @@ impl<S: AsRawFd> Socket<S> {
             r
         };
         let Some(hub) = hub else { return self.io(Dir::Read, op) };
+        crate::coop::spend();
         if self.reg.known_drained(hub, Dir::Read) && !self.nonblocking() {
             return self.read_drained(hub, &mut op);
         }
         match op(&self.sock) {
             Err(e) if e.kind() == io::ErrorKind::WouldBlock => self.io_wait_at(hub, Dir::Read, e, &mut op),
-            r => {
-                crate::coop::spend();
-                r
-            }
+            r => r,
         }
     }
 
@@ -178,9 +176,6 @@ impl<S: AsRawFd> Socket<S> {
         op: &mut impl FnMut(&S) -> io::Result<R>,
     ) -> io::Result<R> {
         if self.nonblocking() {
-            // A failed call that does not park spends the budget too: a
-            // loop polling a non-blocking socket must not starve the hub.
-            crate::coop::spend();
             return Err(e);
         }
         self.wait_loop(hub, dir, self.deadline(dir), op, true)
