@@ -198,6 +198,25 @@ fn a_try_lock_loop_lets_the_holder_run() {
     holder.join().unwrap();
 }
 
+#[test]
+fn the_cooperative_budget_comes_from_the_environment_and_a_bad_value_is_reported() {
+    let budget = |v: &str| {
+        let out = child("coop-budget", &[("GREENPATCH_COOP_BUDGET", v)], Duration::from_secs(10));
+        (String::from_utf8_lossy(&out.stdout).trim().to_string(), String::from_utf8_lossy(&out.stderr).to_string())
+    };
+    assert_eq!(budget("32").0, "BUDGET 32");
+    assert_eq!(budget("0").0, "BUDGET 0", "0 turns it off");
+    let (out, err) = budget("lots");
+    assert_eq!(out, format!("BUDGET {}", rt::coop::DEFAULT_BUDGET));
+    assert!(err.contains("GREENPATCH_COOP_BUDGET") && err.contains("lots"), "{err}");
+}
+
+#[test]
+fn a_runtime_sets_the_budget_of_its_hubs() {
+    let runtime = rt::Runtime::builder().hubs(1).coop_budget(7).build().unwrap();
+    assert_eq!(runtime.block_on(rt::coop::budget), 7);
+}
+
 // ------------------------------------------------ 4. an OS thread that exits
 
 #[test]

@@ -31,7 +31,8 @@
 //! green thread would close descriptors (must recover);
 //! `gp-child named-panic` panics in a named and an unnamed green thread;
 //! `gp-child pool-width` counts how many blocking-pool jobs run at once;
-//! `gp-child pool-invalid` uses the pool with an invalid size setting.
+//! `gp-child pool-invalid` uses the pool with an invalid size setting;
+//! `gp-child coop-budget` prints the cooperative budget of its hub.
 
 use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::Arc;
@@ -445,6 +446,7 @@ fn main() {
             println!("DONE");
         }
         "pool-width" => pool_width(),
+        "coop-budget" => println!("BUDGET {}", rt::coop::budget()),
         "pool-invalid" => {
             assert_eq!(rt::blocking::run(|| 1), 1);
             println!("DONE");
