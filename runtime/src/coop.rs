@@ -67,9 +67,12 @@ thread_local! {
 /// sockets get their turn), then returns with a fresh budget.
 ///
 /// The runtime's own blocking-capable calls spend already; call this from
-/// a hook that makes such calls on its own (a C-level hook around a system
-/// call, a user-space queue) so that a loop over it cannot starve its hub.
-/// On a thread that has no hub yet it only counts.
+/// Rust code that makes such calls on its own (a user-space queue, a
+/// driver's retry loop) so that a loop over it cannot starve its hub. The
+/// yield may unwind with a kill, as any blocking call: from code that must
+/// not unwind (a C-level hook, an `extern "C"` function) call
+/// [`foreign::spend`](crate::foreign::spend) instead. On a thread that has
+/// no hub yet it only counts.
 ///
 /// ```
 /// // A loop that never parks still lets the other green thread run.
@@ -85,22 +88,29 @@ thread_local! {
 /// ```
 #[inline(always)]
 pub fn spend() {
-    // One decrement and a branch (`dec fs:[..]; je`): the fast path.
-    let left = LEFT.get().wrapping_sub(1);
-    LEFT.set(left);
-    if left == 0 {
-        exhausted();
+    if !take() {
+        exhausted(true);
     }
 }
 
+/// Takes one unit; `false` when the budget just ran out.
+#[inline(always)]
+pub(crate) fn take() -> bool {
+    // One decrement and a branch (`dec fs:[..]; je`): the fast path.
+    let left = LEFT.get().wrapping_sub(1);
+    LEFT.set(left);
+    left != 0
+}
+
+/// The budget ran out: refill it and, with `may_yield`, yield first.
 #[cold]
 #[inline(never)]
-fn exhausted() {
+pub(crate) fn exhausted(may_yield: bool) {
     match Hub::try_current() {
         Some(hub) => {
             let full = hub.coop_budget();
             LEFT.set(full);
-            if full != u32::MAX {
+            if may_yield && full != u32::MAX {
                 hub.coop_yield();
                 LEFT.set(full);
             }

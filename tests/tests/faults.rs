@@ -212,6 +212,24 @@ fn the_cooperative_budget_comes_from_the_environment_and_a_bad_value_is_reported
 }
 
 #[test]
+fn a_hooks_budget_yield_never_unwinds_and_the_kill_lands_at_the_next_park() {
+    let reached = Arc::new(AtomicBool::new(false));
+    let r = reached.clone();
+    let h = rt::spawn(move || {
+        // A C-level hook's fast path: must never unwind.
+        for _ in 0..10 * rt::coop::DEFAULT_BUDGET {
+            rt::foreign::spend();
+        }
+        r.store(true, Ordering::SeqCst);
+        rt::sleep(Duration::from_secs(60));
+    });
+    rt::yield_now(); // it runs until its budget yields
+    h.kill();
+    assert!(within(5, "the kill at the next park", || h.join()).unwrap_err().is_killed());
+    assert!(reached.load(Ordering::SeqCst), "the yield in foreign::spend unwound");
+}
+
+#[test]
 fn a_runtime_sets_the_budget_of_its_hubs() {
     let runtime = rt::Runtime::builder().hubs(1).coop_budget(7).build().unwrap();
     assert_eq!(runtime.block_on(rt::coop::budget), 7);
