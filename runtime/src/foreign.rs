@@ -207,6 +207,42 @@ pub fn sleep_until(deadline: Instant) -> Result<(), Interrupted> {
     no_unwind(|| crate::park::sleep_until(deadline))
 }
 
+/// Spends one unit of the cooperative budget ([`crate::coop`]) for a call
+/// that completed without waiting — what a C-level hook calls on its fast
+/// path — and, when the budget is used up, yields to the hub without ever
+/// unwinding: a kill that arrives at that yield stays pending for the next
+/// park made from Rust code (as for [`Interrupted::Killed`]). Where the
+/// calling code may not park ([`may_park`] is false) it only counts.
+///
+/// ```
+/// use std::sync::atomic::{AtomicBool, Ordering};
+/// use std::sync::Arc;
+/// let done = Arc::new(AtomicBool::new(false));
+/// let d = done.clone();
+/// let h = greenpatch_runtime::spawn(move || d.store(true, Ordering::SeqCst));
+/// // A hook's loop that never waits still lets the other green thread run.
+/// while !done.load(Ordering::SeqCst) {
+///     greenpatch_runtime::foreign::spend();
+/// }
+/// h.join().unwrap();
+/// ```
+#[inline]
+pub fn spend() {
+    if !crate::coop::take() {
+        spend_exhausted();
+    }
+}
+
+#[cold]
+#[inline(never)]
+fn spend_exhausted() {
+    if may_park() {
+        let _ = no_unwind(|| crate::coop::exhausted(true));
+    } else {
+        crate::coop::exhausted(false);
+    }
+}
+
 /// Runs `f` on the blocking pool and waits for it, without ever unwinding.
 /// When the wait is interrupted, `f` still runs to its end on the pool and
 /// its result is dropped there: give it only owned data.
@@ -227,13 +263,10 @@ pub fn run_blocking<T: Send + 'static>(f: impl FnOnce() -> T + Send + 'static) -
 }
 
 impl Hub {
-    /// Re-arms a kill that a foreign-frame wait caught (it was marked
-    /// delivered when the park unwound), so the next park delivers it.
+    /// Re-arms a kill that a foreign-frame wait caught (it was taken when
+    /// the park unwound), so the next park delivers it.
     fn rearm_kill(&self) {
-        let t = self.running_task();
-        if t.kill.get() == Kill::Delivered {
-            t.kill.set(Kill::Requested);
-        }
+        self.running_task().kill.set(Kill::Requested);
     }
 }
 

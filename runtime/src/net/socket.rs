@@ -106,6 +106,9 @@ impl<S: AsRawFd> Socket<S> {
     /// `WouldBlock`, park until ready (or fail per the options) and retry.
     #[inline]
     pub(crate) fn io<R>(&self, dir: Dir, mut op: impl FnMut(&S) -> io::Result<R>) -> io::Result<R> {
+        // Spent before the call (see `coop.rs`): a yield there may unwind
+        // with a kill, which must not lose what the call returned.
+        crate::coop::spend();
         // Our descriptors are non-blocking: their system calls go straight
         // to the C library, past any C-level hook (foreign.rs).
         let mut op = |s: &S| crate::foreign::internal(|| op(s));
@@ -143,6 +146,7 @@ impl<S: AsRawFd> Socket<S> {
             r
         };
         let Some(hub) = hub else { return self.io(Dir::Read, op) };
+        crate::coop::spend();
         if self.reg.known_drained(hub, Dir::Read) && !self.nonblocking() {
             return self.read_drained(hub, &mut op);
         }

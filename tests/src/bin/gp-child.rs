@@ -29,11 +29,161 @@
 //! descriptors (see `faults.rs`), backing off or spinning on `EMFILE`, and
 //! prints its CPU use while out of descriptors and its recovery time;
 //! `gp-child netem-server ADDR` / `gp-child netem-client ADDR` are the two
-//! ends of the network-fault run (checksummed echo, resets, timeouts).
+//! ends of the network-fault run (checksummed echo, resets, timeouts);
+//! `gp-child unwind-blocks` runs destructors that block while their green
+//! thread unwinds (an expired scope, a kill, a panic): must not abort;
+//! `gp-child coop-emfile` loops on `accept` failing with `EMFILE` while a
+//! green thread would close descriptors (must recover);
+//! `gp-child named-panic` panics in a named and an unnamed green thread;
+//! `gp-child pool-width` counts how many blocking-pool jobs run at once;
+//! `gp-child pool-invalid` uses the pool with an invalid size setting;
+//! `gp-child coop-budget` prints the cooperative budget of its hub.
 
-use std::time::Duration;
+use std::sync::atomic::{AtomicUsize, Ordering};
+use std::sync::Arc;
+use std::time::{Duration, Instant};
 
 use greenpatch_runtime as rt;
+
+/// A destructor that blocks (green) for its duration, then counts itself.
+struct SleepyDrop(Duration, Arc<AtomicUsize>);
+
+impl Drop for SleepyDrop {
+    fn drop(&mut self) {
+        rt::sleep(self.0);
+        self.1.fetch_add(1, Ordering::SeqCst);
+    }
+}
+
+fn ms(n: u64) -> Duration {
+    Duration::from_millis(n)
+}
+
+/// Blocks (green) while unwinding: an expired scope, a kill in a scope
+/// that expires meanwhile, a kill during a panic, a scope that expires
+/// during a panic.
+fn unwind_blocks() {
+    let drops = Arc::new(AtomicUsize::new(0));
+    let d = drops.clone();
+    let r = rt::spawn(move || {
+        rt::with_timeout(ms(20), || {
+            let _d = SleepyDrop(ms(50), d);
+            rt::sleep(Duration::from_secs(10));
+        })
+    })
+    .join();
+    println!("expired scope: {}", matches!(r, Ok(Err(_))));
+    let d = drops.clone();
+    let h = rt::spawn(move || {
+        let _ = rt::with_timeout(ms(30), || {
+            let _d = SleepyDrop(ms(100), d);
+            rt::sleep(Duration::from_secs(10));
+        });
+    });
+    rt::sleep(ms(10));
+    h.kill();
+    println!("kill in a scope: {}", h.join().is_err_and(|e| e.is_killed()));
+    let d = drops.clone();
+    let h = rt::spawn(move || {
+        let _d = SleepyDrop(ms(100), d);
+        rt::sleep(ms(10));
+        panic!("boom during unwind test");
+    });
+    rt::sleep(ms(40));
+    h.kill();
+    println!("kill during a panic: {}", h.join().is_err_and(|e| e.is_panic()));
+    let d = drops.clone();
+    let h = rt::spawn(move || {
+        let _ = rt::with_timeout(ms(20), || {
+            let _d = SleepyDrop(ms(100), d);
+            panic!("boom in a scope");
+        });
+    });
+    println!("scope during a panic: {}", h.join().is_err_and(|e| e.is_panic()));
+    // A scope opened inside a destructor during a kill still bounds it.
+    let d = drops.clone();
+    let h = rt::spawn(move || {
+        struct Bounded(Arc<AtomicUsize>);
+        impl Drop for Bounded {
+            fn drop(&mut self) {
+                if rt::with_timeout(ms(20), || rt::sleep(Duration::from_secs(10))).is_err() {
+                    self.0.fetch_add(1, Ordering::SeqCst);
+                }
+            }
+        }
+        let _b = Bounded(d);
+        rt::sleep(Duration::from_secs(10));
+    });
+    rt::sleep(ms(10));
+    h.kill();
+    println!("scope in a destructor: {}", h.join().is_err_and(|e| e.is_killed()));
+    println!("DONE drops={}", drops.load(Ordering::SeqCst));
+}
+
+/// `accept` fails with `EMFILE` until a green thread closes descriptors.
+fn coop_emfile() {
+    rt::yield_now(); // the hub's descriptors first
+    let l = rt::net::TcpListener::bind("127.0.0.1:0").expect("bind");
+    let addr = l.local_addr().expect("addr");
+    // Queued in the backlog: accepting it needs one more descriptor.
+    let _client = std::net::TcpStream::connect(addr).expect("connect");
+    let lim = libc::rlimit { rlim_cur: 64, rlim_max: libc::RLIM_INFINITY };
+    let mut old = libc::rlimit { rlim_cur: 0, rlim_max: 0 };
+    // SAFETY: getrlimit/setrlimit with valid pointers to rlimit structs.
+    unsafe {
+        libc::getrlimit(libc::RLIMIT_NOFILE, &mut old);
+        let lim = libc::rlimit { rlim_max: old.rlim_max, ..lim };
+        assert_eq!(libc::setrlimit(libc::RLIMIT_NOFILE, &lim), 0, "setrlimit");
+    }
+    let mut hogs = Vec::new();
+    while let Ok(f) = std::fs::File::open("/dev/null") {
+        hogs.push(f);
+    }
+    let closer = rt::spawn(move || {
+        rt::sleep(ms(50));
+        drop(hogs);
+    });
+    let start = Instant::now();
+    let mut errors = 0u64;
+    let accepted = loop {
+        match l.accept() {
+            Ok((s, _)) => break s,
+            Err(_) => {
+                errors += 1;
+                continue;
+            }
+        }
+    };
+    drop(accepted);
+    closer.join().expect("closer");
+    println!("OK accepted after {} ms, {} failed accepts before", start.elapsed().as_millis(), errors.min(1));
+}
+
+/// How many blocking-pool jobs run at once (up to 100).
+fn pool_width() {
+    let running = Arc::new(AtomicUsize::new(0));
+    let max = Arc::new(AtomicUsize::new(0));
+    let hs: Vec<_> = (0..100)
+        .map(|_| {
+            let (running, max) = (running.clone(), max.clone());
+            rt::spawn_blocking(move || {
+                let n = running.fetch_add(1, Ordering::SeqCst) + 1;
+                max.fetch_max(n, Ordering::SeqCst);
+                let t0 = Instant::now();
+                while running.load(Ordering::SeqCst) < 100 && t0.elapsed() < Duration::from_secs(1) {
+                    std::thread::sleep(ms(1));
+                }
+                // Stay counted until every job has seen the count.
+                std::thread::sleep(ms(20));
+                running.fetch_sub(1, Ordering::SeqCst);
+            })
+        })
+        .collect();
+    for h in hs {
+        h.join().expect("job");
+    }
+    println!("MAX {}", max.load(Ordering::SeqCst));
+}
 
 fn recurse(depth: u64, buf: &mut [u8; 1024]) -> u64 {
     if depth == u64::MAX {
@@ -284,6 +434,27 @@ fn main() {
                     println!("unexpected: a 256 MiB stack was mapped under RLIMIT_AS");
                 }
             }
+        }
+        "unwind-blocks" => unwind_blocks(),
+        "coop-emfile" => coop_emfile(),
+        "named-panic" => {
+            let h = rt::Builder::new().name("worker-7".into()).spawn(|| -> () { panic!("boom-named") }).expect("spawn");
+            println!("NAMED {}", h.id());
+            let _ = h.join();
+            let h = rt::spawn(|| -> () { panic!("boom-unnamed") });
+            println!("UNNAMED {}", h.id());
+            let _ = h.join();
+            let _ = std::thread::Builder::new()
+                .name("plain-os".into())
+                .spawn(|| -> () { panic!("boom-os") })
+                .map(|t| t.join());
+            println!("DONE");
+        }
+        "pool-width" => pool_width(),
+        "coop-budget" => println!("BUDGET {}", rt::coop::budget()),
+        "pool-invalid" => {
+            assert_eq!(rt::blocking::run(|| 1), 1);
+            println!("DONE");
         }
         "libc-workload" => libc_workload(std::env::args().nth(2).as_deref() == Some("patched")),
         "emfile-accept" => emfile_accept(std::env::args().nth(2).as_deref() == Some("spin")),
