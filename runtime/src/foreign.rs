@@ -147,7 +147,7 @@ fn no_unwind<T>(f: impl FnOnce() -> T) -> Result<T, Interrupted> {
 
 fn fd_wait(fd: RawFd, dir: Dir, deadline: Option<Instant>) -> Result<bool, Interrupted> {
     let hub = Hub::current();
-    match no_unwind(|| hub.wait_fd(fd, dir, deadline))? {
+    match no_unwind(|| hub.wait_foreign(fd, dir, deadline))? {
         Ok(ready) => Ok(ready),
         Err(e) if e.get_ref().is_some_and(|inner| inner.is::<crate::WouldBlockForever>()) => {
             Err(Interrupted::WouldBlockForever)

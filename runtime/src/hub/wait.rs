@@ -26,7 +26,7 @@ use std::time::Instant;
 use super::readiness::{Dir, IoKey, WaitEnd};
 use super::{Hub, Wake};
 use crate::deadlock::WouldBlockForever;
-use crate::reactor::{Readiness, Token, FD_POLLER};
+use crate::reactor::{self, Readiness, Token, FD_POLLER};
 use crate::task::WaitOn;
 
 impl Hub {
@@ -96,6 +96,62 @@ impl Hub {
             self.reactor.add_io_waiter(-1);
             self.unpark_local(idx, gen);
         });
+    }
+
+    /// Parks until the foreign descriptor `fd` is ready in `dir`, through
+    /// its persistent registration in the readiness table; `Ok(false)` if
+    /// `deadline` passed. May return `Ok(true)` spuriously: the caller has
+    /// just seen `EAGAIN` and retries its call after every wake-up.
+    ///
+    /// The first wait on `fd` at this hub registers it edge-triggered (both
+    /// directions) under a fresh slot; later waits re-arm it with
+    /// `EPOLL_CTL_MOD`, which also proves the registration still belongs
+    /// to the file `fd` names now: after a close (hooked or a raw system
+    /// call) and reuse of the number, the kernel has dropped the old entry
+    /// and `MOD` fails, so the stale slot is freed (its waiters wake and
+    /// retry) and the fd registers again under a new generation. Events
+    /// still in flight for the old generation are dropped by the table.
+    /// Descriptors the poll cannot hold this way (a socket the runtime
+    /// owns registered at this hub, a regular file) take [`Hub::wait_fd`].
+    pub(crate) fn wait_foreign(&self, fd: RawFd, dir: Dir, deadline: Option<Instant>) -> io::Result<bool> {
+        let Some(key) = self.foreign_key(fd) else { return self.wait_fd(fd, dir, deadline) };
+        // The caller's last call in `dir` said EAGAIN: clear the bit in the
+        // same lookup; the re-arm above (or the first registration) raises
+        // an event if the direction became ready meanwhile.
+        match self.wait_slot(key, dir, deadline, true)? {
+            WaitEnd::Ready | WaitEnd::Closed => Ok(true),
+            WaitEnd::TimedOut => Ok(false),
+        }
+    }
+
+    /// `fd`'s live persistent registration at this hub, made or re-armed
+    /// now; `None` when the poll refuses it.
+    fn foreign_key(&self, fd: RawFd) -> Option<IoKey> {
+        if let Some(key) = self.foreign.get(fd) {
+            let rearm = self.reactor.with_registry(|r| reactor::reregister_socket(r, fd, key.token()));
+            if rearm.is_ok() {
+                return Some(key);
+            }
+            // Closed since (and perhaps reused): the old entry is gone.
+            self.foreign.take(fd);
+            self.close_slot(key);
+        }
+        let key = self.io.register(&self.reactor, fd).ok()?;
+        self.foreign.set(fd, key);
+        Some(key)
+    }
+
+    /// Drops `fd`'s persistent foreign registration at this hub, if any
+    /// (before the runtime registers the same descriptor as its own, and
+    /// when the descriptor is closed through the hooks): removes it from
+    /// the poll (the descriptor must still be open to be removed; if it is
+    /// not, the kernel already did) and frees its slot, waking its waiters
+    /// to retry their calls.
+    pub(crate) fn forget_foreign(&self, fd: RawFd) {
+        if let Some(key) = self.foreign.take(fd) {
+            let _ = self.reactor.with_registry(|r| reactor::deregister(r, fd));
+            self.close_slot(key);
+        }
     }
 
     /// Parks until the foreign descriptor `fd` is ready in `dir`;
