@@ -198,8 +198,8 @@ pub fn wait_writable(fd: RawFd, deadline: Option<Instant>) -> Result<bool, Inter
 /// closed descriptor makes them, e.g. `EBADF`), instead of waiting for an
 /// event that a closed descriptor never raises. Never creates a hub;
 /// a no-op without one. Only this hub's registration is dropped: another
-/// hub finds its own stale on its next wait (the kernel refuses to re-arm
-/// it), so at worst it wakes spuriously, never misses a wake-up.
+/// hub's wait finds its own stale when it proves it (the kernel refuses to
+/// re-arm it), so at worst it wakes late, never misses a wake-up.
 ///
 /// ```
 /// use std::os::fd::AsRawFd;

@@ -147,7 +147,7 @@
 //! assert!(!Hook::Recv.is_enabled());
 //! // The original is the C library's function, not ours.
 //! assert_ne!(Hook::Recv.original(), Hook::Recv.hook_address());
-//! assert_eq!(Hook::ALL.len(), 26);
+//! assert_eq!(Hook::ALL.len(), 29);
 //! ```
 
 mod dns;

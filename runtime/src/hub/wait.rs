@@ -21,13 +21,17 @@
 
 use std::io;
 use std::os::fd::RawFd;
-use std::time::Instant;
+use std::time::{Duration, Instant};
 
 use super::readiness::{Dir, IoKey, WaitEnd};
 use super::{Hub, Wake};
 use crate::deadlock::WouldBlockForever;
 use crate::reactor::{self, Readiness, Token, FD_POLLER};
 use crate::task::WaitOn;
+
+/// How long a wait on a foreign descriptor trusts its persistent
+/// registration before proving it current (see [`Hub::wait_foreign`]).
+pub(crate) const TRUST_FOR: Duration = Duration::from_millis(100);
 
 impl Hub {
     /// Reactor callback: marks readiness and wakes the waiters.
@@ -104,38 +108,59 @@ impl Hub {
     /// just seen `EAGAIN` and retries its call after every wake-up.
     ///
     /// The first wait on `fd` at this hub registers it edge-triggered (both
-    /// directions) under a fresh slot; later waits re-arm it with
-    /// `EPOLL_CTL_MOD`, which also proves the registration still belongs
-    /// to the file `fd` names now: after a close (hooked or a raw system
-    /// call) and reuse of the number, the kernel has dropped the old entry
-    /// and `MOD` fails, so the stale slot is freed (its waiters wake and
-    /// retry) and the fd registers again under a new generation. Events
-    /// still in flight for the old generation are dropped by the table.
-    /// Descriptors the poll cannot hold this way (a socket the runtime
-    /// owns registered at this hub, a regular file) take [`Hub::wait_fd`].
+    /// directions) under a fresh slot. Later waits trust that registration
+    /// for [`TRUST_FOR`] without a system call: the hooked `close`, `dup2`
+    /// and `dup3` drop it (`forget_foreign`), and an edge-triggered
+    /// registration reports every arrival after the caller's `EAGAIN`. Only
+    /// a descriptor closed behind the hooks' back (a raw system call) can
+    /// leave a stale entry whose file the kernel no longer watches; so a
+    /// wait still parked after [`TRUST_FOR`] re-arms the registration with
+    /// `EPOLL_CTL_MOD`, which proves it current (and raises an event if the
+    /// direction is ready) or fails, and then the stale slot is freed (its
+    /// waiters wake and retry) and the fd registers afresh under a new
+    /// generation, whose first wait finds it ready. Events still in flight
+    /// for the old generation are dropped by the table. So a raw close
+    /// costs at most a late wake-up ([`TRUST_FOR`]), never a lost one.
+    /// Descriptors the poll cannot hold this way (a socket the runtime owns
+    /// registered at this hub, a regular file) take [`Hub::wait_fd`].
     pub(crate) fn wait_foreign(&self, fd: RawFd, dir: Dir, deadline: Option<Instant>) -> io::Result<bool> {
-        let Some(key) = self.foreign_key(fd) else { return self.wait_fd(fd, dir, deadline) };
+        let (key, mut proven) = match self.foreign.get(fd) {
+            Some(key) => (key, false),
+            None => match self.register_foreign(fd) {
+                Some(key) => (key, true),
+                None => return self.wait_fd(fd, dir, deadline),
+            },
+        };
         // The caller's last call in `dir` said EAGAIN: clear the bit in the
-        // same lookup; the re-arm above (or the first registration) raises
-        // an event if the direction became ready meanwhile.
-        match self.wait_slot(key, dir, deadline, true)? {
-            WaitEnd::Ready | WaitEnd::Closed => Ok(true),
-            WaitEnd::TimedOut => Ok(false),
+        // same lookup; any arrival since raises an edge.
+        let mut clear = true;
+        loop {
+            let check_at = (!proven).then(|| Instant::now() + TRUST_FOR);
+            let until = match (deadline, check_at) {
+                (Some(d), Some(c)) => Some(d.min(c)),
+                (d, c) => d.or(c),
+            };
+            match self.wait_slot(key, dir, until, std::mem::take(&mut clear))? {
+                WaitEnd::Ready | WaitEnd::Closed => return Ok(true),
+                WaitEnd::TimedOut if until == deadline => return Ok(false),
+                WaitEnd::TimedOut => {
+                    let rearm = self.reactor.with_registry(|r| reactor::reregister_socket(r, fd, key.token()));
+                    if rearm.is_err() {
+                        // Closed behind the hooks' back (perhaps reused):
+                        // the caller retries, and its next wait registers
+                        // the file `fd` names now.
+                        self.forget_foreign(fd);
+                        return Ok(true);
+                    }
+                    proven = true;
+                }
+            }
         }
     }
 
-    /// `fd`'s live persistent registration at this hub, made or re-armed
-    /// now; `None` when the poll refuses it.
-    fn foreign_key(&self, fd: RawFd) -> Option<IoKey> {
-        if let Some(key) = self.foreign.get(fd) {
-            let rearm = self.reactor.with_registry(|r| reactor::reregister_socket(r, fd, key.token()));
-            if rearm.is_ok() {
-                return Some(key);
-            }
-            // Closed since (and perhaps reused): the old entry is gone.
-            self.foreign.take(fd);
-            self.close_slot(key);
-        }
+    /// Registers `fd` persistently at this hub (see [`Hub::wait_foreign`]);
+    /// `None` when the poll refuses it.
+    fn register_foreign(&self, fd: RawFd) -> Option<IoKey> {
         let key = self.io.register(&self.reactor, fd).ok()?;
         self.foreign.set(fd, key);
         Some(key)
