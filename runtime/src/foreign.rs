@@ -147,7 +147,7 @@ fn no_unwind<T>(f: impl FnOnce() -> T) -> Result<T, Interrupted> {
 
 fn fd_wait(fd: RawFd, dir: Dir, deadline: Option<Instant>) -> Result<bool, Interrupted> {
     let hub = Hub::current();
-    match no_unwind(|| hub.wait_fd(fd, dir, deadline))? {
+    match no_unwind(|| hub.wait_foreign(fd, dir, deadline))? {
         Ok(ready) => Ok(ready),
         Err(e) if e.get_ref().is_some_and(|inner| inner.is::<crate::WouldBlockForever>()) => {
             Err(Interrupted::WouldBlockForever)
@@ -189,6 +189,27 @@ pub fn wait_readable(fd: RawFd, deadline: Option<Instant>) -> Result<bool, Inter
 /// ```
 pub fn wait_writable(fd: RawFd, deadline: Option<Instant>) -> Result<bool, Interrupted> {
     fd_wait(fd, Dir::Write, deadline)
+}
+
+/// Drops the calling thread's hub's persistent registration of the foreign
+/// descriptor `fd`, if it has one: for a C-level `close` (or a `dup2` over
+/// `fd`), called while `fd` is still open. Green threads of this hub
+/// waiting on `fd` wake and retry their calls (which then fail as the
+/// closed descriptor makes them, e.g. `EBADF`), instead of waiting for an
+/// event that a closed descriptor never raises. Never creates a hub;
+/// a no-op without one. Only this hub's registration is dropped: another
+/// hub's wait finds its own stale when it proves it (the kernel refuses to
+/// re-arm it), so at worst it wakes late, never misses a wake-up.
+///
+/// ```
+/// use std::os::fd::AsRawFd;
+/// let (a, _b) = std::os::unix::net::UnixStream::pair().unwrap();
+/// greenpatch_runtime::foreign::forget(a.as_raw_fd()); // nothing registered: a no-op
+/// ```
+pub fn forget(fd: RawFd) {
+    if let Some(hub) = Hub::try_current() {
+        hub.forget_foreign(fd);
+    }
 }
 
 /// Sleeps the calling green thread (or root) until `deadline`, without

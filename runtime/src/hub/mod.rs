@@ -59,7 +59,7 @@ mod fds;
 pub(crate) mod readiness;
 mod wait;
 
-use self::fds::FdWaits;
+use self::fds::{FdWaits, ForeignKeys};
 use self::readiness::IoTable;
 pub(crate) use self::readiness::{Dir, IoKey, WaitEnd, GEN_MAX};
 
@@ -148,6 +148,9 @@ pub(crate) struct Hub {
     pub(crate) io: IoTable,
     /// Waits on descriptors the runtime does not own (`fds.rs`).
     fds: FdWaits,
+    /// Persistent registrations of foreign descriptors in the readiness
+    /// table (`fds.rs`, `wait.rs`).
+    foreign: ForeignKeys,
     stacks: RefCell<StackPool>,
     tick: Cell<u32>,
     live: Cell<usize>,
@@ -269,6 +272,7 @@ impl Hub {
             reactor,
             io: IoTable::new(),
             fds: FdWaits::new(),
+            foreign: ForeignKeys::new(),
             stacks: RefCell::new(StackPool::new(DEFAULT_STACK_SIZE, MAX_CACHED)),
             tick: Cell::new(0),
             live: Cell::new(0),
