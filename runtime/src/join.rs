@@ -9,16 +9,27 @@
 //! a kill requested before placement is applied when the task is placed, and
 //! the task then never runs.
 //!
+//! A spawn on the calling hub costs two reference counts (the slab entry's
+//! and the handle's; the green thread's body reaches the packet through
+//! the entry's) and no cross-thread fences beyond the state word: a joiner
+//! on the task's own hub is woken by slot and generation, without a
+//! shared hub reference.
+//!
 //! # Invariants
-//! - `result` goes from `None` to `Some` once; `done` mirrors it for
-//!   lock-free `is_finished`.
+//! - `result` goes from `None` to `Some` once; `DONE` in the state word
+//!   mirrors it for lock-free `is_finished`.
 //! - At most one joiner (the handle is consumed by `join`).
+//! - A packet is completed on one thread only: its hub's for a green
+//!   thread (the body, the spawn-error path and teardown all run there),
+//!   the worker's that runs it for a blocking-pool job (`blocking.rs`,
+//!   whose id names hub 0, which no hub has).
 
 use std::any::Any;
 use std::cell::UnsafeCell;
 use std::fmt;
 use std::io;
 use std::panic::{self, AssertUnwindSafe, Location};
+use std::ptr::NonNull;
 use std::sync::atomic::{AtomicBool, AtomicU32, AtomicU8, Ordering};
 use std::sync::Arc;
 
@@ -112,9 +123,18 @@ impl fmt::Display for JoinError {
 impl std::error::Error for JoinError {}
 
 /// `Packet::state` bits.
-const CLAIMED: u8 = 1; // an outcome is being written
 const DONE: u8 = 2; // the outcome is readable
-const WAITER: u8 = 4; // `waiter` holds the joiner's unparker
+const WAITER: u8 = 4; // `waiter` holds the joiner's wake-up
+
+/// How the completer wakes the joiner.
+enum Waiter {
+    /// No joiner registered.
+    None,
+    /// The joiner runs on the task's own hub: slot and generation there.
+    Local { idx: u32, gen: u32 },
+    /// The joiner runs on another thread.
+    Remote(Unparker),
+}
 
 /// Slot index meaning "not placed on a hub yet".
 const UNPLACED: u32 = u32::MAX;
@@ -123,13 +143,21 @@ const UNPLACED: u32 = u32::MAX;
 /// holds the green thread's [`Task`] record (one allocation per spawn).
 ///
 /// # Invariants
-/// - `result` is written once, by whoever sets `CLAIMED`, and read only
+/// - `result` is written once, by the completer — always one thread (see
+///   the module invariants), so `DONE` is set by that thread only and it
+///   sees its own earlier completion with a plain load — and read only
 ///   after `DONE` is observed (Acquire), by the single joiner.
 /// - `waiter` is written only by the joiner while `WAITER` is clear, and
 ///   read only by the completer after it observed `WAITER`: never both.
-/// - `slot` goes from `UNPLACED` to the task's slot index once; a kill and
-///   the placement each publish their half (SeqCst) before reading the
-///   other's, so at least one of them applies the kill.
+///   The joiner sets `WAITER` with a compare-and-swap from another thread,
+///   with a plain store on the task's own hub (the completer then runs on
+///   the joiner's thread, only while the joiner is parked).
+///   `Waiter::Local` is stored only by a joiner on the task's hub, so the
+///   completer (on that hub's thread) wakes it with `unpark_local`.
+/// - `slot` goes from `UNPLACED` to the task's slot index once. A local
+///   spawn places before the handle exists, so no kill can race it; for a
+///   remote spawn a kill and the placement each publish their half (SeqCst)
+///   before reading the other's, so at least one of them applies the kill.
 pub(crate) struct Packet<T> {
     /// After construction, touched only by the thread of the hub the task
     /// is placed on (the hub reaches it through `TaskOwner::task`); the
@@ -137,7 +165,7 @@ pub(crate) struct Packet<T> {
     task: Task,
     state: AtomicU8,
     result: UnsafeCell<Option<Result<T, JoinError>>>,
-    waiter: UnsafeCell<Option<Unparker>>,
+    waiter: UnsafeCell<Waiter>,
     slot: AtomicU32,
     kill_requested: AtomicBool,
 }
@@ -157,27 +185,60 @@ impl<T> Packet<T> {
             task: Task::new(id, name, site),
             state: AtomicU8::new(0),
             result: UnsafeCell::new(None),
-            waiter: UnsafeCell::new(None),
+            waiter: UnsafeCell::new(Waiter::None),
             slot: AtomicU32::new(UNPLACED),
             kill_requested: AtomicBool::new(false),
         })
     }
 
     /// Records the outcome (first one wins) and wakes the joiner.
+    /// Called on the completing thread only (module invariants).
     pub(crate) fn complete(&self, r: Result<T, JoinError>) {
-        if self.state.fetch_or(CLAIMED, Ordering::Acquire) & CLAIMED != 0 {
+        // Only this thread sets DONE (invariant above): a plain load sees
+        // an earlier completion.
+        if self.state.load(Ordering::Relaxed) & DONE != 0 {
             return;
         }
-        // SAFETY: we set CLAIMED first, so we are the only writer, and the
-        // joiner reads only after DONE, which is published below.
+        // SAFETY: DONE is clear and only this thread completes, so we are
+        // the only writer; the joiner reads only after DONE, published below.
         unsafe { *self.result.get() = Some(r) };
         let prev = self.state.fetch_or(DONE, Ordering::AcqRel);
         if prev & WAITER != 0 {
             // SAFETY: WAITER was published (Release) after the joiner wrote
             // `waiter`, and the joiner never writes it again once set.
-            if let Some(w) = unsafe { (*self.waiter.get()).take() } {
-                w.unpark();
+            match unsafe { std::mem::replace(&mut *self.waiter.get(), Waiter::None) } {
+                Waiter::None => {}
+                Waiter::Local { idx, gen } => {
+                    // Stored only by a joiner on the task's hub, which is
+                    // this thread's (the index check keeps that true even
+                    // if it were not); during teardown the hub is gone from
+                    // TLS and its green threads never run again.
+                    if let Some(h) = Hub::try_current() {
+                        if h.shared.index == self.task.id.hub() {
+                            h.unpark_local(idx, gen);
+                        }
+                    }
+                }
+                Waiter::Remote(u) => u.unpark(),
             }
+        }
+    }
+
+    /// The body of the green thread of `this`: `start(killed, f)`.
+    ///
+    /// The closure holds a pointer, not a reference count: it runs only
+    /// inside the task's coroutine, which the hub resumes only while the
+    /// task's slab entry — holding an `Arc` of this packet — exists.
+    pub(crate) fn body(this: &Arc<Packet<T>>, f: impl FnOnce() -> T + 'static) -> impl FnOnce(bool) + 'static
+    where
+        T: 'static,
+    {
+        let p = PacketPtr(NonNull::from(&**this));
+        move |killed| {
+            let p = p;
+            // SAFETY: see above: the slab entry keeps the packet alive
+            // while its coroutine runs, and this runs inside it.
+            unsafe { p.0.as_ref() }.start(killed, f)
         }
     }
 
@@ -189,6 +250,14 @@ impl<T> Packet<T> {
         // SAFETY: DONE observed with Acquire: the write happened before; the
         // consuming joiner is the only reader.
         unsafe { (*self.result.get()).take() }
+    }
+
+    /// Records where the task lives, before any handle to the packet
+    /// exists (so no kill can have been requested yet). The handle reaches
+    /// other threads only through a synchronising hand-off, which carries
+    /// this store with it.
+    pub(crate) fn placed_unshared(&self, idx: u32) {
+        self.slot.store(idx, Ordering::Relaxed);
     }
 
     /// Records where the task lives; applies an early kill request.
@@ -221,6 +290,9 @@ impl<T> Packet<T> {
         self.complete(r);
     }
 }
+
+/// A pointer to a packet, owned elsewhere (see [`Packet::body`]).
+struct PacketPtr<T>(NonNull<Packet<T>>);
 
 impl<T> TaskOwner for Packet<T> {
     fn task(&self) -> &Task {
@@ -257,17 +329,30 @@ impl<T> JoinHandle<T> {
     pub fn join(self) -> Result<T, JoinError> {
         let hub = Hub::current();
         let p = &*self.packet;
+        // The task runs on this thread: its completer runs only while this
+        // joiner is parked, never between two of its instructions.
+        let local = hub.shared.index == self.id.hub();
         loop {
             if let Some(r) = p.take_result() {
                 return r;
             }
             let s = p.state.load(Ordering::Acquire);
             if s & DONE == 0 && s & WAITER == 0 {
+                let w = if local {
+                    let (idx, gen) = hub.current_key();
+                    Waiter::Local { idx, gen }
+                } else {
+                    Waiter::Remote(Unparker::current_on(hub))
+                };
                 // SAFETY: WAITER is clear, so the completer does not read
                 // `waiter`; this handle is the only joiner (join consumes it).
-                unsafe { *p.waiter.get() = Some(Unparker::current_on(hub)) };
-                if p.state.compare_exchange(s, s | WAITER, Ordering::AcqRel, Ordering::Acquire).is_err() {
-                    continue; // the outcome is being written: look again
+                unsafe { *p.waiter.get() = w };
+                if local {
+                    // The only other writer of `state` is the completer, on
+                    // this thread: nothing can change it since the load.
+                    p.state.store(s | WAITER, Ordering::Release);
+                } else if p.state.compare_exchange(s, s | WAITER, Ordering::AcqRel, Ordering::Acquire).is_err() {
+                    continue; // the outcome arrived meanwhile: look again
                 }
             }
             if s & DONE != 0 {

@@ -195,9 +195,10 @@ impl Builder {
     {
         let id = hub.shared.alloc_id();
         let packet = Packet::<T>::new(id, self.name, site);
-        let p = packet.clone();
-        let (idx, gen) = hub.spawn_raw(packet.clone(), self.stack_size, move |killed| p.start(killed, f))?;
-        packet.placed(hub, idx, gen);
+        let body = Packet::body(&packet, f);
+        let (idx, _) = hub.spawn_raw(packet.clone(), self.stack_size, body)?;
+        // The handle is not out yet: no kill can have been requested.
+        packet.placed_unshared(idx);
         Ok(JoinHandle { packet, id })
     }
 
@@ -213,8 +214,8 @@ impl Builder {
         let stack_size = self.stack_size;
         target.push(Msg::Run(Box::new(move || {
             let hub = Hub::current();
-            let p2 = p.clone();
-            match hub.spawn_raw(p.clone(), stack_size, move |killed| p2.start(killed, f)) {
+            let body = Packet::body(&p, f);
+            match hub.spawn_raw(p.clone(), stack_size, body) {
                 Ok((idx, gen)) => p.placed(hub, idx, gen),
                 Err(e) => p.complete(Err(crate::JoinError::Spawn(e))),
             }
