@@ -261,21 +261,54 @@ impl<T> JoinHandle<T> {
             if let Some(r) = p.take_result() {
                 return r;
             }
-            let s = p.state.load(Ordering::Acquire);
-            if s & DONE == 0 && s & WAITER == 0 {
-                // SAFETY: WAITER is clear, so the completer does not read
-                // `waiter`; this handle is the only joiner (join consumes it).
-                unsafe { *p.waiter.get() = Some(Unparker::current_on(hub)) };
-                if p.state.compare_exchange(s, s | WAITER, Ordering::AcqRel, Ordering::Acquire).is_err() {
-                    continue; // the outcome is being written: look again
-                }
-            }
-            if s & DONE != 0 {
-                continue;
+            if !self.watch(Unparker::current_on(hub)) {
+                continue; // done meanwhile
             }
             if let Err(e) = hub.park(None, WaitOn { what: "join", target: Some(self.id) }) {
                 return Err(JoinError::WouldBlockForever(e));
             }
+        }
+    }
+
+    /// Registers `u` as the one joiner to wake at completion, replacing an
+    /// earlier registration; `false` if the outcome is in already. Needs
+    /// `&self` only because callers hold the handle exclusively (`join`
+    /// consumes it, `crate::wait` borrows it mutably): two concurrent
+    /// watchers of one handle cannot exist.
+    pub(crate) fn watch(&self, u: Unparker) -> bool {
+        let p = &*self.packet;
+        let mut u = Some(u);
+        loop {
+            let s = p.state.load(Ordering::Acquire);
+            if s & DONE != 0 {
+                return false;
+            }
+            if s & WAITER != 0 {
+                // Withdraw the earlier registration first; once WAITER is
+                // clear, the completer no longer reads `waiter`.
+                let _ = p.state.compare_exchange(s, s & !WAITER, Ordering::AcqRel, Ordering::Acquire);
+                continue;
+            }
+            // SAFETY: WAITER is clear, so the completer does not read
+            // `waiter`; the holder of the handle is the only writer (see
+            // above).
+            unsafe { *p.waiter.get() = u.take() };
+            if p.state.compare_exchange(s, s | WAITER, Ordering::AcqRel, Ordering::Acquire).is_ok() {
+                return true;
+            }
+            // The outcome is being written: take the unparker back, look again.
+            // SAFETY: as above; WAITER is still clear.
+            u = unsafe { (*p.waiter.get()).take() };
+        }
+    }
+
+    /// Withdraws a [`JoinHandle::watch`] registration (a spurious unpark
+    /// may still come if the completer read it first).
+    pub(crate) fn unwatch(&self) {
+        let p = &*self.packet;
+        let s = p.state.load(Ordering::Acquire);
+        if s & WAITER != 0 && s & DONE == 0 {
+            let _ = p.state.compare_exchange(s, s & !WAITER, Ordering::AcqRel, Ordering::Acquire);
         }
     }
 

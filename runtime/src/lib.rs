@@ -27,13 +27,16 @@
 //! wake-up path) and each module's docs for its invariants.
 
 pub mod blocking;
+pub mod cell;
 mod coroutine;
 mod deadlock;
 pub mod foreign;
 pub mod fs;
+pub mod group;
 mod hub;
 mod io;
 mod join;
+mod later;
 pub mod monitor;
 pub mod mpsc;
 pub mod net;
@@ -45,19 +48,23 @@ mod reactor;
 mod registry;
 mod remote;
 mod runtime;
+mod scope;
 mod spawn;
 mod stack;
 pub mod sync;
 mod task;
 mod timeout;
 mod timer;
+pub mod wait;
 
 pub use blocking::spawn_blocking;
 pub use deadlock::WouldBlockForever;
 pub use io::fd::{wait_readable, wait_writable};
 pub use join::{JoinError, JoinHandle};
+pub use later::{spawn_later, Later};
 pub use park::{current, park, park_timeout, park_until, sleep, sleep_until, yield_now, Current, Unparker};
 pub use runtime::{Runtime, RuntimeBuilder};
+pub use scope::{scope, Scope, ScopedJoinHandle};
 pub use spawn::{spawn, spawn_local, Builder};
 pub use stack::{DEFAULT_STACK_SIZE, MIN_STACK_SIZE};
 pub use task::{Id, WaitOn};
