@@ -451,13 +451,7 @@ impl<T: Send + 'static> Group<T> {
         I::Item: Send + 'static,
         F: Fn(I::Item) -> T + Send + Sync + 'static,
     {
-        Mapper {
-            group: self,
-            items: items.into_iter(),
-            f: Arc::new(f),
-            seq_of: HashMap::new(),
-            next_seq: 0,
-        }
+        Mapper { group: self, items: items.into_iter(), f: Arc::new(f), seq_of: HashMap::new(), next_seq: 0 }
     }
 }
 

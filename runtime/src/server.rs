@@ -16,8 +16,8 @@
 //!
 //! Accept errors: a connection that failed before it was accepted
 //! (`ECONNABORTED`, `EPROTO`, `EINTR`, …) is skipped. Out of descriptors or
-//! memory (`EMFILE`, `ENFILE`, `ENOBUFS`, `ENOMEM`) is reported once per
-//! episode on standard error and retried after a sleep that doubles from
+//! memory (`EMFILE`, `ENFILE`, `ENOBUFS`, `ENOMEM`) is reported on standard
+//! error (once a minute at most) and retried after a sleep that doubles from
 //! 5 ms up to 200 ms — the acceptor never spins, and it recovers within
 //! 200 ms of descriptors coming free. An error that says the listener
 //! itself is broken (`EBADF`, `EINVAL`, `ENOTSOCK`, `EOPNOTSUPP`) ends the
@@ -158,21 +158,18 @@ impl<L: Listener> StreamServer<L> {
         shared.idle.set();
         let s = shared.clone();
         let site = std::panic::Location::caller();
-        let acceptor = crate::Builder::new()
-            .name("stream-server".into())
-            .spawn_site(site)
-            .spawn(move || {
-                struct Finished(Arc<Shared>);
-                impl Drop for Finished {
-                    fn drop(&mut self) {
-                        self.0.done.set();
-                    }
+        let acceptor = crate::Builder::new().name("stream-server".into()).spawn_site(site).spawn(move || {
+            struct Finished(Arc<Shared>);
+            impl Drop for Finished {
+                fn drop(&mut self) {
+                    self.0.done.set();
                 }
-                let _f = Finished(s.clone());
-                if let Err(e) = accept_loop(&self.listener, &self.handler, self.pool, &s) {
-                    *s.error.lock().unwrap_or_else(PoisonError::into_inner) = Some(e);
-                }
-            });
+            }
+            let _f = Finished(s.clone());
+            if let Err(e) = accept_loop(&self.listener, &self.handler, self.pool, &s) {
+                *s.error.lock().unwrap_or_else(PoisonError::into_inner) = Some(e);
+            }
+        });
         let acceptor = match acceptor {
             Ok(h) => Some(h),
             Err(e) => {
@@ -185,7 +182,8 @@ impl<L: Listener> StreamServer<L> {
     }
 
     /// Starts and waits until the server stops (another green thread or
-    /// thread calls [`ServerHandle::stop`]) or its listener fails.
+    /// thread calls [`ServerHandle::stop`]) or its listener fails, and its
+    /// handlers are done.
     ///
     /// # Errors
     /// The error that ended the accept loop, or the spawn error.
@@ -222,20 +220,25 @@ impl Shared {
     }
 
     /// Waits until no handler runs or `deadline`; `true` if none runs.
-    fn wait_idle(&self, deadline: Instant) -> bool {
+    fn wait_idle(&self, deadline: Option<Instant>) -> bool {
         loop {
             if self.active.load(Ordering::Acquire) == 0 {
                 return true;
             }
             let now = Instant::now();
-            if now >= deadline {
+            if deadline.is_some_and(|d| now >= d) {
                 return false;
             }
             self.idle.clear();
             if self.active.load(Ordering::Acquire) == 0 {
                 return true;
             }
-            self.idle.wait_timeout(deadline - now);
+            match deadline {
+                Some(d) => {
+                    self.idle.wait_timeout(d - now);
+                }
+                None => self.idle.wait(),
+            }
         }
     }
 }
@@ -273,6 +276,9 @@ fn exhausted(e: &io::Error) -> bool {
 
 const BACKOFF_MIN: Duration = Duration::from_millis(5);
 const BACKOFF_MAX: Duration = Duration::from_millis(200);
+/// Exhaustion is reported at most once per this long (a server near its
+/// limit can run out many times a second).
+const REPORT_EVERY: Duration = Duration::from_secs(60);
 
 fn accept_loop<L: Listener>(
     listener: &L,
@@ -283,7 +289,7 @@ fn accept_loop<L: Listener>(
     let slots = pool.map(|n| Arc::new(Semaphore::new(n)));
     let mut next_key = 0u64;
     let mut backoff = BACKOFF_MIN;
-    let mut reported = false;
+    let mut last_report: Option<Instant> = None;
     while !shared.stopping.load(Ordering::Acquire) {
         if let Some(s) = &slots {
             s.acquire();
@@ -301,8 +307,8 @@ fn accept_loop<L: Listener>(
             }
             Err(e) if exhausted(&e) => {
                 release(&slots);
-                if !reported {
-                    reported = true;
+                if last_report.is_none_or(|t| t.elapsed() >= REPORT_EVERY) {
+                    last_report = Some(Instant::now());
                     eprintln!(
                         "greenpatch: StreamServer: accept failed: {e}; backing off (up to {BACKOFF_MAX:?} between \
                          tries) until resources free up (raise the limit with `ulimit -n` if this persists)"
@@ -319,10 +325,6 @@ fn accept_loop<L: Listener>(
                 continue;
             }
         };
-        if reported {
-            eprintln!("greenpatch: StreamServer: accepting again");
-            reported = false;
-        }
         backoff = BACKOFF_MIN;
         let key = next_key;
         next_key += 1;
@@ -390,8 +392,8 @@ impl ServerHandle {
     }
 
     /// Stops accepting (the listener closes when the acceptor ends), waits
-    /// up to `timeout` for the handlers to finish, then kills the rest and
-    /// gives them the remainder of a tenth of `timeout` (at least 10 ms) to
+    /// up to three quarters of `timeout` for the handlers to finish, then
+    /// kills the rest and gives them the last quarter (at least 10 ms) to
     /// unwind. Returns how many were killed. Stopping twice is harmless.
     ///
     /// ```
@@ -412,8 +414,8 @@ impl ServerHandle {
             a.kill();
             let _ = a.join();
         }
-        let grace = timeout.mul_f64(0.9);
-        if self.shared.wait_idle(start + grace) {
+        let grace = timeout.mul_f64(0.75);
+        if self.shared.wait_idle(Some(start + grace)) {
             return Stopped { killed: 0, still_running: 0 };
         }
         let victims: Vec<u64> = {
@@ -424,12 +426,14 @@ impl ServerHandle {
             hs.keys().copied().collect()
         };
         let unwind = (timeout - grace).max(Duration::from_millis(10));
-        self.shared.wait_idle(Instant::now() + unwind);
+        self.shared.wait_idle(Some(Instant::now() + unwind));
         Stopped { killed: victims.len(), still_running: self.active() }
     }
 
     /// Waits until the server has stopped accepting (after
-    /// [`stop`](ServerHandle::stop), or a listener failure).
+    /// [`stop`](ServerHandle::stop), or a listener failure) and every
+    /// handler has finished (or was killed by `stop`). A thread that serves
+    /// with `serve_forever` keeps its hub running its handlers until then.
     ///
     /// # Errors
     /// The error that ended the accept loop.
@@ -442,6 +446,7 @@ impl ServerHandle {
     /// ```
     pub fn wait(&self) -> io::Result<()> {
         self.shared.done.wait();
+        self.shared.wait_idle(None);
         match self.shared.error.lock().unwrap_or_else(PoisonError::into_inner).take() {
             Some(e) => Err(e),
             None => Ok(()),

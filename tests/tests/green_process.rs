@@ -75,7 +75,8 @@ fn the_facade_blocks_before_patching_and_parks_after() {
     greenpatch::monkey::patch_all(greenpatch::PatchAll::default().subprocess(true)).unwrap();
     assert!(greenpatch::monkey::is_module_patched("subprocess"));
     let t = Instant::now();
-    let hs: Vec<_> = (0..20).map(|_| greenpatch::thread::spawn(|| Facade::new("sleep").arg("0.2").output().unwrap())).collect();
+    let hs: Vec<_> =
+        (0..20).map(|_| greenpatch::thread::spawn(|| Facade::new("sleep").arg("0.2").output().unwrap())).collect();
     for h in hs {
         assert!(h.join().unwrap().status.success());
     }
