@@ -72,7 +72,7 @@ fn the_facade_blocks_before_patching_and_parks_after() {
     assert!(!before.is_green());
     let mut before = before;
     assert!(before.wait().unwrap().success());
-    greenpatch::monkey::patch_all(greenpatch::PatchAll::default().subprocess(true)).unwrap();
+    let _ = greenpatch::monkey::patch_all(greenpatch::PatchAll::default().subprocess(true)).unwrap();
     assert!(greenpatch::monkey::is_module_patched("subprocess"));
     let t = Instant::now();
     let hs: Vec<_> =
