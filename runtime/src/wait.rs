@@ -4,7 +4,7 @@
 //! # Model
 //! A [`Waitable`] can say whether a wait on it would return now
 //! ([`Waitable::is_ready`]) and can register the calling green thread's
-//! [`Unparker`](crate::Unparker) to be woken when that may have changed.
+//! [`Unparker`] to be woken when that may have changed.
 //! [`select`], [`wait`] and [`iwait`] register with every source that is
 //! not ready, park once, deregister, and re-check — so a wake-up from any
 //! source is seen, and nothing is ever *consumed*: a ready receiver or
