@@ -158,14 +158,17 @@ impl<L: Listener> StreamServer<L> {
         shared.idle.set();
         let s = shared.clone();
         let site = std::panic::Location::caller();
-        let acceptor = crate::Builder::new().name("stream-server".into()).spawn_site(site).spawn(move || {
-            struct Finished(Arc<Shared>);
-            impl Drop for Finished {
-                fn drop(&mut self) {
-                    self.0.done.set();
-                }
+        /// Sets `done` when the acceptor ends — also when it is killed
+        /// before it starts (the closure that owns it is dropped unrun).
+        struct Finished(Arc<Shared>);
+        impl Drop for Finished {
+            fn drop(&mut self) {
+                self.0.done.set();
             }
-            let _f = Finished(s.clone());
+        }
+        let finished = Finished(s.clone());
+        let acceptor = crate::Builder::new().name("stream-server".into()).spawn_site(site).spawn(move || {
+            let _f = finished;
             if let Err(e) = accept_loop(&self.listener, &self.handler, self.pool, &s) {
                 *s.error.lock().unwrap_or_else(PoisonError::into_inner) = Some(e);
             }
