@@ -10,6 +10,11 @@
 //! | [`time`] | `std::thread::sleep` (+ [`time::with_timeout`]) | green sleep; gevent's `Timeout` scopes |
 //! | [`thread`] | `std::thread`, `std::sync`'s locks (+ `Event`, `Semaphore`, `Local`) | green threads, green locks |
 //! | [`queue`] | `std::sync::mpsc` (+ gevent's `Queue`, `LifoQueue`, `PriorityQueue`) | green channels and queues |
+//! | [`process`] | `std::process` (module `subprocess`, opt-in) | green waits and pipes |
+//!
+//! [`toolbox`] holds gevent's tools, which are green in both modes (as in
+//! gevent): groups and pools, waits on many sources, one-shot cells,
+//! `spawn_later`, scoped green threads and `StreamServer`.
 //!
 //! Below the facades, the builtin module `libc` (also patched by default)
 //! makes the C library's blocking calls green on a hub: crates that call
@@ -161,11 +166,13 @@ pub(crate) mod blocking;
 pub mod flavor;
 pub mod io;
 pub mod monkey;
+pub mod process;
 pub mod queue;
 pub mod socket;
 pub(crate) mod stale;
 pub mod thread;
 pub mod time;
+pub mod toolbox;
 
 pub use flavor::Flavor;
 pub use monkey::{patch_all, PatchAll, Patched};

@@ -337,7 +337,14 @@ impl<T> JoinHandle<T> {
                 return r;
             }
             let s = p.state.load(Ordering::Acquire);
-            if s & DONE == 0 && s & WAITER == 0 {
+            if s & DONE == 0 && s & WAITER != 0 {
+                // A registration from before (a `watch`, or this loop's own
+                // before a spurious wake-up) may name another waiter:
+                // withdraw it, then register this one.
+                let _ = p.state.compare_exchange(s, s & !WAITER, Ordering::AcqRel, Ordering::Acquire);
+                continue;
+            }
+            if s & DONE == 0 {
                 let w = if local {
                     let (idx, gen) = hub.current_key();
                     Waiter::Local { idx, gen }
@@ -361,6 +368,51 @@ impl<T> JoinHandle<T> {
             if let Err(e) = hub.park(None, WaitOn { what: "join", target: Some(self.id) }) {
                 return Err(JoinError::WouldBlockForever(e));
             }
+        }
+    }
+
+    /// Registers `u` as the one joiner to wake at completion, replacing an
+    /// earlier registration; `false` if the outcome is in already. Needs
+    /// `&self` only because callers hold the handle exclusively (`join`
+    /// consumes it, `crate::wait` borrows it mutably): two concurrent
+    /// watchers of one handle cannot exist.
+    pub(crate) fn watch(&self, u: Unparker) -> bool {
+        let p = &*self.packet;
+        let mut u = Some(u);
+        loop {
+            let s = p.state.load(Ordering::Acquire);
+            if s & DONE != 0 {
+                return false;
+            }
+            if s & WAITER != 0 {
+                // Withdraw the earlier registration first; once WAITER is
+                // clear, the completer no longer reads `waiter`.
+                let _ = p.state.compare_exchange(s, s & !WAITER, Ordering::AcqRel, Ordering::Acquire);
+                continue;
+            }
+            // SAFETY: WAITER is clear, so the completer does not read
+            // `waiter`; the holder of the handle is the only writer (see
+            // above).
+            unsafe { *p.waiter.get() = u.take().map_or(Waiter::None, Waiter::Remote) };
+            if p.state.compare_exchange(s, s | WAITER, Ordering::AcqRel, Ordering::Acquire).is_ok() {
+                return true;
+            }
+            // The outcome is being written: take the unparker back, look again.
+            // SAFETY: as above; WAITER is still clear.
+            u = match unsafe { std::mem::replace(&mut *p.waiter.get(), Waiter::None) } {
+                Waiter::Remote(u) => Some(u),
+                _ => None,
+            };
+        }
+    }
+
+    /// Withdraws a [`JoinHandle::watch`] registration (a spurious unpark
+    /// may still come if the completer read it first).
+    pub(crate) fn unwatch(&self) {
+        let p = &*self.packet;
+        let s = p.state.load(Ordering::Acquire);
+        if s & WAITER != 0 && s & DONE == 0 {
+            let _ = p.state.compare_exchange(s, s & !WAITER, Ordering::AcqRel, Ordering::Acquire);
         }
     }
 

@@ -27,14 +27,17 @@
 //! wake-up path) and each module's docs for its invariants.
 
 pub mod blocking;
+pub mod cell;
 pub mod coop;
 mod coroutine;
 mod deadlock;
 pub mod foreign;
 pub mod fs;
+pub mod group;
 mod hub;
 mod io;
 mod join;
+mod later;
 pub mod monitor;
 pub mod mpsc;
 pub mod net;
@@ -42,24 +45,30 @@ mod overflow;
 pub mod panic_hook;
 mod park;
 mod placement;
+pub mod process;
 pub mod queue;
 mod reactor;
 mod registry;
 mod remote;
 mod runtime;
+mod scope;
+pub mod server;
 mod spawn;
 mod stack;
 pub mod sync;
 mod task;
 mod timeout;
 mod timer;
+pub mod wait;
 
 pub use blocking::spawn_blocking;
 pub use deadlock::WouldBlockForever;
 pub use io::fd::{wait_readable, wait_writable};
 pub use join::{JoinError, JoinHandle};
+pub use later::{spawn_later, Later};
 pub use park::{current, park, park_timeout, park_until, sleep, sleep_until, yield_now, Current, Unparker};
 pub use runtime::{Runtime, RuntimeBuilder};
+pub use scope::{scope, Scope, ScopedJoinHandle};
 pub use spawn::{spawn, spawn_local, Builder};
 pub use stack::{DEFAULT_STACK_SIZE, MIN_STACK_SIZE};
 pub use task::{Id, WaitOn};

@@ -217,6 +217,11 @@ impl<T> SyncSender<T> {
 }
 
 impl<T> Receiver<T> {
+    /// The channel's core (for waits on many sources, `crate::wait`).
+    pub(crate) fn chan(&self) -> &Chan<T, Fifo<T>> {
+        &self.chan
+    }
+
     fn new(chan: Shared<T>) -> Receiver<T> {
         Receiver { chan, _not_sync: PhantomData }
     }

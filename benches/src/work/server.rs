@@ -96,10 +96,11 @@ where
 }
 
 /// Runs a greenpatch server on a [`greenpatch_runtime::Runtime`] of `hubs`
-/// hubs: one green thread accepts and spawns a green thread running
-/// `handler` per connection (on a one-hub runtime it stays there; on more,
-/// spawn-time placement spreads connections over the hubs). With `cpu`,
-/// the hub thread of a one-hub runtime is pinned there.
+/// hubs: a [`StreamServer`](greenpatch_runtime::server::StreamServer)
+/// whose acceptor spawns a green thread running `handler` per connection
+/// (on a one-hub runtime it stays there; on more, spawn-time placement
+/// spreads connections over the hubs). With `cpu`, the hub thread of a
+/// one-hub runtime is pinned there.
 pub fn greenpatch_server(
     hubs: usize,
     cpu: Option<usize>,
@@ -112,13 +113,15 @@ pub fn greenpatch_server(
     }
     let l = greenpatch_runtime::net::TcpListener::bind("127.0.0.1:0").map_err(|e| format!("bind: {e}"))?;
     let addr = l.local_addr().map_err(|e| e.to_string())?;
-    drop(rt.spawn(move || loop {
-        if let Ok((s, _)) = l.accept() {
-            let _ = s.set_nodelay(true);
-            drop(greenpatch_runtime::spawn(move || handler(s)));
-        }
+    drop(rt.spawn(move || {
+        let server =
+            greenpatch_runtime::server::StreamServer::new(l, move |s: greenpatch_runtime::net::TcpStream, _| {
+                let _ = s.set_nodelay(true);
+                handler(s);
+            });
+        let _ = server.serve_forever();
     }));
-    // Dropping the runtime kills the accept loop and any connection left.
+    // Dropping the runtime kills the server and any connection left.
     Ok(Server::new(addr, move || drop(rt)))
 }
 

@@ -74,6 +74,7 @@ macro_rules! builtin_modules {
             socket => "TCP, UDP, DNS";
             libc => "the C library's blocking calls: recv, read, connect, poll, sleeps, getaddrinfo";
             queue => "channels, queues";
+            subprocess => "child processes (opt-in)";
         }
     };
 }
@@ -92,7 +93,7 @@ pub use module::{Module, RegistryProblem, BUILTIN_MODULES};
 pub use registry::{
     get_original, is_module_patched, is_object_patched, module, modules, patch_all, patch_module, patched_modules,
 };
-pub use request::{ModuleVeto, PatchAll, Patched, Warning};
+pub use request::{ModuleVeto, PatchAll, Patched, Warning, OPT_IN_BUILTINS};
 pub use slot::{AnySlot, FnPtr, Slot, SlotTypeMismatch};
 
 /// The plugin API, re-exported so that applications need one dependency.

@@ -3,8 +3,9 @@
 //!
 //! # Model
 //!
-//! `PatchAll::default()` requests the five builtin modules and no
-//! third-party module. The builder switches builtins off, opts third-party
+//! `PatchAll::default()` requests the builtin modules except the opt-in
+//! ones ([`OPT_IN_BUILTINS`]: `subprocess`) and no third-party module. The
+//! builder switches builtins off, opts third-party
 //! modules in by name and adds `key = value` plugin arguments. The registry
 //! turns it into the [`Options`] that every event carries: the builtins in
 //! their fixed order with their flags, then the third-party names, sorted.
@@ -70,15 +71,30 @@ macro_rules! builtin_switches {
 }
 builtin_modules!(builtin_switches);
 
+/// Builtin modules that [`PatchAll::default`] leaves alone: switch them on
+/// by name (`PatchAll::default().subprocess(true)`).
+///
+/// # Example
+///
+/// ```
+/// use greenpatch::monkey::{PatchAll, OPT_IN_BUILTINS};
+/// assert_eq!(OPT_IN_BUILTINS, ["subprocess"]);
+/// assert!(!PatchAll::default().is_builtin_requested("subprocess"));
+/// ```
+pub const OPT_IN_BUILTINS: [&str; 1] = ["subprocess"];
+
 impl Default for PatchAll {
-    /// Every builtin module, no third-party module, no arguments.
+    /// Every builtin module but the opt-in ones ([`OPT_IN_BUILTINS`]), no
+    /// third-party module, no arguments.
     fn default() -> Self {
-        Self { builtins: [true; BUILTIN_MODULES.len()], modules: BTreeSet::new(), args: Vec::new() }
+        let builtins = BUILTIN_MODULES.map(|m| !OPT_IN_BUILTINS.contains(&m));
+        Self { builtins, modules: BTreeSet::new(), args: Vec::new() }
     }
 }
 
 impl PatchAll {
-    /// Same as [`PatchAll::default`]: every builtin module.
+    /// Same as [`PatchAll::default`]: every builtin module but the opt-in
+    /// ones.
     ///
     /// # Example
     ///
@@ -194,7 +210,7 @@ impl PatchAll {
     /// ```
     /// use greenpatch::monkey::PatchAll;
     /// let options = PatchAll::default().queue(false).module("db").options();
-    /// assert_eq!(options.to_string(), "{time, thread, socket, libc, !queue, db}");
+    /// assert_eq!(options.to_string(), "{time, thread, socket, libc, !queue, !subprocess, db}");
     /// ```
     pub fn options(&self) -> Options {
         let mut options = Options::new();

@@ -478,6 +478,28 @@ impl<T, S: Store<T>> Chan<T, S> {
         r.unwrap_or(Err(PopError::Timeout))
     }
 
+    /// Whether a pop would not wait (an item, or every sender gone).
+    pub(crate) fn pop_ready(&self) -> bool {
+        self.len() > 0 || self.tx_gone()
+    }
+
+    /// Registers `u` with the peekers (woken by every push and by the last
+    /// sender's drop) unless a pop would not wait; `None` then. For waits on
+    /// many sources (`crate::wait`): nothing is consumed.
+    pub(crate) fn watch(&self, u: crate::Unparker) -> Option<u64> {
+        let mut st = self.lock();
+        if st.store.len() > 0 || self.tx_gone() {
+            return None;
+        }
+        Some(st.peek_q.push(u))
+    }
+
+    /// Deregisters a [`Chan::watch`] ticket (peekers are all woken at once:
+    /// nothing to pass on).
+    pub(crate) fn unwatch(&self, ticket: u64) {
+        self.lock().peek_q.remove(ticket);
+    }
+
     // ------------------------------------------------------- joinable
 
     /// Marks one item done; `false` if every item already was.

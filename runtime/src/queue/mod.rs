@@ -324,6 +324,11 @@ constructors!(Lifo,);
 constructors!(Priority, : Ord);
 
 impl<T, O: Order<T>> GenericQueue<T, O> {
+    /// The queue's core (for waits on many sources, `crate::wait`).
+    pub(crate) fn chan(&self) -> &Chan<T, O> {
+        &self.chan
+    }
+
     /// Puts `item`, blocking the green thread while the queue is full.
     ///
     /// # Panics

@@ -115,6 +115,11 @@ impl Event {
         self.wait_until(Instant::now().checked_add(timeout))
     }
 
+    /// Its wait-list (for waits on many sources, `crate::wait`).
+    pub(crate) fn waiters(&self) -> &WaitList {
+        &self.waiters
+    }
+
     fn wait_until(&self, deadline: Option<Instant>) -> bool {
         let start = self.state.load(SeqCst);
         if start & 1 != 0 {

@@ -253,6 +253,31 @@ impl WaitList {
         }
     }
 
+    /// Registers `u` (a wait on many sources, `crate::wait`); returns its
+    /// ticket for [`WaitList::unwatch`]. No guard: the caller deregisters.
+    pub(crate) fn watch(&self, u: Unparker) -> u64 {
+        let mut q = self.lock();
+        let ticket = q.push(u);
+        self.publish(&q);
+        ticket
+    }
+
+    /// Deregisters a [`WaitList::watch`] ticket; a notification it got is
+    /// passed on (the watcher does not consume it).
+    pub(crate) fn unwatch(&self, ticket: u64) {
+        let notified = {
+            let mut q = self.lock();
+            let was_there = q.remove(ticket);
+            if was_there {
+                self.publish(&q);
+            }
+            !was_there
+        };
+        if notified {
+            self.notify_one();
+        }
+    }
+
     /// Wakes the waiter at the front, if any; returns whether there was one.
     #[inline]
     pub(crate) fn notify_one(&self) -> bool {
