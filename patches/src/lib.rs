@@ -9,6 +9,7 @@
 //! | [`socket`] | `std::net`, `std::os::unix::net` (+ [`socket::lookup_host`]) | sockets park only the green thread; DNS on the blocking pool |
 //! | [`time`] | `std::thread::sleep` (+ [`time::with_timeout`]) | green sleep; gevent's `Timeout` scopes |
 //! | [`thread`] | `std::thread`, `std::sync`'s locks (+ `Event`, `Semaphore`, `Local`) | green threads, green locks |
+//! | [`fs`] | `std::fs` | file and directory calls on the blocking pool |
 //! | [`queue`] | `std::sync::mpsc` (+ gevent's `Queue`, `LifoQueue`, `PriorityQueue`) | green channels and queues |
 //!
 //! Paths and signatures are std's, so a library switches with an import
@@ -30,7 +31,7 @@
 //! use greenpatch::{thread, time};
 //!
 //! let outcome = patch_all(PatchAll::default()).expect("no plugin failed");
-//! assert_eq!(outcome.modules(), ["time", "thread", "socket", "queue"]);
+//! assert_eq!(outcome.modules(), ["time", "thread", "fs", "socket", "queue"]);
 //!
 //! // An echo server and 200 clients, each sleeping 50 ms: green threads,
 //! // so the sleeps overlap and the whole run takes about 50 ms.
@@ -152,6 +153,7 @@
 
 pub(crate) mod blocking;
 pub mod flavor;
+pub mod fs;
 pub mod io;
 pub mod monkey;
 pub mod queue;
@@ -162,6 +164,105 @@ pub mod time;
 
 pub use flavor::Flavor;
 pub use monkey::{patch_all, PatchAll, Patched};
+
+/// Runs a closure on the blocking pool (OS threads) and returns a handle
+/// whose `join` parks only the calling green thread: the place for CPU-bound
+/// work or a C call that blocks.
+///
+/// ```
+/// let h = greenpatch::spawn_blocking(|| (1..=10u64).product::<u64>());
+/// assert_eq!(h.join().unwrap(), 3_628_800);
+/// ```
+pub use greenpatch_runtime::spawn_blocking;
+
+/// How a green thread ended without a value: killed
+/// ([`thread::JoinHandle::kill`]), abandoned, or would block forever.
+///
+/// ```
+/// let h = greenpatch::spawn_blocking(|| 1);
+/// let r: Result<i32, greenpatch::JoinError> = h.join();
+/// assert_eq!(r.unwrap(), 1);
+/// ```
+pub use greenpatch_runtime::JoinError;
+
+/// The error a root's blocking call returns when no thread could ever
+/// wake it (gevent's `LoopExit`).
+///
+/// ```
+/// fn describe(e: &greenpatch::WouldBlockForever) -> String {
+///     e.to_string()
+/// }
+/// ```
+pub use greenpatch_runtime::WouldBlockForever;
+
+/// A multi-hub runtime (one hub per OS thread, spawn-time placement) and
+/// its builder.
+///
+/// ```
+/// let rt = greenpatch::Runtime::builder().hubs(2).build().unwrap();
+/// let h = rt.spawn(|| 40 + 2);
+/// assert_eq!(h.join().unwrap(), 42);
+/// ```
+pub use greenpatch_runtime::{Runtime, RuntimeBuilder};
+
+/// Timeout scopes (gevent's `Timeout`), also at [`time::with_timeout`].
+///
+/// ```
+/// assert_eq!(greenpatch::with_timeout(std::time::Duration::from_secs(1), || 1).unwrap(), 1);
+/// ```
+pub use time::{with_timeout, Elapsed};
+
+/// What every hub and green thread is doing, and the blocking pool
+/// (gevent's `format_run_info`); `GREENPATCH_DUMP_SIGNAL` prints it on a
+/// signal.
+///
+/// ```
+/// let d = greenpatch::dump();
+/// println!("{d}");
+/// ```
+pub use greenpatch_runtime::dump::{self, dump, Dump};
+
+/// Configuration by environment: the `GREENPATCH_*` variables.
+///
+/// | variable | accepts | default | controls |
+/// |---|---|---|---|
+/// | `GREENPATCH_MONITOR_THREAD` | 1/true/yes/on or 0/false/no/off | off | start the blocking monitor at the first hub |
+/// | `GREENPATCH_MAX_BLOCKING_TIME` | milliseconds > 0 | 100 | how long a green thread may hold its hub before the monitor reports it |
+/// | `GREENPATCH_BLOCKING_THREADS` | 1 to 1024 | 64 | most OS threads of the blocking pool (files, DNS, `spawn_blocking`) |
+/// | `GREENPATCH_STACK_SIZE` | bytes, or with K/M suffix (≥ 16K) | 128K | default stack size of a green thread |
+/// | `GREENPATCH_HUBS` | 1 to 1024 | available CPUs | hubs of a `Runtime` built without `.hubs(n)` |
+/// | `GREENPATCH_DUMP_SIGNAL` | SIGUSR1, SIGUSR2, SIGQUIT, SIGWINCH, or a number | unset | signal that prints [`dump()`] on standard error |
+///
+/// Each is read at start-up (the first hub); an invalid value is printed
+/// on standard error, naming the variable and what it accepts, and the
+/// default is used. [`env::check`] returns them for an application that
+/// prefers to refuse to start:
+///
+/// ```
+/// if let Err(errors) = greenpatch::env::check() {
+///     for e in &errors {
+///         eprintln!("{e}");
+///     }
+///     // std::process::exit(2);
+/// }
+/// ```
+pub use greenpatch_runtime::env;
+
+/// Counters: live green threads, cached and mapped stacks.
+///
+/// ```
+/// let _ = greenpatch::stats::live_green_threads();
+/// ```
+pub use greenpatch_runtime::stats;
+
+/// Green-thread-locals (gevent's `gevent.local.local`), also at
+/// [`thread::Local`].
+///
+/// ```
+/// static COUNTER: greenpatch::Local<std::cell::Cell<u32>> = greenpatch::Local::new(|| std::cell::Cell::new(0));
+/// COUNTER.with(|c| c.set(c.get() + 1));
+/// ```
+pub use thread::Local;
 
 /// The plugin API (events, subscribers, `entry_point!`), so that
 /// applications and drivers need one dependency.

@@ -1,7 +1,7 @@
 //! The blocking pool: OS threads for work with no non-blocking form.
 //!
 //! [`spawn_blocking`] queues a closure for a bounded, process-wide set of
-//! worker threads (started on demand, up to [`MAX_WORKERS`]; a worker idle
+//! worker threads (started on demand, up to [`MAX_WORKERS`] or `GREENPATCH_BLOCKING_THREADS`; a worker idle
 //! for [`IDLE_TIMEOUT`] exits) and returns a [`JoinHandle`] whose `join`
 //! parks only the calling green thread. DNS lookups and file I/O use it.
 //!
@@ -20,10 +20,40 @@ use crate::deadlock;
 use crate::join::{JoinHandle, Packet};
 use crate::Id;
 
-/// Upper bound on pool threads.
+/// Upper bound on pool threads unless `GREENPATCH_BLOCKING_THREADS` sets one.
 pub const MAX_WORKERS: usize = 64;
 /// A worker with nothing to do for this long exits.
 pub const IDLE_TIMEOUT: Duration = Duration::from_secs(10);
+
+/// The pool's size: `GREENPATCH_BLOCKING_THREADS`, read once, else [`MAX_WORKERS`].
+pub fn max_workers() -> usize {
+    static MAX: std::sync::OnceLock<usize> = std::sync::OnceLock::new();
+    *MAX.get_or_init(|| crate::env::blocking_threads().unwrap_or(MAX_WORKERS))
+}
+
+/// What the blocking pool is doing (part of [`dump`](crate::dump())).
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct PoolState {
+    /// OS threads of the pool.
+    pub workers: usize,
+    /// Of which waiting for a job.
+    pub idle: usize,
+    /// Jobs queued, not yet taken by a worker.
+    pub queued: usize,
+    /// The most workers the pool starts.
+    pub max_workers: usize,
+}
+
+/// A snapshot of the pool.
+///
+/// ```
+/// let s = greenpatch_runtime::blocking::state();
+/// assert!(s.idle <= s.workers && s.workers <= s.max_workers);
+/// ```
+pub fn state() -> PoolState {
+    let pool = POOL.lock().unwrap_or_else(|e| e.into_inner());
+    PoolState { workers: pool.workers, idle: pool.idle, queued: pool.jobs.len(), max_workers: max_workers() }
+}
 
 type Job = Box<dyn FnOnce() + Send>;
 
@@ -86,7 +116,7 @@ fn submit(job: Job) {
         return;
     }
     pool.jobs.push_back(job);
-    if pool.workers < MAX_WORKERS {
+    if pool.workers < max_workers() {
         pool.workers += 1;
         drop(pool);
         let spawned = std::thread::Builder::new().name("greenpatch-blocking".into()).spawn(worker);

@@ -29,6 +29,8 @@
 pub mod blocking;
 mod coroutine;
 mod deadlock;
+pub mod dump;
+pub mod env;
 pub mod fs;
 mod hub;
 mod io;
@@ -53,6 +55,7 @@ mod timer;
 
 pub use blocking::spawn_blocking;
 pub use deadlock::WouldBlockForever;
+pub use dump::{dump, Dump};
 pub use io::fd::{wait_readable, wait_writable};
 pub use join::{JoinError, JoinHandle};
 pub use park::{current, park, park_timeout, park_until, sleep, sleep_until, yield_now, Current, Unparker};
@@ -98,4 +101,6 @@ pub mod diag {
     pub fn dump() -> String {
         crate::hub::Hub::current().dump()
     }
+
+    pub use crate::dump::{dump as dump_all, Dump, HubDump, ThreadDump};
 }

@@ -183,6 +183,10 @@ pub(crate) struct Task {
     pub(crate) name: Option<Arc<str>>,
     pub(crate) scopes: RefCell<Vec<Scope>>,
     pub(crate) spawn_site: &'static Location<'static>,
+    /// The green thread (or root) that spawned this one, if any (for `dump`).
+    pub(crate) parent: Option<Id>,
+    /// When the current wait began, to the hub's coarse clock (for `dump`).
+    pub(crate) since: Cell<Instant>,
 }
 
 impl Task {
@@ -202,6 +206,8 @@ impl Task {
             name,
             scopes: RefCell::new(Vec::new()),
             spawn_site,
+            parent: crate::hub::Hub::try_current().map(|h| h.current_id()),
+            since: Cell::new(Instant::now()),
         }
     }
 

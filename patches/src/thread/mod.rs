@@ -17,6 +17,11 @@
 //! | `thread.park` / `thread.park_timeout` | std's | the runtime's |
 //! | `thread.Mutex`, `RwLock`, `Event`, `Semaphore`, `Local` (flavors) | std-based | runtime's |
 //!
+//! [`Barrier`], [`OnceLock`], [`Once`], [`LazyLock`] and gevent's
+//! [`BoundedSemaphore`] are the runtime's in both states: from a green
+//! thread they park only it; from an OS thread they block it (running
+//! that thread's hub while it waits).
+//!
 //! A [`Condvar`] has no item: it always works with the flavor of the
 //! [`MutexGuard`] it is given.
 //!
@@ -38,13 +43,14 @@
 //!   `ThreadId` (the *bridge*), and [`Thread::unpark`] on an OS handle
 //!   wakes both a std park and a green one — so a handle taken before
 //!   patching keeps working.
-//! - [`scope`](std::thread::scope) has no facade: scoped threads are
-//!   always OS threads (use `std::thread::scope`).
+//! - [`scope`] is std's: scoped threads are always OS threads (joined,
+//!   blocking, at the end of the scope).
 
 mod event;
 mod handle;
 mod local;
 mod lock;
+mod once;
 mod semaphore;
 mod spawn;
 
@@ -53,14 +59,16 @@ use std::time::Duration;
 use greenpatch_runtime as rt;
 
 pub use event::Event;
+pub use greenpatch_runtime::sync::{Barrier, BarrierWaitResult, BoundedSemaphore, ReleaseError};
 use handle::{green_current, green_park, green_park_timeout, os_current};
 pub use handle::{Thread, ThreadId};
 pub use local::Local;
 pub use lock::{Condvar, Mutex, MutexGuard, RwLock, RwLockReadGuard, RwLockWriteGuard, WaitTimeoutResult};
+pub use once::{LazyLock, Once, OnceLock};
 pub use semaphore::Semaphore;
 pub use spawn::{Builder, JoinHandle};
 pub use std::sync::{LockResult, PoisonError, TryLockError, TryLockResult};
-pub use std::thread::{available_parallelism, panicking};
+pub use std::thread::{available_parallelism, panicking, scope, AccessError, LocalKey, Scope, ScopedJoinHandle};
 
 use crate::flavor::flavor_items;
 

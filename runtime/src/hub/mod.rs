@@ -73,6 +73,11 @@ pub(crate) const POLL_INTERVAL: u32 = 61;
 
 static NEXT_HUB: AtomicU32 = AtomicU32::new(1);
 
+/// The default stack size: `GREENPATCH_STACK_SIZE`, else [`DEFAULT_STACK_SIZE`].
+pub(crate) fn default_stack_size() -> usize {
+    crate::env::stack_size().unwrap_or(DEFAULT_STACK_SIZE)
+}
+
 /// Why a wait ended.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub(crate) enum Wake {
@@ -134,6 +139,9 @@ pub(crate) struct Hub {
     pub(crate) config: RefCell<HubConfig>,
     next_scope: Cell<u64>,
     idle_polls: Cell<u32>,
+    /// A coarse clock, read at polls: when waits began (for `dump`), at no
+    /// cost on the park path.
+    clock: Cell<Instant>,
 }
 
 thread_local! {
@@ -205,7 +213,7 @@ impl Hub {
         let shared = Arc::new(HubShared::new(index, waker, registry));
         registry::register(Arc::downgrade(&shared));
         deadlock::ours(1);
-        crate::monitor::from_env_once();
+        crate::env::start_up_once();
         let root = Box::new(Task::new(Id::new(index, 0), None, Location::caller()));
         root.state.set(State::Running);
         root.started.set(true);
@@ -227,13 +235,14 @@ impl Hub {
             reactor,
             io: IoTable::new(),
             fds: FdWaits::new(),
-            stacks: RefCell::new(StackPool::new(DEFAULT_STACK_SIZE, MAX_CACHED)),
+            stacks: RefCell::new(StackPool::new(default_stack_size(), MAX_CACHED)),
             tick: Cell::new(0),
             live: Cell::new(0),
             inbox: RefCell::new(Vec::new()),
-            config: RefCell::new(HubConfig { stack_size: DEFAULT_STACK_SIZE }),
+            config: RefCell::new(HubConfig { stack_size: default_stack_size() }),
             next_scope: Cell::new(1),
             idle_polls: Cell::new(0),
+            clock: Cell::new(Instant::now()),
         })
     }
 
@@ -336,6 +345,7 @@ impl Hub {
         }
         t.state.set(State::Parked);
         t.wait.set(wait);
+        t.since.set(self.clock.get());
         // SAFETY: `t` is the running green thread (me != ROOT), whose
         // suspender was stored when its coroutine started.
         unsafe { coroutine::suspend(t.suspender.get()) };
@@ -368,6 +378,7 @@ impl Hub {
         }
         t.state.set(State::Parked);
         t.wait.set(wait);
+        t.since.set(self.clock.get());
         t.timed_out.set(false);
         if me == ROOT {
             if let Err(e) = self.run_until_root_ready() {
@@ -590,6 +601,7 @@ impl Hub {
     /// back on the run queue, behind what the poll woke.
     #[inline]
     fn poll_and_undefer(&self) {
+        self.clock.set(Instant::now());
         self.poll_nonblocking();
         self.undefer();
     }
@@ -654,6 +666,7 @@ impl Hub {
             self.reactor.poll(timeout, |tok, r| self.dispatch_io(tok, r));
             self.shared.end_sleep();
         }
+        self.clock.set(Instant::now());
         if stuck_candidate {
             self.shared.stuck.unmark();
         }
@@ -819,20 +832,33 @@ impl Hub {
 
     /// One line per task: id, name, state, spawn site, what it waits on.
     pub(crate) fn dump(&self) -> String {
-        let mut out = String::new();
+        self.snapshot().to_string()
+    }
+
+    /// What every green thread of this hub (and its root) is doing.
+    pub(crate) fn snapshot(&self) -> crate::dump::HubDump {
+        let now = Instant::now();
+        let mut threads = Vec::new();
         self.each_task(|k, t| {
-            let role = if k == ROOT as usize { "root" } else { "green" };
-            let _ = writeln!(
-                out,
-                "{role} {} '{}' {} waits on {} (spawned at {})",
-                t.id,
-                t.name.as_deref().unwrap_or("<unnamed>"),
-                t.state.get().name(),
-                t.wait.get(),
-                t.spawn_site
-            );
+            let state = t.state.get();
+            threads.push(crate::dump::ThreadDump {
+                id: t.id,
+                root: k == ROOT as usize,
+                name: t.name.as_deref().map(str::to_owned),
+                spawn_site: t.spawn_site,
+                state: state.name(),
+                waits_on: (state == State::Parked).then(|| t.wait.get()),
+                waiting_for: (state == State::Parked).then(|| now.saturating_duration_since(t.since.get())),
+                parent: t.parent,
+            });
         });
-        out
+        crate::dump::HubDump {
+            hub: self.shared.index,
+            thread: std::thread::current().name().map(str::to_owned),
+            answered: true,
+            running: None,
+            threads,
+        }
     }
 
     /// Stacks cached in this hub's pool.
