@@ -102,7 +102,8 @@
 //! blocking call from a green thread after patching, it stalls every green
 //! thread of its OS thread. greenpatch reports it once per kind of object
 //! and creation site (where it was made, or first used for locks) with
-//! `log::warn!` (target `greenpatch`) and
+//! `log::warn!` (target `greenpatch`) — or on standard error when the
+//! application installed no logger that takes it — and
 //! [`monkey::register_warning`], so the next patch call returns it in
 //! [`Patched::warnings`](monkey::Patched::warnings). And `patch_all()`
 //! itself warns when OS threads started through [`thread::spawn`] are still
@@ -161,6 +162,7 @@ pub mod socket;
 pub(crate) mod stale;
 pub mod thread;
 pub mod time;
+pub(crate) mod warn;
 
 pub use flavor::Flavor;
 pub use monkey::{patch_all, PatchAll, Patched};
@@ -263,6 +265,35 @@ pub use greenpatch_runtime::stats;
 /// COUNTER.with(|c| c.set(c.get() + 1));
 /// ```
 pub use thread::Local;
+
+/// Names the driver plugins an application depends on, so that they are
+/// linked and their entry points run: `greenpatch::use_plugin!(greenpatch_kvdriver);`
+/// at the top of `main.rs`.
+///
+/// Rust links a dependency only if code names it. A driver crate listed
+/// in `Cargo.toml` whose items the application never uses is left out of
+/// the binary, and its `entry_point!` — which is how it goes green at
+/// `DidPatchBuiltinModules` — silently never runs. This macro names each
+/// crate (a compile error if it is not a dependency) and keeps a reference
+/// to it in the binary; [`Patched::plugins`] then lists the entry points
+/// that ran.
+///
+/// ```
+/// greenpatch::use_plugin!(greenpatch_runtime);
+///
+/// fn main() {
+///     let outcome = greenpatch::patch_all(greenpatch::PatchAll::default()).unwrap();
+///     println!("plugins that ran: {:?}", outcome.plugins());
+/// }
+/// ```
+#[macro_export]
+macro_rules! use_plugin {
+    ($($krate:ident),+ $(,)?) => {
+        $(
+            extern crate $krate as _;
+        )+
+    };
+}
 
 /// The plugin API (events, subscribers, `entry_point!`), so that
 /// applications and drivers need one dependency.

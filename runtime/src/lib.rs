@@ -78,6 +78,17 @@ pub mod stats {
         crate::hub::Hub::current().live()
     }
 
+    /// The stack size a green thread of the calling thread's hub gets when
+    /// its builder sets none (`GREENPATCH_STACK_SIZE`, else
+    /// [`DEFAULT_STACK_SIZE`](crate::DEFAULT_STACK_SIZE)).
+    ///
+    /// ```
+    /// assert!(greenpatch_runtime::stats::default_stack_size() >= greenpatch_runtime::MIN_STACK_SIZE);
+    /// ```
+    pub fn default_stack_size() -> usize {
+        crate::hub::Hub::current().config.borrow().stack_size
+    }
+
     /// Stacks cached in the calling thread's hub pool.
     ///
     /// ```

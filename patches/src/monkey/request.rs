@@ -351,6 +351,46 @@ pub enum Patched {
 }
 
 impl Patched {
+    /// The plugins (`entry_point!` names) that this call's events were
+    /// delivered to, in delivery order: every linked entry point when the
+    /// call patched something, the will-patch ones when it was vetoed,
+    /// none when there was nothing new. A driver crate that is a
+    /// dependency but never named in code is not linked, so it is missing
+    /// here: name it with [`use_plugin!`](crate::use_plugin).
+    ///
+    /// # Example
+    ///
+    /// ```
+    /// use greenpatch::plugins::{entry_point, Event, PluginError};
+    ///
+    /// fn ok(_: &Event<'_>) -> Result<(), PluginError> {
+    ///     Ok(())
+    /// }
+    /// entry_point!(did_patch, name = "doc-listed", handler = ok);
+    ///
+    /// fn main() {
+    ///     let outcome = greenpatch::patch_all(greenpatch::PatchAll::default()).unwrap();
+    ///     assert!(outcome.plugins().contains(&"doc-listed"));
+    /// }
+    /// ```
+    pub fn plugins(&self) -> Vec<&'static str> {
+        use greenpatch_plugins::{entry_points, EventGroup};
+        let groups: &[EventGroup] = match self {
+            Patched::Patched { .. } => &[EventGroup::WillPatch, EventGroup::DidPatch],
+            Patched::Vetoed { .. } => &[EventGroup::WillPatch],
+            Patched::NothingNew { .. } => &[],
+        };
+        let mut names = Vec::new();
+        for &group in groups {
+            for e in entry_points(group).unwrap_or_default() {
+                if !names.contains(&e.name()) {
+                    names.push(e.name());
+                }
+            }
+        }
+        names
+    }
+
     /// The call's warnings, whatever the outcome.
     ///
     /// # Example
