@@ -64,6 +64,14 @@
 //! ([`monkey::Patched`]), with warnings: see [`monkey`] for the registry,
 //! the events, vetoes, rollback and `get_original`.
 //!
+//! # Features
+//!
+//! - `tracing`: patch calls (modules, plugins that ran, warnings; `INFO`),
+//!   and the runtime's green-thread lifecycle, monitor and
+//!   would-block-forever reports become `tracing` events of target
+//!   `greenpatch` (see `greenpatch_runtime`'s features). Compiled out
+//!   without it.
+//!
 //! # How a facade chooses: flavors
 //!
 //! Functions ([`time::sleep`], [`thread::yield_now`], …) call through a

@@ -23,8 +23,26 @@
 //! assert!(start.elapsed() < Duration::from_secs(2)); // 1,000 sleeps overlap
 //! ```
 //!
+//! # Features
+//!
+//! - `tracing`: green-thread lifecycle (`spawn`, `park` with its reason,
+//!   `wake`, `finish`, at `TRACE`), blocking-monitor and would-block-forever
+//!   reports (at `WARN`) become `tracing` events of target `greenpatch`.
+//!   Without the feature they are compiled out.
+//!
 //! See ARCHITECTURE.md for the model (hubs, no migration, lifecycle,
 //! wake-up path) and each module's docs for its invariants.
+
+/// A `tracing` event under target `greenpatch` with the `tracing` feature;
+/// nothing at all without it (the arguments are not even evaluated).
+macro_rules! trace_event {
+    ($level:ident, $($t:tt)*) => {
+        #[cfg(feature = "tracing")]
+        {
+            ::tracing::event!(target: "greenpatch", ::tracing::Level::$level, $($t)*);
+        }
+    };
+}
 
 pub mod blocking;
 mod coroutine;

@@ -227,6 +227,7 @@ fn run() {
 }
 
 fn report(r: BlockingReport) {
+    trace_event!(WARN, kind = "monitor", green_thread = %r.green_thread, hub = r.hub, spawn_site = %r.spawn_site, held_ms = r.held_for.as_millis() as u64, "{r}");
     eprintln!("greenpatch: {r}");
     let mut kept = REPORTS.lock().unwrap_or_else(|e| e.into_inner());
     if kept.len() == KEEP {

@@ -253,6 +253,18 @@ pub fn patch_all(request: PatchAll) -> Result<Patched, PatchError> {
 /// A plugin failure is a warning the application must see even if it
 /// drops the `Err` (`warn.rs`).
 fn reported(r: Result<Patched, PatchError>) -> Result<Patched, PatchError> {
+    #[cfg(feature = "tracing")]
+    match &r {
+        Ok(outcome) => tracing::event!(
+            target: "greenpatch",
+            tracing::Level::INFO,
+            kind = "patch",
+            modules = ?outcome.modules(),
+            plugins = ?outcome.plugins(),
+            warnings = outcome.warnings().len(),
+        ),
+        Err(e) => tracing::event!(target: "greenpatch", tracing::Level::ERROR, kind = "patch", error = %e),
+    }
     if let Err(e @ PatchError::Plugin(_)) = &r {
         crate::warn::emit("greenpatch::monkey", &format!("greenpatch: patching failed and was rolled back: {e}"));
     }

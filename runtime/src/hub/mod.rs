@@ -278,6 +278,7 @@ impl Hub {
         let size = stack_size.unwrap_or_else(|| self.config.borrow().stack_size);
         let mut stack = self.stacks.borrow_mut().get(size)?;
         let task = owner.task();
+        trace_event!(TRACE, kind = "spawn", id = %task.id, name = ?task.name, site = %task.spawn_site, parent = ?task.parent.map(|p| p.to_string()));
         stack.set_owner(task.id.as_u64(), task.name.as_deref());
         let coro = Coro::new(stack, move |s: &Suspender| {
             let hub = Hub::current();
@@ -346,6 +347,7 @@ impl Hub {
         t.state.set(State::Parked);
         t.wait.set(wait);
         t.since.set(self.clock.get());
+        trace_event!(TRACE, kind = "park", id = %t.id, on = %wait);
         // SAFETY: `t` is the running green thread (me != ROOT), whose
         // suspender was stored when its coroutine started.
         unsafe { coroutine::suspend(t.suspender.get()) };
@@ -379,6 +381,7 @@ impl Hub {
         t.state.set(State::Parked);
         t.wait.set(wait);
         t.since.set(self.clock.get());
+        trace_event!(TRACE, kind = "park", id = %t.id, on = %wait);
         t.timed_out.set(false);
         if me == ROOT {
             if let Err(e) = self.run_until_root_ready() {
@@ -466,6 +469,7 @@ impl Hub {
         let t = unsafe { p.as_ref() };
         match t.state.get() {
             State::Parked => {
+                trace_event!(TRACE, kind = "wake", id = %t.id, by = "unpark");
                 t.state.set(State::Runnable);
                 self.disarm(t);
                 self.make_runnable(idx);
@@ -487,6 +491,7 @@ impl Hub {
         }
         t.kill.set(Kill::Requested);
         if t.state.get() == State::Parked {
+            trace_event!(TRACE, kind = "wake", id = %t.id, by = "kill");
             t.state.set(State::Runnable);
             self.disarm(t);
             self.make_runnable(idx);
@@ -534,6 +539,7 @@ impl Hub {
 
     #[cold]
     fn finish(&self, idx: u32, t: &Task) {
+        trace_event!(TRACE, kind = "finish", id = %t.id);
         // SAFETY: the coroutine has returned; nothing references it.
         let coro = unsafe { (*t.coro.get()).take() };
         self.disarm(t);
@@ -701,6 +707,7 @@ impl Hub {
             }
             t.timer.set(0);
             t.timed_out.set(true);
+            trace_event!(TRACE, kind = "wake", id = %t.id, by = "timer");
             t.state.set(State::Runnable);
             self.timers.borrow_mut().fired();
             self.make_runnable(entry.idx);
