@@ -191,6 +191,7 @@ pub(crate) struct Task {
 
 impl Task {
     pub(crate) fn new(id: Id, name: Option<Arc<str>>, spawn_site: &'static Location<'static>) -> Task {
+        let hub = crate::hub::Hub::try_current();
         Task {
             id,
             gen: id.as_u64() as u32,
@@ -206,8 +207,9 @@ impl Task {
             name,
             scopes: RefCell::new(Vec::new()),
             spawn_site,
-            parent: crate::hub::Hub::try_current().map(|h| h.current_id()),
-            since: Cell::new(Instant::now()),
+            parent: hub.map(|h| h.current_id()),
+            // Set again at every park; the hub's coarse clock spares a clock read per spawn.
+            since: Cell::new(hub.map_or_else(Instant::now, |h| h.coarse_now())),
         }
     }
 

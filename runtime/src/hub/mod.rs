@@ -318,6 +318,12 @@ impl Hub {
         (self.current.get(), self.cur().gen)
     }
 
+    /// The hub's coarse clock (the time of its last poll).
+    #[inline]
+    pub(crate) fn coarse_now(&self) -> Instant {
+        self.clock.get()
+    }
+
     /// Green threads alive on this hub.
     pub(crate) fn live(&self) -> usize {
         self.live.get()
