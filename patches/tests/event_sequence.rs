@@ -44,7 +44,7 @@ fn events_follow_gevent_order_and_a_second_call_only_adds() {
         }
         // Every event carries the call's options and arguments.
         assert_eq!(event.arg("who"), Some("tests"));
-        assert_eq!(event.options().to_string(), "{time, thread, socket, queue, t-alpha, t-beta}");
+        assert_eq!(event.options().to_string(), "{time, thread, fs, socket, queue, t-alpha, t-beta}");
         Ok(())
     });
     let vetoer = subscribe(|event: &Event<'_>| match event {
