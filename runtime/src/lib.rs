@@ -49,6 +49,7 @@ mod coroutine;
 mod deadlock;
 pub mod dump;
 pub mod env;
+pub mod foreign;
 pub mod fs;
 mod hub;
 mod io;

@@ -73,12 +73,14 @@ macro_rules! builtin_modules {
             thread => "threads, locks, events";
             fs => "files, directories";
             socket => "TCP, UDP, DNS";
+            libc => "the C library's blocking calls: recv, read, connect, poll, sleeps, getaddrinfo";
             queue => "channels, queues";
         }
     };
 }
 
 mod checks;
+mod clib;
 mod error;
 mod module;
 mod registry;

@@ -6,7 +6,7 @@
 //!
 //! ```text
 //! WillPatchAll                       may veto the whole call
-//! ├─ per builtin module (time, thread, fs, socket, queue) not yet patched:
+//! ├─ per builtin module (time, thread, fs, socket, libc, queue) not yet patched:
 //! │    WillPatchModule(name)         may veto that module
 //! │    ...the module's slots are switched...
 //! │    DidPatchModule(name)
@@ -379,7 +379,7 @@ module_event!(
 
 call_event!(
     /// Delivered once the requested builtin modules (time, thread, socket,
-    /// queue) are handled and before any third-party module: the moment for a
+    /// libc, queue) are handled and before any third-party module: the moment for a
     /// driver plugin to go green, since the builtins it needs are green and
     /// application code has not run yet.
     DidPatchBuiltinModules
