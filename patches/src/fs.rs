@@ -17,7 +17,9 @@
 //! | `fs.File` (flavor of [`File`], [`OpenOptions::open`]) | `std::fs::File` | a file whose reads, writes and syncs run on the pool |
 //! | `fs.DirBuilder` (flavor of [`DirBuilder::create`]) | `std::fs::DirBuilder` | the same on the pool |
 //!
-//! A [`File`] keeps the flavor it was opened with. Metadata, permissions,
+//! A [`File`] keeps the flavor it was opened with; a blocking one (opened
+//! before patching) that reads or writes from a green thread after it is
+//! reported once per opening site, as the other facades' stale objects. Metadata, permissions,
 //! file types and directory entries are std's own types
 //! ([`Metadata`], [`Permissions`], [`FileType`], [`DirEntry`]); a
 //! `DirEntry`'s `metadata()` is std's call (one `stat` on the calling
@@ -39,6 +41,7 @@
 
 use std::io::{self, Read, Seek, SeekFrom, Write};
 use std::os::fd::{AsFd, AsRawFd, BorrowedFd, RawFd};
+use std::panic::Location;
 use std::path::{Path, PathBuf};
 
 use greenpatch_runtime as rt;
@@ -332,12 +335,15 @@ impl OpenOptions {
     /// ```
     /// assert!(greenpatch::fs::OpenOptions::new().read(true).open("/nonexistent/gp").is_err());
     /// ```
+    #[track_caller]
     pub fn open<P: AsRef<Path>>(&self, path: P) -> io::Result<File> {
         let flavor = (FILE.get())();
         self.open_as(flavor, path.as_ref())
     }
 
+    #[track_caller]
     fn open_as(&self, flavor: Flavor, path: &Path) -> io::Result<File> {
+        let site = Location::caller();
         let imp = match flavor {
             Flavor::Blocking => Flavored::Blocking(self.0.open(path)?),
             Flavor::Green => {
@@ -345,7 +351,7 @@ impl OpenOptions {
                 Flavored::Green(rt::fs::File::from(rt::blocking::run(move || opts.open(path))?))
             }
         };
-        Ok(File { imp })
+        Ok(File { imp, site })
     }
 }
 
@@ -373,6 +379,8 @@ impl Default for OpenOptions {
 #[derive(Debug)]
 pub struct File {
     imp: Flavored<std::fs::File, rt::fs::File>,
+    /// Where it was opened (named in the stale-object report).
+    site: &'static Location<'static>,
 }
 
 impl File {
@@ -385,6 +393,7 @@ impl File {
     /// ```
     /// assert!(greenpatch::fs::File::open("/nonexistent/gp").is_err());
     /// ```
+    #[track_caller]
     pub fn open<P: AsRef<Path>>(path: P) -> io::Result<File> {
         OpenOptions::new().read(true).open(path)
     }
@@ -400,6 +409,7 @@ impl File {
     /// let _f = greenpatch::fs::File::create(&p).unwrap();
     /// greenpatch::fs::remove_file(&p).unwrap();
     /// ```
+    #[track_caller]
     pub fn create<P: AsRef<Path>>(path: P) -> io::Result<File> {
         OpenOptions::new().write(true).create(true).truncate(true).open(path)
     }
@@ -413,6 +423,7 @@ impl File {
     /// ```
     /// assert!(greenpatch::fs::File::create_new("/").is_err());
     /// ```
+    #[track_caller]
     pub fn create_new<P: AsRef<Path>>(path: P) -> io::Result<File> {
         OpenOptions::new().read(true).write(true).create_new(true).open(path)
     }
@@ -429,6 +440,7 @@ impl File {
     /// let f = File::open_with_flavor(Flavor::Green, "Cargo.toml").unwrap();
     /// assert_eq!(f.flavor(), Flavor::Green);
     /// ```
+    #[track_caller]
     pub fn open_with_flavor<P: AsRef<Path>>(flavor: Flavor, path: P) -> io::Result<File> {
         OpenOptions::new().read(true).open_as(flavor, path.as_ref())
     }
@@ -534,22 +546,35 @@ impl File {
     /// assert_eq!(f.try_clone().unwrap().flavor(), f.flavor());
     /// ```
     pub fn try_clone(&self) -> io::Result<File> {
-        Ok(File { imp: self.imp.as_ref().try_map(|f| f.try_clone(), |f| f.try_clone())? })
+        Ok(File { imp: self.imp.as_ref().try_map(|f| f.try_clone(), |f| f.try_clone())?, site: self.site })
+    }
+}
+
+impl File {
+    /// Reports a blocking file used from a green thread after patching.
+    #[inline]
+    fn check_stale(&self) {
+        if let Flavored::Blocking(_) = self.imp {
+            crate::stale::check(FILE.is_patched(), "fs::File", self.site, "opened before patch_all()");
+        }
     }
 }
 
 impl Read for &File {
     fn read(&mut self, buf: &mut [u8]) -> io::Result<usize> {
+        self.check_stale();
         both!(self.imp.as_ref(), mut f => f.read(buf))
     }
 
     fn read_to_end(&mut self, buf: &mut Vec<u8>) -> io::Result<usize> {
+        self.check_stale();
         both!(self.imp.as_ref(), mut f => f.read_to_end(buf))
     }
 }
 
 impl Write for &File {
     fn write(&mut self, buf: &[u8]) -> io::Result<usize> {
+        self.check_stale();
         both!(self.imp.as_ref(), mut f => f.write(buf))
     }
 

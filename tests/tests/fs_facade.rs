@@ -63,11 +63,27 @@ fn fs_is_std_before_patching_and_runs_on_the_pool_after() {
     assert!(!is_module_patched("fs"));
     assert_eq!(exercise(&before), Flavor::Blocking);
     assert!(!is_object_patched("fs", "read"));
-    fs::remove_dir_all(&before).unwrap();
+    fs::write(before.join("early.txt"), b"early").unwrap();
+    let early = fs::File::open(before.join("early.txt")).unwrap();
 
     let outcome = patch_all(PatchAll::default()).unwrap();
     assert_eq!(outcome.modules(), ["time", "thread", "fs", "socket", "libc", "queue"]);
     assert!(is_object_patched("fs", "read") && is_object_patched("fs", "File"));
+
+    // A file opened before patching stays blocking; reading it from a
+    // green thread is reported once, naming where it was opened.
+    let read_early = thread::spawn(move || {
+        let mut s = String::new();
+        (&early).read_to_string(&mut s).unwrap();
+        s
+    });
+    assert_eq!(read_early.join().unwrap(), "early");
+    let later = patch_all(PatchAll::default()).unwrap();
+    let stale: Vec<String> =
+        later.warnings().iter().map(|w| w.to_string()).filter(|w| w.contains("fs::File")).collect();
+    assert_eq!(stale.len(), 1, "{:?}", later.warnings());
+    assert!(stale[0].contains("fs_facade.rs"), "{}", stale[0]);
+    fs::remove_dir_all(&before).unwrap();
 
     // After: the same code, green files.
     let after = scratch("after");
