@@ -17,9 +17,8 @@
 //! | `thread.park` / `thread.park_timeout` | std's | the runtime's |
 //! | `thread.Mutex`, `RwLock`, `Event`, `Semaphore`, `Local` (flavors) | std-based | runtime's |
 //!
-//! [`Barrier`], [`OnceLock`], [`Once`], [`LazyLock`] and gevent's
-//! [`BoundedSemaphore`] are the runtime's in both states: from a green
-//! thread they park only it; from an OS thread they block it (running
+//! gevent's [`BoundedSemaphore`] is the runtime's in both states: from a
+//! green thread it parks only it; from an OS thread it blocks it (running
 //! that thread's hub while it waits).
 //!
 //! A [`Condvar`] has no item: it always works with the flavor of the
@@ -43,8 +42,11 @@
 //!   `ThreadId` (the *bridge*), and [`Thread::unpark`] on an OS handle
 //!   wakes both a std park and a green one — so a handle taken before
 //!   patching keeps working.
-//! - [`scope`] is std's: scoped threads are always OS threads (joined,
-//!   blocking, at the end of the scope).
+//! - [`scope`] is std's (re-exported): scoped threads are always OS
+//!   threads, and a scope's end blocks its OS thread until they finish.
+//!   [`Once`], [`OnceLock`], [`LazyLock`] and [`Barrier`] wait through a
+//!   facade lock, so green after patching (see their module's docs);
+//!   `thread_local!` keys are per OS thread ([`Local`] is per green thread).
 
 mod event;
 mod handle;
@@ -59,12 +61,12 @@ use std::time::Duration;
 use greenpatch_runtime as rt;
 
 pub use event::Event;
-pub use greenpatch_runtime::sync::{Barrier, BarrierWaitResult, BoundedSemaphore, ReleaseError};
+pub use greenpatch_runtime::sync::{BoundedSemaphore, ReleaseError};
 use handle::{green_current, green_park, green_park_timeout, os_current};
 pub use handle::{Thread, ThreadId};
 pub use local::Local;
 pub use lock::{Condvar, Mutex, MutexGuard, RwLock, RwLockReadGuard, RwLockWriteGuard, WaitTimeoutResult};
-pub use once::{LazyLock, Once, OnceLock};
+pub use once::{Barrier, BarrierWaitResult, LazyLock, Once, OnceLock, OnceState};
 pub use semaphore::Semaphore;
 pub use spawn::{Builder, JoinHandle};
 pub use std::sync::{LockResult, PoisonError, TryLockError, TryLockResult};

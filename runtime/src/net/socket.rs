@@ -318,12 +318,11 @@ macro_rules! socket_common {
             }
         }
 
+        /// What std prints for its socket of the same name (`addr`,
+        /// `peer`, `fd` for IP sockets; `fd`, `local`, `peer` for Unix ones).
         impl std::fmt::Debug for $t {
             fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-                f.debug_struct(stringify!($t))
-                    .field("fd", &std::os::fd::AsRawFd::as_raw_fd(&self.inner.sock))
-                    .field("nonblocking", &self.inner.nonblocking())
-                    .finish()
+                std::fmt::Debug::fmt(&self.inner.sock, f)
             }
         }
     };

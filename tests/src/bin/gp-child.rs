@@ -20,7 +20,16 @@
 //! idles past two stack-trim intervals and prints the memory before, at the
 //! peak and after;
 //! `gp-child rlimit-as` spawns with a stack larger than what `RLIMIT_AS`
-//! leaves, and prints the error.
+//! leaves, and prints the error;
+//! `gp-child libc-workload patched|unpatched` runs unmodified std::net and C
+//! socket code from green threads of the root thread (see
+//! `tests/libc_strace.rs`, which runs it under strace): it prints `TID <n>`
+//! (the root thread, which every green thread runs on) and `OK` at the end;
+//! `gp-child emfile-accept sleep|spin` runs a green accept loop out of
+//! descriptors (see `faults.rs`), backing off or spinning on `EMFILE`, and
+//! prints its CPU use while out of descriptors and its recovery time;
+//! `gp-child netem-server ADDR` / `gp-child netem-client ADDR` are the two
+//! ends of the network-fault run (checksummed echo, resets, timeouts).
 
 use std::time::Duration;
 
@@ -276,9 +285,337 @@ fn main() {
                 }
             }
         }
+        "libc-workload" => libc_workload(std::env::args().nth(2).as_deref() == Some("patched")),
+        "emfile-accept" => emfile_accept(std::env::args().nth(2).as_deref() == Some("spin")),
+        "netem-server" => netem_server(&std::env::args().nth(2).expect("address")),
+        "netem-client" => netem_client(&std::env::args().nth(2).expect("address")),
         other => {
             eprintln!("unknown scenario '{other}'");
             std::process::exit(2);
         }
     }
+}
+
+/// Server delay of the `libc-workload` scenario: a socket call that blocked
+/// its thread would take at least this long.
+const LIBC_DELAY: Duration = Duration::from_millis(400);
+
+/// Patched: a std::net echo server and its clients, all green on this OS
+/// thread, the server sleeping with `std::thread::sleep` before each answer;
+/// the tests' C client (connect, send, poll or select, recv) against the
+/// same server; the C library's `nanosleep`. Every call goes through the
+/// `libc` hooks and parks only its green thread.
+///
+/// Unpatched (the strace criterion's control): green clients on this
+/// thread against a server on plain OS threads; every `recv` blocks the
+/// thread for the server's delay.
+fn libc_workload(patched: bool) {
+    use std::io::{Read, Write};
+    use std::net::{SocketAddr, TcpListener, TcpStream};
+    use tests::cnet;
+
+    // SAFETY: gettid has no preconditions.
+    println!("TID {}", unsafe { libc::gettid() });
+    let client = |addr: SocketAddr, i: usize| {
+        let mut s = TcpStream::connect(addr).expect("connect");
+        s.write_all(format!("m{i}").as_bytes()).expect("write");
+        let mut r = String::new();
+        s.read_to_string(&mut r).expect("read");
+        assert_eq!(r, format!("echo:m{i}"));
+    };
+    if !patched {
+        let server = tests::servers::SlowEcho::start(LIBC_DELAY);
+        let addr = server.addr();
+        let hs: Vec<_> = (0..3).map(|i| rt::spawn(move || client(addr, i))).collect();
+        hs.into_iter().for_each(|h| h.join().expect("client"));
+        println!("OK");
+        return;
+    }
+    let _ = greenpatch::monkey::patch_all(greenpatch::monkey::PatchAll::default()).expect("patch_all");
+    assert!(greenpatch::monkey::is_module_patched("libc"), "the default patch_all patches libc");
+    const STD_CLIENTS: usize = 6;
+    const C_CLIENTS: usize = 4;
+    let listener = TcpListener::bind("127.0.0.1:0").expect("bind");
+    let addr = listener.local_addr().expect("addr");
+    let server = rt::spawn(move || {
+        let mut conns = Vec::new();
+        for _ in 0..STD_CLIENTS + C_CLIENTS {
+            let (mut s, _) = listener.accept().expect("accept");
+            conns.push(rt::spawn(move || {
+                let mut buf = [0u8; 64];
+                let n = s.read(&mut buf).expect("server read");
+                std::thread::sleep(LIBC_DELAY);
+                let mut reply = b"echo:".to_vec();
+                reply.extend_from_slice(&buf[..n]);
+                s.write_all(&reply).expect("server write");
+            }));
+        }
+        conns.into_iter().for_each(|c| c.join().expect("handler"));
+    });
+    let mut hs: Vec<rt::JoinHandle<()>> = (0..STD_CLIENTS).map(|i| rt::spawn(move || client(addr, i))).collect();
+    let SocketAddr::V4(a4) = addr else { unreachable!("bound to IPv4 loopback") };
+    for i in 0..C_CLIENTS {
+        let wait = if i % 2 == 0 { cnet::Wait::Poll } else { cnet::Wait::Select };
+        let h = rt::Builder::new().stack_size(tests::green::C_STACK).spawn(move || {
+            let r = cnet::request(a4, &format!("c{i}"), Duration::from_secs(10), wait).expect("C request");
+            assert_eq!(r, format!("echo:c{i}"));
+        });
+        hs.push(h.expect("spawn"));
+        hs.push(rt::spawn(|| cnet::sleep_ms(LIBC_DELAY.as_millis() as u32).expect("C nanosleep")));
+    }
+    hs.into_iter().for_each(|h| h.join().expect("client"));
+    server.join().expect("server");
+    println!("OK");
+}
+
+/// CPU time (user + system) of this process so far.
+fn cpu_time() -> Duration {
+    // SAFETY: `getrusage` writes the struct it is given; zeroed is a valid
+    // initial value for it.
+    let ru = unsafe {
+        let mut ru: libc::rusage = std::mem::zeroed();
+        libc::getrusage(libc::RUSAGE_SELF, &mut ru);
+        ru
+    };
+    let tv = |t: libc::timeval| Duration::new(t.tv_sec as u64, t.tv_usec as u32 * 1000);
+    tv(ru.ru_utime) + tv(ru.ru_stime)
+}
+
+/// An accept loop under `RLIMIT_NOFILE` with every descriptor taken: it
+/// fails with `EMFILE` while clients wait in the backlog. Prints `PORT`,
+/// waits for `GO` on stdin (the parent's clients are connected), measures
+/// its CPU use for 700 ms, then frees the descriptors; the loop must then
+/// accept every client. Prints `EMFILE n CPU pct RECOVERY ms ACCEPTED n`.
+fn emfile_accept(spin: bool) {
+    use std::io::Write;
+    use std::sync::atomic::{AtomicUsize, Ordering};
+    use std::sync::Arc;
+    const CLIENTS: usize = 20;
+    let _ = greenpatch::monkey::patch_all(greenpatch::monkey::PatchAll::default()).expect("patch_all");
+    let lim = libc::rlimit { rlim_cur: 256, rlim_max: 256 };
+    // SAFETY: plain syscall on a valid struct.
+    assert_eq!(unsafe { libc::setrlimit(libc::RLIMIT_NOFILE, &lim) }, 0, "setrlimit");
+    let listener = greenpatch::socket::TcpListener::bind("127.0.0.1:0").expect("bind");
+    let port = listener.local_addr().expect("addr").port();
+    // The hub (its epoll and eventfd descriptors) exists before the
+    // descriptors run out.
+    greenpatch::time::sleep(Duration::from_millis(1));
+    // The parent says `GO` on stdin once its clients wait in the backlog.
+    let go = Arc::new(greenpatch::thread::Event::new());
+    let g = go.clone();
+    std::thread::spawn(move || {
+        let mut line = String::new();
+        let _ = std::io::stdin().read_line(&mut line);
+        g.set();
+    });
+    // Take every descriptor left.
+    let mut hog = Vec::new();
+    while let Ok(f) = std::fs::File::open("/dev/null") {
+        hog.push(f);
+    }
+    let accepted = Arc::new(AtomicUsize::new(0));
+    let emfile = Arc::new(AtomicUsize::new(0));
+    let (a, e) = (accepted.clone(), emfile.clone());
+    let _server = greenpatch::thread::spawn(move || {
+        let mut backoff = Duration::from_millis(5);
+        loop {
+            match listener.accept() {
+                Ok((conn, _)) => {
+                    backoff = Duration::from_millis(5);
+                    a.fetch_add(1, Ordering::SeqCst);
+                    drop(conn);
+                }
+                Err(err) => {
+                    if err.raw_os_error() == Some(libc::EMFILE) {
+                        e.fetch_add(1, Ordering::Relaxed);
+                    }
+                    if !spin {
+                        greenpatch::time::sleep(backoff);
+                        backoff = (backoff * 2).min(Duration::from_millis(100));
+                    }
+                }
+            }
+        }
+    });
+    println!("PORT {port}");
+    std::io::stdout().flush().expect("flush");
+    if !go.wait_timeout(Duration::from_secs(10)) {
+        println!("ERR no GO from the parent");
+        std::process::exit(1);
+    }
+    // Every client waits in the backlog; measure while out of descriptors.
+    let (c0, w0) = (cpu_time(), std::time::Instant::now());
+    greenpatch::time::sleep(Duration::from_millis(700));
+    let cpu = (cpu_time() - c0).as_secs_f64() / w0.elapsed().as_secs_f64() * 100.0;
+    let freed = std::time::Instant::now();
+    drop(hog);
+    while accepted.load(Ordering::SeqCst) < CLIENTS && freed.elapsed() < Duration::from_secs(5) {
+        greenpatch::time::sleep(Duration::from_millis(1));
+    }
+    println!(
+        "EMFILE {} CPU {cpu:.1} RECOVERY {} ACCEPTED {}",
+        emfile.load(Ordering::Relaxed),
+        freed.elapsed().as_millis(),
+        accepted.load(Ordering::SeqCst)
+    );
+    std::process::exit(0);
+}
+
+/// FNV-1a, the checksum of the network-fault run.
+fn fnv(h: u64, data: &[u8]) -> u64 {
+    data.iter().fold(h, |h, &b| (h ^ u64::from(b)).wrapping_mul(0x100_0000_01b3))
+}
+
+/// A green echo server: each connection is echoed until EOF; one that
+/// starts with `S` is read and never answered (for the client timeouts).
+/// An error on one connection (a reset) ends only that connection.
+fn netem_server(addr: &str) {
+    use std::io::{Read, Write};
+    let _ = greenpatch::monkey::patch_all(greenpatch::monkey::PatchAll::default()).expect("patch_all");
+    let l = greenpatch::socket::TcpListener::bind(addr).expect("bind");
+    println!("READY");
+    std::io::stdout().flush().expect("flush");
+    loop {
+        let Ok((mut c, _)) = l.accept() else { continue };
+        greenpatch::thread::spawn(move || {
+            let mut buf = [0u8; 16 * 1024];
+            let mut silent = None;
+            loop {
+                match c.read(&mut buf) {
+                    Ok(0) | Err(_) => return,
+                    Ok(n) => {
+                        let s = *silent.get_or_insert(buf[0] == b'S');
+                        if !s && c.write_all(&buf[..n]).is_err() {
+                            return;
+                        }
+                    }
+                }
+            }
+        });
+    }
+}
+
+/// Green clients against `netem_server` over the faulty link: 12 echo
+/// clients check their data (FNV-1a of sent and received bytes), 4 reset
+/// their connection mid-transfer (`SO_LINGER` 0), 4 wait on a silent
+/// connection with a 300 ms read timeout. Prints `INTACT n RESETS n
+/// TIMEOUTS n WORST_TIMEOUT_MS n` and exits 0 when every check held.
+fn netem_client(addr: &str) {
+    use greenpatch::socket::TcpStream;
+    use std::io::{Read, Write};
+    use std::os::fd::AsRawFd;
+    const LEN: usize = 64 * 1024;
+    let _ = greenpatch::monkey::patch_all(greenpatch::monkey::PatchAll::default()).expect("patch_all");
+    let addr: std::net::SocketAddr = addr.parse().expect("address");
+    let connect = move || TcpStream::connect_timeout(&addr, Duration::from_secs(10));
+    let echo: Vec<_> = (0..12u64)
+        .map(|i| {
+            greenpatch::thread::spawn(move || -> Result<(), String> {
+                let c = connect().map_err(|e| format!("connect: {e}"))?;
+                let mut w = c.try_clone().map_err(|e| e.to_string())?;
+                let data: Vec<u8> =
+                    (0..LEN as u64).map(|k| (k.wrapping_mul(31).wrapping_add(i * 7) % 251) as u8).collect();
+                let sent = fnv(0xcbf2_9ce4_8422_2325, &data);
+                let writer = greenpatch::thread::spawn(move || {
+                    w.write_all(&data).map_err(|e| format!("write: {e}"))?;
+                    w.shutdown(greenpatch::socket::Shutdown::Write).map_err(|e| format!("shutdown: {e}"))
+                });
+                let mut got = Vec::with_capacity(LEN);
+                (&c).read_to_end(&mut got).map_err(|e| format!("read: {e}"))?;
+                writer.join().map_err(|_| "writer panicked".to_string())??;
+                let recv = fnv(0xcbf2_9ce4_8422_2325, &got);
+                if got.len() != LEN || recv != sent {
+                    return Err(format!("corrupted: {} bytes, checksum {recv:x} != {sent:x}", got.len()));
+                }
+                Ok(())
+            })
+        })
+        .collect();
+    let resets: Vec<_> = (0..4)
+        .map(|_| {
+            greenpatch::thread::spawn(move || -> Result<(), String> {
+                let mut c = connect().map_err(|e| format!("connect: {e}"))?;
+                c.write_all(&[b'x'; 4096]).map_err(|e| format!("write: {e}"))?;
+                let linger = libc::linger { l_onoff: 1, l_linger: 0 };
+                // SAFETY: setsockopt on an open socket with a valid linger.
+                let rc = unsafe {
+                    libc::setsockopt(
+                        c.as_raw_fd(),
+                        libc::SOL_SOCKET,
+                        libc::SO_LINGER,
+                        (&linger as *const libc::linger).cast(),
+                        std::mem::size_of::<libc::linger>() as libc::socklen_t,
+                    )
+                };
+                if rc != 0 {
+                    return Err("SO_LINGER".into());
+                }
+                drop(c); // closes with a reset
+                Ok(())
+            })
+        })
+        .collect();
+    let timeouts: Vec<_> = (0..4)
+        .map(|_| {
+            greenpatch::thread::spawn(move || -> Result<Duration, String> {
+                let mut c = connect().map_err(|e| format!("connect: {e}"))?;
+                c.write_all(b"Silent, please").map_err(|e| format!("write: {e}"))?;
+                c.set_read_timeout(Some(Duration::from_millis(300))).map_err(|e| e.to_string())?;
+                let t = std::time::Instant::now();
+                match c.read(&mut [0; 8]) {
+                    Err(e) if e.kind() == std::io::ErrorKind::WouldBlock => {}
+                    other => return Err(format!("silent read gave {other:?}")),
+                }
+                let took = t.elapsed();
+                if took < Duration::from_millis(300) || took > Duration::from_millis(2300) {
+                    return Err(format!("timeout of 300 ms took {took:?}"));
+                }
+                Ok(took)
+            })
+        })
+        .collect();
+    let mut failures = Vec::new();
+    let mut intact = 0;
+    for h in echo {
+        match h.join() {
+            Ok(Ok(())) => intact += 1,
+            Ok(Err(e)) => failures.push(e),
+            Err(_) => failures.push("echo client panicked".into()),
+        }
+    }
+    let mut reset = 0;
+    for h in resets {
+        match h.join() {
+            Ok(Ok(())) => reset += 1,
+            Ok(Err(e)) => failures.push(e),
+            Err(_) => failures.push("reset client panicked".into()),
+        }
+    }
+    let (mut timed, mut worst) = (0, Duration::ZERO);
+    for h in timeouts {
+        match h.join() {
+            Ok(Ok(d)) => {
+                timed += 1;
+                worst = worst.max(d);
+            }
+            Ok(Err(e)) => failures.push(e),
+            Err(_) => failures.push("timeout client panicked".into()),
+        }
+    }
+    // The server survived the resets: one more echo works.
+    let after = connect().and_then(|mut c| {
+        c.write_all(b"after")?;
+        c.shutdown(greenpatch::socket::Shutdown::Write)?;
+        let mut v = Vec::new();
+        c.read_to_end(&mut v)?;
+        Ok(v)
+    });
+    if after.as_deref().ok() != Some(&b"after"[..]) {
+        failures.push(format!("echo after the resets: {after:?}"));
+    }
+    println!("INTACT {intact} RESETS {reset} TIMEOUTS {timed} WORST_TIMEOUT_MS {}", worst.as_millis());
+    for f in &failures {
+        println!("FAIL {f}");
+    }
+    std::process::exit(i32::from(!failures.is_empty()));
 }
