@@ -15,6 +15,8 @@ log=$(mktemp)
 trap 'rm -f "$log"' EXIT
 status=0
 cargo test --workspace --no-fail-fast "$@" 2>&1 | tee "$log" || status=$?
+# The `tracing` feature's events (compiled out of the run above).
+cargo test -p greenpatch-runtime --features tracing --test tracing 2>&1 | tee -a "$log" || status=$?
 
 # One closing line for the whole workspace (cargo prints one per target).
 awk '/^test result:/ { p += $4; f += $6 } END { printf "tests: %d passed, %d failed\n", p, f }' "$log"

@@ -18,7 +18,10 @@
 //! threads take their turns; after it the `libc` patch module makes the
 //! same calls park only their green thread, and they overlap.
 //!
-//! A last part shows the pitfall green threads keep: one that computes
+//! The summary compares like with like: the same number of clients
+//! blocking and green (throughput and mean round trip), then the green
+//! run with many more clients. A last part shows the pitfall green
+//! threads keep: one that computes
 //! starves the others, and the blocking monitor says which one and where.
 
 use std::time::{Duration, Instant};
@@ -27,6 +30,10 @@ use examples::echo::{self, Config, Report};
 use examples::slow_http::SlowHttp;
 use examples::{human, print_events, raise_open_file_limit, thousands};
 use greenpatch::monkey::{patch_all, PatchAll, Patched};
+
+// The driver plugin this program depends on, named so that it is linked
+// and its entry point runs (see `Patched::plugins` in the output).
+greenpatch::use_plugin!(greenpatch_kvdriver);
 
 const REQUESTS: usize = 10;
 const LATENCY: Duration = Duration::from_millis(10);
@@ -168,8 +175,13 @@ fn main() {
     let outcome = patch_all(PatchAll::default());
     printer.unsubscribe();
     match &outcome {
-        Ok(Patched::Patched { modules, warnings, .. }) => {
+        Ok(p @ Patched::Patched { modules, warnings, .. }) => {
             println!("    patched: {}", modules.join(", "));
+            let plugins = p.plugins();
+            println!(
+                "    plugins that ran: {}",
+                if plugins.is_empty() { "none".to_owned() } else { plugins.join(", ") }
+            );
             for w in warnings {
                 println!("    warning: {w}");
             }
@@ -183,14 +195,17 @@ fn main() {
 
     println!();
     println!("[3] after patch_all(): green threads, one OS thread; ureq parks only its green thread");
-    let patched = match echo::run(Config { clients: patched_clients, requests: REQUESTS, latency: LATENCY }) {
+    let run = |clients: usize| match echo::run(Config { clients, requests: REQUESTS, latency: LATENCY }) {
         Ok(r) => r,
         Err(e) => {
             eprintln!("patched run failed: {e}");
             std::process::exit(1);
         }
     };
-    describe("patched  ", &patched);
+    let same = run(unpatched_clients);
+    describe("patched, same clients", &same);
+    let patched = run(patched_clients);
+    describe("patched, many clients", &patched);
     let http_after = unmodified_http().unwrap_or_else(|e| {
         eprintln!("patched HTTP run failed: {e}");
         std::process::exit(1);
@@ -209,7 +224,7 @@ fn main() {
         "    {:<10} {:>8} {:>10} {:>10} {:>12} {:>10} {:>11}",
         "", "clients", "requests", "wall", "req/s", "round trip", "OS threads"
     );
-    for (label, r) in [("unpatched", &unpatched), ("patched", &patched)] {
+    for (label, r) in [("unpatched", &unpatched), ("patched", &same), ("patched", &patched)] {
         println!(
             "    {:<10} {:>8} {:>10} {:>10} {:>12} {:>10} {:>11}",
             label,
@@ -222,11 +237,20 @@ fn main() {
         );
     }
     println!(
-        "    after patch_all(): {:.0}x the concurrent clients, {:.1}x the throughput, on {} OS thread(s) instead of {}",
+        "    same {} clients: green {:.2}x the throughput of blocking, mean round trip {} vs {}, on {} OS thread(s) instead of {}",
+        thousands(unpatched.config.clients as u64),
+        same.per_second() / unpatched.per_second().max(1e-9),
+        human(same.mean_round_trip),
+        human(unpatched.mean_round_trip),
+        same.os_threads,
+        unpatched.os_threads,
+    );
+    println!(
+        "    {} green clients ({:.1}x as many): {:.2}x the blocking run's throughput, mean round trip {}",
+        thousands(patched.config.clients as u64),
         patched.config.clients as f64 / unpatched.config.clients.max(1) as f64,
         patched.per_second() / unpatched.per_second().max(1e-9),
-        patched.os_threads,
-        unpatched.os_threads,
+        human(patched.mean_round_trip),
     );
     println!(
         "    unmodified ureq from {HTTP_CLIENTS} green threads: {} before patch_all(), {} after ({:.1}x faster: \

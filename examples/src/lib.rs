@@ -85,12 +85,16 @@ pub fn thousands(n: u64) -> String {
 /// ```
 /// use std::time::Duration;
 /// assert_eq!(examples::human(Duration::from_millis(1500)), "1.50 s");
+/// assert_eq!(examples::human(Duration::from_micros(999_960)), "1.00 s");
+/// assert_eq!(examples::human(Duration::from_nanos(999_700)), "1.0 ms");
 /// ```
 pub fn human(d: Duration) -> String {
     let s = d.as_secs_f64();
-    if s >= 1.0 {
+    // Pick the unit from the rounded figure, so 999.96 ms reads "1.00 s",
+    // not "1000.0 ms".
+    if s >= 0.999_95 {
         format!("{s:.2} s")
-    } else if s >= 0.001 {
+    } else if s >= 0.000_999_5 {
         format!("{:.1} ms", s * 1e3)
     } else {
         format!("{:.0} µs", s * 1e6)

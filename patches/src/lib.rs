@@ -9,6 +9,7 @@
 //! | [`socket`] | `std::net`, `std::os::unix::net` (+ [`socket::lookup_host`]) | sockets park only the green thread; DNS on the blocking pool |
 //! | [`time`] | `std::thread::sleep` (+ [`time::with_timeout`]) | green sleep; gevent's `Timeout` scopes |
 //! | [`thread`] | `std::thread`, `std::sync`'s locks (+ `Event`, `Semaphore`, `Local`) | green threads, green locks |
+//! | [`fs`] | `std::fs` | file and directory calls on the blocking pool |
 //! | [`queue`] | `std::sync::mpsc` (+ gevent's `Queue`, `LifoQueue`, `PriorityQueue`) | green channels and queues |
 //! | [`process`] | `std::process` (module `subprocess`, opt-in) | green waits and pipes |
 //!
@@ -42,7 +43,7 @@
 //! use greenpatch::{thread, time};
 //!
 //! let outcome = patch_all(PatchAll::default()).expect("no plugin failed");
-//! assert_eq!(outcome.modules(), ["time", "thread", "socket", "libc", "queue"]);
+//! assert_eq!(outcome.modules(), ["time", "thread", "fs", "socket", "libc", "queue"]);
 //!
 //! // An echo server and 200 clients, each sleeping 50 ms: green threads,
 //! // so the sleeps overlap and the whole run takes about 50 ms.
@@ -74,6 +75,14 @@
 //! `patch_all` announces each step to plugins and returns what it did
 //! ([`monkey::Patched`]), with warnings: see [`monkey`] for the registry,
 //! the events, vetoes, rollback and `get_original`.
+//!
+//! # Features
+//!
+//! - `tracing`: patch calls (modules, plugins that ran, warnings; `INFO`),
+//!   and the runtime's green-thread lifecycle, monitor and
+//!   would-block-forever reports become `tracing` events of target
+//!   `greenpatch` (see `greenpatch_runtime`'s features). Compiled out
+//!   without it.
 //!
 //! # How a facade chooses: flavors
 //!
@@ -113,7 +122,8 @@
 //! blocking call from a green thread after patching, it stalls every green
 //! thread of its OS thread. greenpatch reports it once per kind of object
 //! and creation site (where it was made, or first used for locks) with
-//! `log::warn!` (target `greenpatch`) and
+//! `log::warn!` (target `greenpatch`) — or on standard error when the
+//! application installed no logger that takes it — and
 //! [`monkey::register_warning`], so the next patch call returns it in
 //! [`Patched::warnings`](monkey::Patched::warnings). And `patch_all()`
 //! itself warns when OS threads started through [`thread::spawn`] are still
@@ -164,6 +174,7 @@
 
 pub(crate) mod blocking;
 pub mod flavor;
+pub mod fs;
 pub mod io;
 pub mod monkey;
 pub mod process;
@@ -173,9 +184,138 @@ pub(crate) mod stale;
 pub mod thread;
 pub mod time;
 pub mod toolbox;
+pub(crate) mod warn;
 
 pub use flavor::Flavor;
 pub use monkey::{patch_all, PatchAll, Patched};
+
+/// Runs a closure on the blocking pool (OS threads) and returns a handle
+/// whose `join` parks only the calling green thread: the place for CPU-bound
+/// work or a C call that blocks.
+///
+/// ```
+/// let h = greenpatch::spawn_blocking(|| (1..=10u64).product::<u64>());
+/// assert_eq!(h.join().unwrap(), 3_628_800);
+/// ```
+pub use greenpatch_runtime::spawn_blocking;
+
+/// How a green thread ended without a value: killed
+/// ([`thread::JoinHandle::kill`]), abandoned, or would block forever.
+///
+/// ```
+/// let h = greenpatch::spawn_blocking(|| 1);
+/// let r: Result<i32, greenpatch::JoinError> = h.join();
+/// assert_eq!(r.unwrap(), 1);
+/// ```
+pub use greenpatch_runtime::JoinError;
+
+/// The error a root's blocking call returns when no thread could ever
+/// wake it (gevent's `LoopExit`).
+///
+/// ```
+/// fn describe(e: &greenpatch::WouldBlockForever) -> String {
+///     e.to_string()
+/// }
+/// ```
+pub use greenpatch_runtime::WouldBlockForever;
+
+/// A multi-hub runtime (one hub per OS thread, spawn-time placement) and
+/// its builder.
+///
+/// ```
+/// let rt = greenpatch::Runtime::builder().hubs(2).build().unwrap();
+/// let h = rt.spawn(|| 40 + 2);
+/// assert_eq!(h.join().unwrap(), 42);
+/// ```
+pub use greenpatch_runtime::{Runtime, RuntimeBuilder};
+
+/// Timeout scopes (gevent's `Timeout`), also at [`time::with_timeout`].
+///
+/// ```
+/// assert_eq!(greenpatch::with_timeout(std::time::Duration::from_secs(1), || 1).unwrap(), 1);
+/// ```
+pub use time::{with_timeout, Elapsed};
+
+/// What every hub and green thread is doing, and the blocking pool
+/// (gevent's `format_run_info`); `GREENPATCH_DUMP_SIGNAL` prints it on a
+/// signal.
+///
+/// ```
+/// let d = greenpatch::dump();
+/// println!("{d}");
+/// ```
+pub use greenpatch_runtime::dump::{self, dump, Dump};
+
+/// Configuration by environment: the `GREENPATCH_*` variables.
+///
+/// | variable | accepts | default | controls |
+/// |---|---|---|---|
+/// | `GREENPATCH_MONITOR_THREAD` | 1/true/yes/on or 0/false/no/off | off | start the blocking monitor at the first hub |
+/// | `GREENPATCH_MAX_BLOCKING_TIME` | milliseconds > 0 | 100 | how long a green thread may hold its hub before the monitor reports it |
+/// | `GREENPATCH_THREADPOOL_SIZE` | 1 to 4096 | 64 | most OS threads of the blocking pool (files, DNS, `spawn_blocking`) |
+/// | `GREENPATCH_STACK_SIZE` | bytes, or with K/M suffix (≥ 16K) | 128K | default stack size of a green thread |
+/// | `GREENPATCH_HUBS` | 1 to 1024 | available CPUs | hubs of a `Runtime` built without `.hubs(n)` |
+/// | `GREENPATCH_DUMP_SIGNAL` | SIGUSR1, SIGUSR2, SIGQUIT, SIGWINCH, or a number | unset | signal that prints [`dump()`] on standard error |
+///
+/// Each is read at start-up (the first hub); an invalid value is printed
+/// on standard error, naming the variable and what it accepts, and the
+/// default is used. [`env::check`] returns them for an application that
+/// prefers to refuse to start:
+///
+/// ```
+/// if let Err(errors) = greenpatch::env::check() {
+///     for e in &errors {
+///         eprintln!("{e}");
+///     }
+///     // std::process::exit(2);
+/// }
+/// ```
+pub use greenpatch_runtime::env;
+
+/// Counters: live green threads, cached and mapped stacks.
+///
+/// ```
+/// let _ = greenpatch::stats::live_green_threads();
+/// ```
+pub use greenpatch_runtime::stats;
+
+/// Green-thread-locals (gevent's `gevent.local.local`), also at
+/// [`thread::Local`].
+///
+/// ```
+/// static COUNTER: greenpatch::Local<std::cell::Cell<u32>> = greenpatch::Local::new(|| std::cell::Cell::new(0));
+/// COUNTER.with(|c| c.set(c.get() + 1));
+/// ```
+pub use thread::Local;
+
+/// Names the driver plugins an application depends on, so that they are
+/// linked and their entry points run: `greenpatch::use_plugin!(greenpatch_kvdriver);`
+/// at the top of `main.rs`.
+///
+/// Rust links a dependency only if code names it. A driver crate listed
+/// in `Cargo.toml` whose items the application never uses is left out of
+/// the binary, and its `entry_point!` — which is how it goes green at
+/// `DidPatchBuiltinModules` — silently never runs. This macro names each
+/// crate (a compile error if it is not a dependency) and keeps a reference
+/// to it in the binary; [`Patched::plugins`] then lists the entry points
+/// that ran.
+///
+/// ```
+/// greenpatch::use_plugin!(greenpatch_runtime);
+///
+/// fn main() {
+///     let outcome = greenpatch::patch_all(greenpatch::PatchAll::default()).unwrap();
+///     println!("plugins that ran: {:?}", outcome.plugins());
+/// }
+/// ```
+#[macro_export]
+macro_rules! use_plugin {
+    ($($krate:ident),+ $(,)?) => {
+        $(
+            extern crate $krate as _;
+        )+
+    };
+}
 
 /// The plugin API (events, subscribers, `entry_point!`), so that
 /// applications and drivers need one dependency.

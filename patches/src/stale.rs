@@ -11,7 +11,8 @@
 //!
 //! 1. reports each (object kind, site) pair once per process — the site is
 //!    where the object was made, or first used for `const`-made locks;
-//! 2. logs the message with `log::warn!` (target `greenpatch`), and
+//! 2. logs the message with `log::warn!` (target `greenpatch`), or prints
+//!    it on standard error when no logger takes it (`warn.rs`), and
 //! 3. queues it with [`register_warning`](crate::monkey::register_warning),
 //!    so that the next patch call returns it in
 //!    [`Patched::warnings`](crate::monkey::Patched::warnings).
@@ -81,7 +82,7 @@ pub(crate) fn report(kind: &'static str, site: &'static Location<'static>, what:
          patch_all(); it keeps blocking the whole OS thread and every green thread of its hub. \
          Make it after patch_all() so that it is green"
     );
-    log::warn!(target: "greenpatch", "{message}");
+    crate::warn::emit("greenpatch", &message);
     crate::monkey::register_warning(message);
 }
 

@@ -22,10 +22,8 @@
 //! (sleep, lock, socket, queue, join) is bounded, as with gevent's
 //! `Timeout`.
 
-use std::time::Duration;
-
 pub use greenpatch_runtime::Elapsed;
-pub use std::time::Instant;
+pub use std::time::{Duration, Instant, SystemTime, SystemTimeError, TryFromFloatSecsError, UNIX_EPOCH};
 
 /// The signature of `time.with_timeout`: the closure is type-erased so that
 /// one function pointer serves every `T`.

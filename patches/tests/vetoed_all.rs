@@ -41,7 +41,7 @@ fn a_vetoed_patch_all_records_nothing() {
     assert_eq!(recorder.take(), ["WillPatchAll"]);
 
     assert!(patched_modules().is_empty());
-    for module in ["time", "thread", "socket", "queue", "t-vetoed"] {
+    for module in ["time", "thread", "fs", "socket", "queue", "t-vetoed"] {
         assert!(!is_module_patched(module), "{module}");
     }
     assert!(!is_object_patched("t-vetoed", "f"));

@@ -54,6 +54,40 @@ pub const ENV_VAR: &str = "GREENPATCH_THREADPOOL_SIZE";
 /// A worker with nothing to do for this long exits.
 pub const IDLE_TIMEOUT: Duration = Duration::from_secs(10);
 
+/// The most workers the pool starts: [`size`] (kept for `dump`'s
+/// [`PoolState::max_workers`]).
+///
+/// ```
+/// assert!(greenpatch_runtime::blocking::max_workers() >= 1);
+/// ```
+pub fn max_workers() -> usize {
+    size()
+}
+
+/// What the blocking pool is doing (part of [`dump`](crate::dump())).
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct PoolState {
+    /// OS threads of the pool.
+    pub workers: usize,
+    /// Of which waiting for a job.
+    pub idle: usize,
+    /// Jobs queued, not yet taken by a worker.
+    pub queued: usize,
+    /// The most workers the pool starts.
+    pub max_workers: usize,
+}
+
+/// A snapshot of the pool.
+///
+/// ```
+/// let s = greenpatch_runtime::blocking::state();
+/// assert!(s.idle <= s.workers && s.workers <= s.max_workers);
+/// ```
+pub fn state() -> PoolState {
+    let pool = POOL.lock().unwrap_or_else(|e| e.into_inner());
+    PoolState { workers: pool.workers, idle: pool.idle, queued: pool.jobs.len(), max_workers: max_workers() }
+}
+
 type Job = Box<dyn FnOnce() + Send>;
 
 struct Pool {

@@ -117,6 +117,7 @@ pub struct WouldBlockForever {
 
 impl WouldBlockForever {
     pub(crate) fn new(report: String) -> WouldBlockForever {
+        trace_event!(WARN, kind = "would-block-forever", report = %report);
         WouldBlockForever { report: report.into() }
     }
 

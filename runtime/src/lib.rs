@@ -23,14 +23,34 @@
 //! assert!(start.elapsed() < Duration::from_secs(2)); // 1,000 sleeps overlap
 //! ```
 //!
+//! # Features
+//!
+//! - `tracing`: green-thread lifecycle (`spawn`, `park` with its reason,
+//!   `wake`, `finish`, at `TRACE`), blocking-monitor and would-block-forever
+//!   reports (at `WARN`) become `tracing` events of target `greenpatch`.
+//!   Without the feature they are compiled out.
+//!
 //! See ARCHITECTURE.md for the model (hubs, no migration, lifecycle,
 //! wake-up path) and each module's docs for its invariants.
+
+/// A `tracing` event under target `greenpatch` with the `tracing` feature;
+/// nothing at all without it (the arguments are not even evaluated).
+macro_rules! trace_event {
+    ($level:ident, $($t:tt)*) => {
+        #[cfg(feature = "tracing")]
+        {
+            ::tracing::event!(target: "greenpatch", ::tracing::Level::$level, $($t)*);
+        }
+    };
+}
 
 pub mod blocking;
 pub mod cell;
 pub mod coop;
 mod coroutine;
 mod deadlock;
+pub mod dump;
+pub mod env;
 pub mod foreign;
 pub mod fs;
 pub mod group;
@@ -63,6 +83,7 @@ pub mod wait;
 
 pub use blocking::spawn_blocking;
 pub use deadlock::WouldBlockForever;
+pub use dump::{dump, Dump};
 pub use io::fd::{wait_readable, wait_writable};
 pub use join::{JoinError, JoinHandle};
 pub use later::{spawn_later, Later};
@@ -102,6 +123,17 @@ pub mod stats {
         crate::hub::Hub::current().live()
     }
 
+    /// The stack size a green thread of the calling thread's hub gets when
+    /// its builder sets none (`GREENPATCH_STACK_SIZE`, else
+    /// [`DEFAULT_STACK_SIZE`](crate::DEFAULT_STACK_SIZE)).
+    ///
+    /// ```
+    /// assert!(greenpatch_runtime::stats::default_stack_size() >= greenpatch_runtime::MIN_STACK_SIZE);
+    /// ```
+    pub fn default_stack_size() -> usize {
+        crate::hub::Hub::current().config.borrow().stack_size
+    }
+
     /// Stacks cached in the calling thread's hub pool.
     ///
     /// ```
@@ -125,4 +157,6 @@ pub mod diag {
     pub fn dump() -> String {
         crate::hub::Hub::current().dump()
     }
+
+    pub use crate::dump::{dump as dump_all, Dump, HubDump, ThreadDump};
 }

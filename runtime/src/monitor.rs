@@ -64,8 +64,9 @@ impl fmt::Display for BlockingReport {
             f,
             "green thread {} (spawned at {}) has held hub {} for {} ms without giving it back \
              (max_blocking_time {} ms): every other green thread there waits. It computes, or calls \
-             something that blocks the OS thread; run that with spawn_blocking, or call yield_now() \
-             in long loops",
+             something that blocks the OS thread; run that with greenpatch::spawn_blocking (or on an OS \
+             thread: greenpatch::thread::Builder::new().flavor(Flavor::Blocking)), or call \
+             greenpatch::thread::yield_now() in long loops",
             self.green_thread,
             self.spawn_site,
             self.hub,
@@ -163,29 +164,13 @@ pub fn take_reports() -> Vec<BlockingReport> {
     REPORTS.lock().unwrap_or_else(|e| e.into_inner()).drain(..).collect()
 }
 
-/// Reads `GREENPATCH_MONITOR_THREAD` / `GREENPATCH_MAX_BLOCKING_TIME` once.
-pub(crate) fn from_env_once() {
-    static DONE: AtomicBool = AtomicBool::new(false);
-    if DONE.swap(true, Ordering::Relaxed) {
+/// Applies `GREENPATCH_MONITOR_THREAD` / `GREENPATCH_MAX_BLOCKING_TIME`
+/// (once, at start-up: `env.rs`, which also reports invalid values).
+pub(crate) fn from_env() {
+    if crate::env::flag("GREENPATCH_MONITOR_THREAD") != Ok(Some(true)) {
         return;
     }
-    let on = std::env::var("GREENPATCH_MONITOR_THREAD").is_ok_and(|v| matches!(v.trim(), "1" | "true" | "yes" | "on"));
-    if !on {
-        return;
-    }
-    let max = match std::env::var("GREENPATCH_MAX_BLOCKING_TIME") {
-        Err(_) => Duration::from_millis(100),
-        Ok(v) => match v.trim().parse::<u64>() {
-            Ok(ms) if ms > 0 => Duration::from_millis(ms),
-            _ => {
-                eprintln!(
-                    "greenpatch: GREENPATCH_MAX_BLOCKING_TIME={v:?} is not a positive number of milliseconds; \
-                     using 100"
-                );
-                Duration::from_millis(100)
-            }
-        },
-    };
+    let max = crate::env::millis("GREENPATCH_MAX_BLOCKING_TIME").ok().flatten().unwrap_or(Duration::from_millis(100));
     if let Err(e) = enable(max) {
         eprintln!("greenpatch: cannot start the blocking monitor: {e}");
     }
@@ -242,6 +227,7 @@ fn run() {
 }
 
 fn report(r: BlockingReport) {
+    trace_event!(WARN, kind = "monitor", green_thread = %r.green_thread, hub = r.hub, spawn_site = %r.spawn_site, held_ms = r.held_for.as_millis() as u64, "{r}");
     eprintln!("greenpatch: {r}");
     let mut kept = REPORTS.lock().unwrap_or_else(|e| e.into_inner());
     if kept.len() == KEEP {

@@ -166,6 +166,11 @@ pub(crate) fn hub_by_index(index: u32) -> Option<HubRef> {
     hubs.iter().filter_map(Weak::upgrade).find(|h| h.index == index)
 }
 
+/// Every live hub.
+pub(crate) fn hubs() -> Vec<HubRef> {
+    HUBS.lock().unwrap_or_else(|e| e.into_inner()).iter().filter_map(Weak::upgrade).collect()
+}
+
 /// Calls `f` with the index and heartbeat of every live hub.
 pub(crate) fn each_hub(mut f: impl FnMut(u32, &Beat)) {
     let hubs: Vec<_> = HUBS.lock().unwrap_or_else(|e| e.into_inner()).iter().filter_map(Weak::upgrade).collect();

@@ -23,7 +23,6 @@ use crate::join::JoinHandle;
 use crate::placement::{self, Placement};
 use crate::remote::Msg;
 use crate::spawn::Builder;
-use crate::stack::DEFAULT_STACK_SIZE;
 
 /// Configures a [`Runtime`].
 ///
@@ -161,8 +160,8 @@ impl Runtime {
     /// ```
     pub fn builder() -> RuntimeBuilder {
         RuntimeBuilder {
-            hubs: thread::available_parallelism().map(|n| n.get()).unwrap_or(1),
-            stack_size: DEFAULT_STACK_SIZE,
+            hubs: crate::env::hubs().unwrap_or_else(|| thread::available_parallelism().map(|n| n.get()).unwrap_or(1)),
+            stack_size: crate::hub::default_stack_size(),
             coop_budget: None,
             blocking_threads: None,
         }

@@ -187,10 +187,15 @@ pub(crate) struct Task {
     pub(crate) name: Option<Arc<str>>,
     pub(crate) scopes: RefCell<Vec<Scope>>,
     pub(crate) spawn_site: &'static Location<'static>,
+    /// The green thread (or root) that spawned this one, if any (for `dump`).
+    pub(crate) parent: Option<Id>,
+    /// When the current wait began, to the hub's coarse clock (for `dump`).
+    pub(crate) since: Cell<Instant>,
 }
 
 impl Task {
     pub(crate) fn new(id: Id, name: Option<Arc<str>>, spawn_site: &'static Location<'static>) -> Task {
+        let hub = crate::hub::Hub::try_current();
         Task {
             id,
             gen: id.as_u64() as u32,
@@ -206,6 +211,9 @@ impl Task {
             name,
             scopes: RefCell::new(Vec::new()),
             spawn_site,
+            parent: hub.map(|h| h.current_id()),
+            // Set again at every park; the hub's coarse clock spares a clock read per spawn.
+            since: Cell::new(hub.map_or_else(Instant::now, |h| h.coarse_now())),
         }
     }
 

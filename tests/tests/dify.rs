@@ -42,7 +42,7 @@ fn the_driver_plugin_runs_after_the_builtins_and_its_calls_overlap() {
     });
     let outcome = patch_all(PatchAll::default()).unwrap();
     id.unsubscribe();
-    assert_eq!(outcome.modules(), ["time", "thread", "socket", "libc", "queue"]);
+    assert_eq!(outcome.modules(), ["time", "thread", "fs", "socket", "libc", "queue"]);
 
     // The plugin ran once, at DidPatchBuiltinModules, with every builtin
     // (sockets included) already patched, and rebuilt our client.
@@ -51,7 +51,7 @@ fn the_driver_plugin_runs_after_the_builtins_and_its_calls_overlap() {
     let run = &runs[0];
     assert_eq!(run.event, EventKind::DidPatchBuiltinModules);
     assert!(run.socket_patched);
-    for m in ["time", "thread", "socket", "queue"] {
+    for m in ["time", "thread", "fs", "socket", "queue"] {
         assert!(run.patched_modules.contains(&m), "{m} not patched when the plugin ran: {:?}", run.patched_modules);
     }
     assert_eq!(run.clients_rebuilt, 1);
@@ -59,7 +59,7 @@ fn the_driver_plugin_runs_after_the_builtins_and_its_calls_overlap() {
     let at = |kind: EventKind, module: Option<&str>| {
         log.iter().find(|(k, m, _)| *k == kind && m.as_deref() == module).map(|(_, _, t)| *t).unwrap()
     };
-    for m in ["time", "thread", "socket", "queue"] {
+    for m in ["time", "thread", "fs", "socket", "queue"] {
         assert!(at(EventKind::DidPatchModule, Some(m)) <= run.at, "the plugin ran before {m} was patched");
     }
     assert!(at(EventKind::DidPatchBuiltinModules, None) <= run.at);

@@ -173,7 +173,7 @@ fn facades_are_std_before_patch_all_and_green_after() {
         "warnings: {:?}",
         early.patched.warnings()
     );
-    for module in ["time", "thread", "socket", "queue"] {
+    for module in ["time", "thread", "fs", "socket", "queue"] {
         assert!(is_module_patched(module));
     }
     // New objects are green.

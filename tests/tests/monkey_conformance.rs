@@ -237,6 +237,8 @@ fn the_event_sequence_with_one_module_vetoed_by_a_subscriber() {
             "WillPatchModule(time)",
             "DidPatchModule(time)",
             "WillPatchModule(thread)",
+            "WillPatchModule(fs)",
+            "DidPatchModule(fs)",
             "WillPatchModule(socket)",
             "DidPatchModule(socket)",
             "WillPatchModule(libc)",
@@ -249,7 +251,7 @@ fn the_event_sequence_with_one_module_vetoed_by_a_subscriber() {
             "DidPatchAll",
         ]
     );
-    assert_eq!(init.first.modules(), ["time", "socket", "libc", "queue", "conformance-db"]);
+    assert_eq!(init.first.modules(), ["time", "fs", "socket", "libc", "queue", "conformance-db"]);
     assert_eq!(init.first.vetoed().len(), 1);
     assert_eq!(init.first.vetoed()[0].module, "thread");
     assert_eq!(init.first.vetoed()[0].veto.reason.reason(), "conformance: keep OS threads");
@@ -297,7 +299,7 @@ fn plugins_run_after_subscribers_and_after_the_builtin_modules() {
     let (_, seen, patched) = builtins[0];
     let pos = init.first_events.iter().position(|e| e == "DidPatchBuiltinModules").unwrap();
     assert_eq!(*seen, pos + 1, "the entry point runs after the subscriber got the same event");
-    for m in ["time", "socket", "queue"] {
+    for m in ["time", "fs", "socket", "queue"] {
         assert!(patched.contains(&m), "{m} patched before the plugin ran: {patched:?}");
     }
     assert!(!patched.contains(&"thread"));

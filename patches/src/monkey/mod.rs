@@ -71,6 +71,7 @@ macro_rules! builtin_modules {
         $then! {
             time => "sleeping, timeouts";
             thread => "threads, locks, events";
+            fs => "files, directories";
             socket => "TCP, UDP, DNS";
             libc => "the C library's blocking calls: recv, read, connect, poll, sleeps, getaddrinfo";
             queue => "channels, queues";

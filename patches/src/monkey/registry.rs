@@ -166,7 +166,7 @@ struct Warnings(Vec<Warning>);
 
 impl Warnings {
     fn push(&mut self, warning: Warning) {
-        log::warn!(target: "greenpatch::monkey", "{warning}");
+        crate::warn::emit("greenpatch::monkey", &warning.to_string());
         self.0.push(warning);
     }
 
@@ -247,6 +247,31 @@ type Target = (&'static str, Option<&'static Module>);
 /// assert!(patch_all(PatchAll::default()).unwrap().is_nothing_new());
 /// ```
 pub fn patch_all(request: PatchAll) -> Result<Patched, PatchError> {
+    reported(patch_all_inner(request))
+}
+
+/// A plugin failure is a warning the application must see even if it
+/// drops the `Err` (`warn.rs`).
+fn reported(r: Result<Patched, PatchError>) -> Result<Patched, PatchError> {
+    #[cfg(feature = "tracing")]
+    match &r {
+        Ok(outcome) => tracing::event!(
+            target: "greenpatch",
+            tracing::Level::INFO,
+            kind = "patch",
+            modules = ?outcome.modules(),
+            plugins = ?outcome.plugins(),
+            warnings = outcome.warnings().len(),
+        ),
+        Err(e) => tracing::event!(target: "greenpatch", tracing::Level::ERROR, kind = "patch", error = %e),
+    }
+    if let Err(e @ PatchError::Plugin(_)) = &r {
+        crate::warn::emit("greenpatch::monkey", &format!("greenpatch: patching failed and was rolled back: {e}"));
+    }
+    r
+}
+
+fn patch_all_inner(request: PatchAll) -> Result<Patched, PatchError> {
     let _in_call = InPatchCall::enter("patch_all")?;
     let mut session = session();
     check_registry()?;
@@ -371,6 +396,10 @@ fn patch_one(
 /// }
 /// ```
 pub fn patch_module(target: &str, source: &str, items: Option<&[&str]>) -> Result<Patched, PatchError> {
+    reported(patch_module_inner(target, source, items))
+}
+
+fn patch_module_inner(target: &str, source: &str, items: Option<&[&str]>) -> Result<Patched, PatchError> {
     let _in_call = InPatchCall::enter("patch_module")?;
     let _session = session();
     check_registry()?;

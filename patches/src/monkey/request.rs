@@ -29,7 +29,7 @@ use std::fmt;
 /// ```
 /// use greenpatch::monkey::PatchAll;
 ///
-/// let request = PatchAll::default()   // time, thread, socket, libc, queue
+/// let request = PatchAll::default()   // time, thread, fs, socket, libc, queue
 ///     .thread(false)                  // keep OS threads
 ///     .module("pgdriver")             // a third-party module, by name
 ///     .arg("pgdriver.pool", "8");     // seen by plugins in every event
@@ -210,7 +210,7 @@ impl PatchAll {
     /// ```
     /// use greenpatch::monkey::PatchAll;
     /// let options = PatchAll::default().queue(false).module("db").options();
-    /// assert_eq!(options.to_string(), "{time, thread, socket, libc, !queue, !subprocess, db}");
+    /// assert_eq!(options.to_string(), "{time, thread, fs, socket, libc, !queue, !subprocess, db}");
     /// ```
     pub fn options(&self) -> Options {
         let mut options = Options::new();
@@ -367,6 +367,46 @@ pub enum Patched {
 }
 
 impl Patched {
+    /// The plugins (`entry_point!` names) that this call's events were
+    /// delivered to, in delivery order: every linked entry point when the
+    /// call patched something, the will-patch ones when it was vetoed,
+    /// none when there was nothing new. A driver crate that is a
+    /// dependency but never named in code is not linked, so it is missing
+    /// here: name it with [`use_plugin!`](crate::use_plugin).
+    ///
+    /// # Example
+    ///
+    /// ```
+    /// use greenpatch::plugins::{entry_point, Event, PluginError};
+    ///
+    /// fn ok(_: &Event<'_>) -> Result<(), PluginError> {
+    ///     Ok(())
+    /// }
+    /// entry_point!(did_patch, name = "doc-listed", handler = ok);
+    ///
+    /// fn main() {
+    ///     let outcome = greenpatch::patch_all(greenpatch::PatchAll::default()).unwrap();
+    ///     assert!(outcome.plugins().contains(&"doc-listed"));
+    /// }
+    /// ```
+    pub fn plugins(&self) -> Vec<&'static str> {
+        use greenpatch_plugins::{entry_points, EventGroup};
+        let groups: &[EventGroup] = match self {
+            Patched::Patched { .. } => &[EventGroup::WillPatch, EventGroup::DidPatch],
+            Patched::Vetoed { .. } => &[EventGroup::WillPatch],
+            Patched::NothingNew { .. } => &[],
+        };
+        let mut names = Vec::new();
+        for &group in groups {
+            for e in entry_points(group).unwrap_or_default() {
+                if !names.contains(&e.name()) {
+                    names.push(e.name());
+                }
+            }
+        }
+        names
+    }
+
     /// The call's warnings, whatever the outcome.
     ///
     /// # Example

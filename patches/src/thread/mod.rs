@@ -17,6 +17,10 @@
 //! | `thread.park` / `thread.park_timeout` | std's | the runtime's |
 //! | `thread.Mutex`, `RwLock`, `Event`, `Semaphore`, `Local` (flavors) | std-based | runtime's |
 //!
+//! gevent's [`BoundedSemaphore`] is the runtime's in both states: from a
+//! green thread it parks only it; from an OS thread it blocks it (running
+//! that thread's hub while it waits).
+//!
 //! A [`Condvar`] has no item: it always works with the flavor of the
 //! [`MutexGuard`] it is given.
 //!
@@ -57,6 +61,7 @@ use std::time::Duration;
 use greenpatch_runtime as rt;
 
 pub use event::Event;
+pub use greenpatch_runtime::sync::{BoundedSemaphore, ReleaseError};
 use handle::{green_current, green_park, green_park_timeout, os_current};
 pub use handle::{Thread, ThreadId};
 pub use local::Local;

@@ -277,6 +277,33 @@ impl<T> JoinHandle<T> {
         &self.thread
     }
 
+    /// Kills a green thread (gevent's `Greenlet.kill`): it unwinds at its
+    /// next blocking point, running destructors (or never starts), and
+    /// [`join`](JoinHandle::join) returns a payload that downcasts to
+    /// [`greenpatch_runtime::JoinError`] (`is_killed()`). Returns `false`,
+    /// doing nothing, for an OS thread: those cannot be killed safely.
+    ///
+    /// # Example
+    ///
+    /// ```
+    /// use std::time::Duration;
+    /// use greenpatch::{thread, Flavor};
+    ///
+    /// let h = thread::Builder::new().flavor(Flavor::Green).spawn(|| thread::sleep(Duration::from_secs(60))).unwrap();
+    /// assert!(h.kill());
+    /// let payload = h.join().unwrap_err();
+    /// assert!(payload.downcast_ref::<greenpatch::JoinError>().unwrap().is_killed());
+    /// ```
+    pub fn kill(&self) -> bool {
+        match &self.imp {
+            Flavored::Green(h) => {
+                h.kill();
+                true
+            }
+            Flavored::Blocking(_) => false,
+        }
+    }
+
     /// Whether the thread has finished (a `join` would not block).
     ///
     /// # Example

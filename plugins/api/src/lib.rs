@@ -6,7 +6,7 @@
 //! order:
 //!
 //! ```text
-//! WillPatchAll → (WillPatchModule → DidPatchModule)* for time, thread, socket, libc, queue
+//! WillPatchAll → (WillPatchModule → DidPatchModule)* for time, thread, fs, socket, libc, queue
 //!              → DidPatchBuiltinModules
 //!              → (WillPatchModule → DidPatchModule)* for opted-in third-party modules
 //!              → DidPatchAll
@@ -26,6 +26,14 @@
 //!    plugin may name plugins it must run [`after`](entry_point!#example),
 //!    and an unknown name or a cycle is a clear error before any handler
 //!    runs.
+//!
+//! **An entry point runs only if its crate is linked.** Rust links a
+//! dependency only if code names it: a driver crate listed in an
+//! application's `Cargo.toml` whose items the application never uses is
+//! left out of the binary, and its entry point silently never runs
+//! ([`entry_points`] does not list it). Say so in a driver's docs, and
+//! have applications name it once with `greenpatch::use_plugin!(driver_crate);`;
+//! `Patched::plugins()` lists the entry points a patch call reached.
 //!
 //! This crate knows nothing about the registry; `greenpatch` calls
 //! [`deliver`]. It depends on no other greenpatch crate.

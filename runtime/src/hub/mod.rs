@@ -82,6 +82,11 @@ pub(crate) const DRAIN_GRACE: Duration = Duration::from_secs(2);
 
 static NEXT_HUB: AtomicU32 = AtomicU32::new(1);
 
+/// The default stack size: `GREENPATCH_STACK_SIZE`, else [`DEFAULT_STACK_SIZE`].
+pub(crate) fn default_stack_size() -> usize {
+    crate::env::stack_size().unwrap_or(DEFAULT_STACK_SIZE)
+}
+
 /// Why a wait ended.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub(crate) enum Wake {
@@ -160,6 +165,9 @@ pub(crate) struct Hub {
     /// The cooperative budget each green thread gets when it is resumed
     /// (`coop.rs`; `u32::MAX`: off).
     coop_budget: Cell<u32>,
+    /// A coarse clock, read at polls: when waits began (for `dump`), at no
+    /// cost on the park path.
+    clock: Cell<Instant>,
 }
 
 thread_local! {
@@ -250,7 +258,7 @@ impl Hub {
         let shared = Arc::new(HubShared::new(index, waker, registry));
         registry::register(Arc::downgrade(&shared));
         deadlock::ours(1);
-        crate::monitor::from_env_once();
+        crate::env::start_up_once();
         let root = Box::new(Task::new(Id::new(index, 0), None, Location::caller()));
         root.state.set(State::Running);
         root.started.set(true);
@@ -273,13 +281,14 @@ impl Hub {
             io: IoTable::new(),
             fds: FdWaits::new(),
             foreign: ForeignKeys::new(),
-            stacks: RefCell::new(StackPool::new(DEFAULT_STACK_SIZE, MAX_CACHED)),
+            stacks: RefCell::new(StackPool::new(default_stack_size(), MAX_CACHED)),
             tick: Cell::new(0),
             live: Cell::new(0),
             inbox: RefCell::new(Vec::new()),
-            config: RefCell::new(HubConfig { stack_size: DEFAULT_STACK_SIZE }),
+            config: RefCell::new(HubConfig { stack_size: default_stack_size() }),
             next_scope: Cell::new(1),
             coop_budget: Cell::new(crate::coop::process_budget()),
+            clock: Cell::new(Instant::now()),
         })
     }
 
@@ -315,6 +324,7 @@ impl Hub {
         let size = stack_size.unwrap_or_else(|| self.config.borrow().stack_size);
         let mut stack = self.stacks.borrow_mut().get(size)?;
         let task = owner.task();
+        trace_event!(TRACE, kind = "spawn", id = %task.id, name = ?task.name, site = %task.spawn_site, parent = ?task.parent.map(|p| p.to_string()));
         stack.set_owner(task.id.as_u64(), task.name.as_deref());
         let coro = Coro::new(stack, move |s: &Suspender| {
             let hub = Hub::current();
@@ -364,6 +374,12 @@ impl Hub {
         (self.current.get(), self.cur().gen)
     }
 
+    /// The hub's coarse clock (the time of its last poll).
+    #[inline]
+    pub(crate) fn coarse_now(&self) -> Instant {
+        self.clock.get()
+    }
+
     /// Green threads alive on this hub.
     pub(crate) fn live(&self) -> usize {
         self.live.get()
@@ -392,6 +408,8 @@ impl Hub {
         }
         t.state.set(State::Parked);
         t.wait.set(wait);
+        t.since.set(self.clock.get());
+        trace_event!(TRACE, kind = "park", id = %t.id, on = %wait);
         // SAFETY: `t` is the running green thread (me != ROOT), whose
         // suspender was stored when its coroutine started.
         unsafe { coroutine::suspend(t.suspender.get()) };
@@ -433,6 +451,8 @@ impl Hub {
         }
         t.state.set(State::Parked);
         t.wait.set(wait);
+        t.since.set(self.clock.get());
+        trace_event!(TRACE, kind = "park", id = %t.id, on = %wait);
         t.timed_out.set(false);
         if me == ROOT {
             if let Err(e) = self.run_until_root_ready() {
@@ -522,6 +542,7 @@ impl Hub {
         let t = unsafe { p.as_ref() };
         match t.state.get() {
             State::Parked => {
+                trace_event!(TRACE, kind = "wake", id = %t.id, by = "unpark");
                 t.state.set(State::Runnable);
                 self.disarm(t);
                 self.make_runnable(idx);
@@ -548,6 +569,7 @@ impl Hub {
         }
         t.kill.set(Kill::Requested);
         if t.state.get() == State::Parked {
+            trace_event!(TRACE, kind = "wake", id = %t.id, by = "kill");
             t.state.set(State::Runnable);
             self.disarm(t);
             self.make_runnable(idx);
@@ -617,6 +639,7 @@ impl Hub {
 
     #[cold]
     fn finish(&self, idx: u32, t: &Task) {
+        trace_event!(TRACE, kind = "finish", id = %t.id);
         // SAFETY: the coroutine has returned; nothing references it.
         let coro = unsafe { (*t.coro.get()).take() };
         self.disarm(t);
@@ -691,6 +714,7 @@ impl Hub {
     /// back on the run queue, behind what the poll woke.
     #[inline]
     fn poll_and_undefer(&self) {
+        self.clock.set(Instant::now());
         self.poll_nonblocking();
         self.undefer();
     }
@@ -755,6 +779,7 @@ impl Hub {
             self.reactor.poll(timeout, |tok, r| self.dispatch_io(tok, r));
             self.shared.end_sleep();
         }
+        self.clock.set(Instant::now());
         if stuck_candidate {
             self.shared.stuck.unmark();
         }
@@ -822,6 +847,7 @@ impl Hub {
             }
             t.timer.set(0);
             t.timed_out.set(true);
+            trace_event!(TRACE, kind = "wake", id = %t.id, by = "timer");
             t.state.set(State::Runnable);
             self.timers.borrow_mut().fired();
             self.make_runnable(entry.idx);
@@ -1004,20 +1030,33 @@ impl Hub {
 
     /// One line per task: id, name, state, spawn site, what it waits on.
     pub(crate) fn dump(&self) -> String {
-        let mut out = String::new();
+        self.snapshot().to_string()
+    }
+
+    /// What every green thread of this hub (and its root) is doing.
+    pub(crate) fn snapshot(&self) -> crate::dump::HubDump {
+        let now = Instant::now();
+        let mut threads = Vec::new();
         self.each_task(|k, t| {
-            let role = if k == ROOT as usize { "root" } else { "green" };
-            let _ = writeln!(
-                out,
-                "{role} {} '{}' {} waits on {} (spawned at {})",
-                t.id,
-                t.name.as_deref().unwrap_or("<unnamed>"),
-                t.state.get().name(),
-                t.wait.get(),
-                t.spawn_site
-            );
+            let state = t.state.get();
+            threads.push(crate::dump::ThreadDump {
+                id: t.id,
+                root: k == ROOT as usize,
+                name: t.name.as_deref().map(str::to_owned),
+                spawn_site: t.spawn_site,
+                state: state.name(),
+                waits_on: (state == State::Parked).then(|| t.wait.get()),
+                waiting_for: (state == State::Parked).then(|| now.saturating_duration_since(t.since.get())),
+                parent: t.parent,
+            });
         });
-        out
+        crate::dump::HubDump {
+            hub: self.shared.index,
+            thread: std::thread::current().name().map(str::to_owned),
+            answered: true,
+            running: None,
+            threads,
+        }
     }
 
     /// Stacks cached in this hub's pool.
