@@ -30,6 +30,7 @@ pub mod blocking;
 mod coroutine;
 mod deadlock;
 pub mod fs;
+mod future;
 mod hub;
 mod io;
 mod join;
@@ -53,6 +54,7 @@ mod timer;
 
 pub use blocking::spawn_blocking;
 pub use deadlock::WouldBlockForever;
+pub use future::block_on;
 pub use io::fd::{wait_readable, wait_writable};
 pub use join::{JoinError, JoinHandle};
 pub use park::{current, park, park_timeout, park_until, sleep, sleep_until, yield_now, Current, Unparker};
