@@ -186,3 +186,11 @@ pub use greenpatch_runtime::monitor;
 /// assert_eq!(greenpatch::block_on(async { 1 + 1 }).unwrap(), 2);
 /// ```
 pub use greenpatch_runtime::block_on;
+
+/// The error of a blocking call from plain code that nothing could ever
+/// end (gevent's `LoopExit`): it names the blocked green threads.
+///
+/// ```
+/// fn report(e: greenpatch::WouldBlockForever) -> String { e.to_string() }
+/// ```
+pub use greenpatch_runtime::WouldBlockForever;
