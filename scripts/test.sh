@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
 # The test command: installs the real peer programs the tests talk to (from
-# Debian's packages) when they are missing, then runs every test of the
-# workspace (unit, integration, doc tests).
+# Debian's packages, and Python's grpcio from PyPI) when they are missing,
+# then runs every test of the workspace (unit, integration, doc tests).
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
@@ -13,6 +13,19 @@ if [ ${#packages[@]} -gt 0 ]; then
     [ "$(id -u)" = 0 ] || sudo_cmd=(sudo)
     "${sudo_cmd[@]}" apt-get update -qq
     DEBIAN_FRONTEND=noninteractive "${sudo_cmd[@]}" apt-get install -y -qq --no-install-recommends "${packages[@]}" >/dev/null
+fi
+
+# The gRPC plugin's tests talk to a servicer on Python's grpcio (from PyPI).
+if ! python3 -c 'import grpc' >/dev/null 2>&1; then
+    echo "installing test peer: grpcio (PyPI)"
+    python3 -m pip --version >/dev/null 2>&1 || {
+        # python3 itself too, on a machine that has none
+        sudo_cmd=()
+        [ "$(id -u)" = 0 ] || sudo_cmd=(sudo)
+        "${sudo_cmd[@]}" apt-get update -qq
+        DEBIAN_FRONTEND=noninteractive "${sudo_cmd[@]}" apt-get install -y -qq --no-install-recommends python3 python3-pip >/dev/null
+    }
+    python3 -m pip install -q grpcio 2>/dev/null || python3 -m pip install -q --break-system-packages grpcio
 fi
 
 # 1,000 concurrent loopback connections need ~2,000 descriptors.
