@@ -1,0 +1,341 @@
+//! The `libc` patch module against real, unmodified code and real servers.
+//!
+//! After `patch_all()` (which patches `libc` by default), crates and C
+//! libraries that know nothing of greenpatch block only the calling green
+//! thread. Each test runs N calls as N green threads on its own OS thread
+//! (`tests::green::overlap`, which checks they shared it) against a peer
+//! that takes a fixed time per call, and asserts two things:
+//!
+//! - **overlap**: the wall time is about one call's, far below the N calls'
+//!   sum that the same code takes unpatched (`tests/libc_unpatched.rs`
+//!   shows that side); margins are generous (the sum is at least twice the
+//!   bound) because this runs beside other builds on a small machine;
+//! - **answers**: every call returned what its server sent it.
+//!
+//! Servers: Debian's `redis-server` and PostgreSQL (started on free
+//! loopback ports by `tests::servers`, stopped when the test ends; missing
+//! programs fail under `CI=true` and skip with a message elsewhere), and
+//! std servers on plain OS threads for HTTP and the C library.
+//!
+//! Patching is process-wide and one-way: every test here runs patched.
+//! A watchdog aborts the binary if a test hangs (a hook that blocked a hub
+//! whose own green threads must answer would otherwise hang forever).
+
+use std::io::{Read, Write};
+use std::net::{SocketAddr, TcpListener, TcpStream};
+use std::sync::mpsc;
+use std::time::{Duration, Instant};
+
+use greenpatch::monkey::{is_module_patched, patch_all, PatchAll};
+use tests::green::overlap;
+use tests::servers::{Postgres, Redis, SlowEcho, SlowHttp};
+use tests::{cnet, servers};
+
+/// Patches every default module once (the tests of this binary share it).
+fn patched() {
+    static ONCE: std::sync::Once = std::sync::Once::new();
+    ONCE.call_once(|| {
+        let _ = patch_all(PatchAll::default()).expect("patch_all");
+    });
+    assert!(is_module_patched("libc"), "patch_all() with the default options must patch the `libc` module");
+}
+
+/// Aborts the test binary if the guarded test is still running after
+/// `limit` (a hang means a call blocked a hub that had to answer it).
+struct Watchdog(Option<mpsc::Sender<()>>);
+
+fn watchdog(what: &'static str, limit: Duration) -> Watchdog {
+    let (tx, rx) = mpsc::channel::<()>();
+    std::thread::spawn(move || {
+        if let Err(mpsc::RecvTimeoutError::Timeout) = rx.recv_timeout(limit) {
+            eprintln!("{what}: still running after {limit:?}: a blocking call held its hub; aborting");
+            std::process::abort();
+        }
+    });
+    Watchdog(Some(tx))
+}
+
+impl Drop for Watchdog {
+    fn drop(&mut self) {
+        drop(self.0.take());
+    }
+}
+
+fn v4(a: SocketAddr) -> std::net::SocketAddrV4 {
+    match a {
+        SocketAddr::V4(a) => a,
+        SocketAddr::V6(_) => panic!("the test servers listen on IPv4 loopback"),
+    }
+}
+
+/// Prints the measured figure (shown with `--nocapture`) and asserts the bound.
+fn assert_overlapped(what: &str, n: usize, each: Duration, wall: Duration, bound: Duration) {
+    let serial = each * n as u32;
+    eprintln!("{what}: {n} x {each:?} on one OS thread took {wall:?} (serial would be >= {serial:?})");
+    assert!(
+        wall < bound,
+        "{what}: {n} green threads x {each:?} took {wall:?}, not under {bound:?}: the calls did not overlap \
+         (serial would be {serial:?})"
+    );
+}
+
+#[test]
+fn redis_crate_blpop_from_8_green_threads_overlaps_and_set_get_answer_right() {
+    patched();
+    let _w = watchdog("redis", Duration::from_secs(60));
+    let Some(server) = Redis::start() else { return };
+    let client = redis::Client::open(server.url()).expect("redis url");
+    const N: usize = 8;
+    const BLPOP: Duration = Duration::from_millis(500);
+    let c = client.clone();
+    let (wall, got) = overlap(N, move |i| {
+        let mut con = c.get_connection().expect("connect to redis-server");
+        let key = format!("greenpatch:key:{i}");
+        let () = redis::cmd("SET").arg(&key).arg(format!("value-{i}")).query(&mut con).expect("SET");
+        let value: String = redis::cmd("GET").arg(&key).query(&mut con).expect("GET");
+        // Nobody pushes to this list: the server answers nil after 0.5 s.
+        let t = Instant::now();
+        let popped: Option<(String, String)> =
+            redis::cmd("BLPOP").arg(format!("greenpatch:empty:{i}")).arg(0.5).query(&mut con).expect("BLPOP");
+        (value, popped, t.elapsed())
+    });
+    for (i, (value, popped, took)) in got.iter().enumerate() {
+        assert_eq!(value, &format!("value-{i}"));
+        assert_eq!(popped, &None);
+        assert!(*took >= Duration::from_millis(450), "BLPOP returned after {took:?}, before its timeout");
+    }
+    assert_overlapped("redis BLPOP 0.5 s", N, BLPOP, wall, Duration::from_millis(2000));
+
+    // A BLPOP that is answered: a green thread waits on a list that
+    // another green thread of the same OS thread pushes to later.
+    let c = client.clone();
+    let (wall, got) = overlap(2, move |i| {
+        let mut con = c.get_connection().expect("connect to redis-server");
+        if i == 0 {
+            let popped: Option<(String, String)> =
+                redis::cmd("BLPOP").arg("greenpatch:jobs").arg(10).query(&mut con).expect("BLPOP");
+            popped.map(|(_, v)| v)
+        } else {
+            std::thread::sleep(Duration::from_millis(200));
+            let _: i64 = redis::cmd("RPUSH").arg("greenpatch:jobs").arg("job-1").query(&mut con).expect("RPUSH");
+            None
+        }
+    });
+    assert_eq!(got[0].as_deref(), Some("job-1"), "the waiting green thread gets what the other pushed");
+    assert!(wall < Duration::from_secs(5), "the push must wake the BLPOP well before its 10 s timeout: {wall:?}");
+}
+
+#[test]
+fn ureq_from_10_green_threads_overlaps_and_bodies_are_right() {
+    patched();
+    let _w = watchdog("ureq", Duration::from_secs(60));
+    const N: usize = 10;
+    const DELAY: Duration = Duration::from_millis(300);
+    let server = SlowHttp::start(DELAY);
+    let url = server.url();
+    let (wall, got) = overlap(N, move |i| {
+        let mut resp = ureq::get(format!("{url}/item/{i}")).call().expect("GET");
+        assert_eq!(resp.status(), 200);
+        resp.body_mut().read_to_string().expect("body")
+    });
+    for (i, body) in got.iter().enumerate() {
+        assert_eq!(body, &format!("hello /item/{i}"));
+    }
+    assert_eq!(server.requests(), N);
+    assert_overlapped("ureq GET (server waits 300 ms)", N, DELAY, wall, Duration::from_millis(1500));
+}
+
+#[test]
+fn libcurl_easy_perform_from_10_green_threads_overlaps_and_bodies_are_right() {
+    patched();
+    let _w = watchdog("libcurl", Duration::from_secs(60));
+    curl::init();
+    const N: usize = 10;
+    const DELAY: Duration = Duration::from_millis(300);
+    let server = SlowHttp::start(DELAY);
+    let url = server.url();
+    let (wall, got) = overlap(N, move |i| {
+        let mut body = Vec::new();
+        let mut easy = curl::easy::Easy::new();
+        easy.url(&format!("{url}/curl/{i}")).expect("url");
+        easy.timeout(Duration::from_secs(20)).expect("timeout");
+        {
+            let mut t = easy.transfer();
+            t.write_function(|d| {
+                body.extend_from_slice(d);
+                Ok(d.len())
+            })
+            .expect("write function");
+            t.perform().expect("curl_easy_perform");
+        }
+        (easy.response_code().expect("response code"), String::from_utf8(body).expect("utf-8 body"))
+    });
+    for (i, (code, body)) in got.iter().enumerate() {
+        assert_eq!(*code, 200);
+        assert_eq!(body, &format!("hello /curl/{i}"));
+    }
+    assert_overlapped("libcurl perform (server waits 300 ms)", N, DELAY, wall, Duration::from_millis(1500));
+}
+
+/// One libpq session: connect, `SELECT pg_sleep(0.2), <i> * 7`, return the
+/// second column as text.
+fn libpq_sleep_query(conninfo: &str, i: usize) -> Result<String, String> {
+    use std::ffi::{CStr, CString};
+    let info = CString::new(conninfo).map_err(|e| e.to_string())?;
+    let sql = CString::new(format!("SELECT pg_sleep(0.2), {i} * 7")).map_err(|e| e.to_string())?;
+    // SAFETY: `info` is NUL-terminated; PQconnectdb returns a connection
+    // object (possibly failed) or null on out-of-memory, owned by us until
+    // PQfinish below.
+    let conn = unsafe { pq_sys::PQconnectdb(info.as_ptr()) };
+    if conn.is_null() {
+        return Err("PQconnectdb returned null".into());
+    }
+    let out = (|| {
+        // SAFETY: `conn` is a live connection object from PQconnectdb.
+        if unsafe { pq_sys::PQstatus(conn) } != pq_sys::ConnStatusType::CONNECTION_OK {
+            // SAFETY: PQerrorMessage returns a NUL-terminated string owned by `conn`.
+            let msg = unsafe { CStr::from_ptr(pq_sys::PQerrorMessage(conn)) };
+            return Err(format!("connect: {}", msg.to_string_lossy()));
+        }
+        // SAFETY: `conn` is connected; `sql` is NUL-terminated.
+        let res = unsafe { pq_sys::PQexec(conn, sql.as_ptr()) };
+        if res.is_null() {
+            return Err("PQexec returned null".into());
+        }
+        // SAFETY: `res` is a live result from PQexec, cleared once below.
+        let r = unsafe {
+            if pq_sys::PQresultStatus(res) != pq_sys::ExecStatusType::PGRES_TUPLES_OK {
+                Err(format!("query: {}", CStr::from_ptr(pq_sys::PQresultErrorMessage(res)).to_string_lossy()))
+            } else if pq_sys::PQntuples(res) != 1 || pq_sys::PQnfields(res) != 2 {
+                Err("query: expected one row of two columns".into())
+            } else {
+                Ok(CStr::from_ptr(pq_sys::PQgetvalue(res, 0, 1)).to_string_lossy().into_owned())
+            }
+        };
+        // SAFETY: `res` came from PQexec and is not used after this.
+        unsafe { pq_sys::PQclear(res) };
+        r
+    })();
+    // SAFETY: `conn` came from PQconnectdb and is not used after this.
+    unsafe { pq_sys::PQfinish(conn) };
+    out
+}
+
+#[test]
+fn libpq_pg_sleep_from_20_green_threads_overlaps_and_values_are_right() {
+    patched();
+    let _w = watchdog("libpq", Duration::from_secs(120));
+    let Some(pg) = Postgres::start() else { return };
+    // One session first: the server answers at all (and a failure here is
+    // about the server, not about overlap).
+    assert_eq!(libpq_sleep_query(&pg.conninfo(), 6).expect("a first libpq session"), "42");
+    const N: usize = 20;
+    const SLEEP: Duration = Duration::from_millis(200);
+    let conninfo = pg.conninfo();
+    let (wall, got) = overlap(N, move |i| libpq_sleep_query(&conninfo, i));
+    for (i, r) in got.into_iter().enumerate() {
+        assert_eq!(r.expect("libpq session"), (i * 7).to_string());
+    }
+    assert_overlapped("libpq SELECT pg_sleep(0.2) (connect + query)", N, SLEEP, wall, Duration::from_millis(2000));
+}
+
+#[test]
+fn a_c_library_built_here_goes_green_through_connect_send_poll_select_recv() {
+    patched();
+    let _w = watchdog("C library", Duration::from_secs(60));
+    const N: usize = 10;
+    const DELAY: Duration = Duration::from_millis(200);
+    let server = SlowEcho::start(DELAY);
+    let addr = v4(server.addr());
+    let (wall, got) = overlap(N, move |i| {
+        let wait = if i % 2 == 0 { cnet::Wait::Poll } else { cnet::Wait::Select };
+        cnet::request(addr, &format!("msg-{i}"), Duration::from_secs(10), wait)
+    });
+    for (i, r) in got.into_iter().enumerate() {
+        assert_eq!(r.expect("C request"), format!("echo:msg-{i}"));
+    }
+    assert_overlapped(
+        "C connect/send/poll|select/recv (server waits 200 ms)",
+        N,
+        DELAY,
+        wall,
+        Duration::from_millis(1000),
+    );
+
+    // The C library's nanosleep.
+    let (wall, got) = overlap(N, |_| cnet::sleep_ms(200));
+    assert!(got.iter().all(|r| r.is_ok()), "{got:?}");
+    assert_overlapped("C nanosleep(200 ms)", N, DELAY, wall, Duration::from_millis(1000));
+}
+
+#[test]
+fn std_thread_sleep_from_50_green_threads_overlaps() {
+    patched();
+    let _w = watchdog("std::thread::sleep", Duration::from_secs(60));
+    const N: usize = 50;
+    const SLEEP: Duration = Duration::from_millis(200);
+    let (wall, got) = overlap(N, |i| {
+        let t = Instant::now();
+        std::thread::sleep(SLEEP);
+        (i, t.elapsed())
+    });
+    for (_, took) in &got {
+        assert!(*took >= SLEEP, "std::thread::sleep returned early: {took:?}");
+    }
+    assert_overlapped("std::thread::sleep(200 ms)", N, SLEEP, wall, Duration::from_millis(2000));
+}
+
+#[test]
+fn std_net_echo_server_and_clients_all_in_green_threads_of_one_os_thread() {
+    patched();
+    let _w = watchdog("std::net echo", Duration::from_secs(60));
+    const N: usize = 20;
+    const DELAY: Duration = Duration::from_millis(200);
+    // The server is std::net too, and on this OS thread: unhooked, its
+    // accept would block the only thread the clients run on, forever.
+    let listener = TcpListener::bind("127.0.0.1:0").expect("bind");
+    let addr = listener.local_addr().expect("addr");
+    let server = greenpatch_runtime::spawn(move || {
+        let mut conns = Vec::new();
+        for _ in 0..N {
+            let (mut s, _) = listener.accept().expect("accept");
+            conns.push(greenpatch_runtime::spawn(move || {
+                let mut buf = [0u8; 256];
+                let n = s.read(&mut buf).expect("server read");
+                std::thread::sleep(DELAY);
+                let mut reply = b"echo:".to_vec();
+                reply.extend_from_slice(&buf[..n]);
+                s.write_all(&reply).expect("server write");
+            }));
+        }
+        for c in conns {
+            c.join().expect("connection handler");
+        }
+    });
+    let (wall, got) = overlap(N, move |i| {
+        let mut s = TcpStream::connect(addr).expect("connect");
+        s.write_all(format!("hello-{i}").as_bytes()).expect("client write");
+        let mut reply = String::new();
+        s.read_to_string(&mut reply).expect("client read");
+        reply
+    });
+    server.join().expect("server");
+    for (i, reply) in got.iter().enumerate() {
+        assert_eq!(reply, &format!("echo:hello-{i}"));
+    }
+    assert_overlapped("std::net echo (server waits 200 ms per message)", N, DELAY, wall, Duration::from_millis(2000));
+}
+
+#[test]
+fn free_ports_and_servers_are_released_when_dropped() {
+    // The harness itself: a dropped server's port is free again.
+    let http = SlowHttp::start(Duration::ZERO);
+    let addr = http.addr();
+    drop(http);
+    let deadline = Instant::now() + Duration::from_secs(5);
+    while TcpStream::connect(addr).is_ok() {
+        assert!(Instant::now() < deadline, "the HTTP test server still accepts after being dropped");
+        std::thread::sleep(Duration::from_millis(20));
+    }
+    assert!(servers::free_port() > 0);
+}
