@@ -1,19 +1,12 @@
 #!/usr/bin/env bash
-# The test command: installs the real peer programs the tests talk to (from
-# Debian's packages) when they are missing, then runs every test of the
-# workspace (unit, integration, doc tests).
+# The test command: installs the real peer programs and libraries the tests
+# talk to and link (from Debian's packages: redis-server, PostgreSQL, libpq,
+# libcurl, strace; see scripts/peers.sh) when they are missing, then runs
+# every test of the workspace (unit, integration, doc tests).
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
-packages=()
-command -v curl >/dev/null 2>&1 || packages+=(curl)
-if [ ${#packages[@]} -gt 0 ]; then
-    echo "installing test peers: ${packages[*]}"
-    sudo_cmd=()
-    [ "$(id -u)" = 0 ] || sudo_cmd=(sudo)
-    "${sudo_cmd[@]}" apt-get update -qq
-    DEBIAN_FRONTEND=noninteractive "${sudo_cmd[@]}" apt-get install -y -qq --no-install-recommends "${packages[@]}" >/dev/null
-fi
+bash scripts/peers.sh
 
 # 1,000 concurrent loopback connections need ~2,000 descriptors.
 ulimit -n 20000 2>/dev/null || ulimit -n "$(ulimit -Hn)" 2>/dev/null || true
