@@ -123,16 +123,16 @@ pub fn recv_child_main(args: &[String]) -> Result<(), String> {
 
 /// Two sides fed by one measurement per round: whichever of them runs
 /// first in a round runs `measure` and leaves the other's figures behind.
-fn paired(mut measure: impl FnMut() -> (Vec<f64>, Vec<f64>) + 'static) -> (Side, Side) {
+fn paired(measure: impl FnMut() -> (Vec<f64>, Vec<f64>) + 'static) -> (Side, Side) {
     type Slot = Rc<RefCell<(Option<Vec<f64>>, Option<Vec<f64>>)>>;
     let slot: Slot = Rc::new(RefCell::new((None, None)));
-    let measure = Rc::new(RefCell::new(move || measure()));
+    let measure = Rc::new(RefCell::new(measure));
     let (s1, m1) = (slot.clone(), measure.clone());
     let first: Side = Box::new(move || {
         if let Some(mine) = s1.borrow_mut().0.take() {
             return mine;
         }
-        let (mine, theirs) = (m1.borrow_mut())();
+        let (mine, theirs) = (*m1.borrow_mut())();
         s1.borrow_mut().1 = Some(theirs);
         mine
     });
@@ -140,7 +140,7 @@ fn paired(mut measure: impl FnMut() -> (Vec<f64>, Vec<f64>) + 'static) -> (Side,
         if let Some(mine) = slot.borrow_mut().1.take() {
             return mine;
         }
-        let (theirs, mine) = (measure.borrow_mut())();
+        let (theirs, mine) = (*measure.borrow_mut())();
         slot.borrow_mut().0 = Some(theirs);
         mine
     });
