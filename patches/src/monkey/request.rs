@@ -240,7 +240,7 @@ impl PatchAll {
     /// ```
     /// use greenpatch::monkey::PatchAll;
     /// let options = PatchAll::default().queue(false).module("db").options();
-    /// assert_eq!(options.to_string(), "{time, thread, socket, !queue, db}");
+    /// assert_eq!(options.to_string(), "{time, thread, socket, libc, !queue, db}");
     /// ```
     pub fn options(&self) -> Options {
         let mut options = Options::new();
