@@ -30,7 +30,7 @@
 //! use greenpatch::{thread, time};
 //!
 //! let outcome = patch_all(PatchAll::default()).expect("no plugin failed");
-//! assert_eq!(outcome.modules(), ["time", "thread", "socket", "queue"]);
+//! assert_eq!(outcome.modules(), ["time", "thread", "socket", "libc", "queue"]);
 //!
 //! // An echo server and 200 clients, each sleeping 50 ms: green threads,
 //! // so the sleeps overlap and the whole run takes about 50 ms.

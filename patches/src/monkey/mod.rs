@@ -7,14 +7,15 @@
 //! calls through a [`Slot`]: a `static` holding the original (std)
 //! implementation, the green one, and the current one, switched with one
 //! atomic store. Slots are grouped in [`Module`]s declared with
-//! [`patchable_module!`](crate::patchable_module); the four
-//! [`BUILTIN_MODULES`] come with greenpatch, and any crate can declare more.
+//! [`patchable_module!`](crate::patchable_module); the five
+//! [`BUILTIN_MODULES`] come with greenpatch (`libc` is the C-level layer:
+//! the C library's blocking calls, see `greenpatch_libc`), and any crate can declare more.
 //!
 //! [`patch_all`] switches the requested modules' slots to green and
 //! announces each step to plugins (see `greenpatch_plugins`):
 //!
 //! ```text
-//! WillPatchAll → (WillPatchModule → switch → DidPatchModule) for time, thread, socket, queue
+//! WillPatchAll → (WillPatchModule → switch → DidPatchModule) for time, thread, socket, libc, queue
 //!              → DidPatchBuiltinModules
 //!              → (WillPatchModule → switch → DidPatchModule) for opted-in third-party modules
 //!              → DidPatchAll
@@ -61,6 +62,7 @@
 //! ```
 
 mod checks;
+mod clib;
 mod error;
 mod module;
 mod registry;

@@ -5,7 +5,7 @@
 //!
 //! A module is `(name, builtin?, items)`, registered at link time with
 //! [`patchable_module!`](crate::patchable_module) (through `inventory`).
-//! The four builtin modules, `time`, `thread`, `socket` and `queue`, are
+//! The five builtin modules, `time`, `thread`, `socket`, `libc` and `queue`, are
 //! declared by greenpatch's facades; any other crate may declare its own
 //! third-party modules (e.g. a database driver's `connect` and `wait`),
 //! which applications then opt in to by name in `PatchAll`.
@@ -30,9 +30,9 @@ use std::sync::OnceLock;
 /// # Example
 ///
 /// ```
-/// assert_eq!(greenpatch::monkey::BUILTIN_MODULES, ["time", "thread", "socket", "queue"]);
+/// assert_eq!(greenpatch::monkey::BUILTIN_MODULES, ["time", "thread", "socket", "libc", "queue"]);
 /// ```
-pub const BUILTIN_MODULES: [&str; 4] = ["time", "thread", "socket", "queue"];
+pub const BUILTIN_MODULES: [&str; 5] = ["time", "thread", "socket", "libc", "queue"];
 
 /// A patchable module: a name and the slots it switches. Made by
 /// [`patchable_module!`](crate::patchable_module); found with
@@ -215,7 +215,7 @@ impl fmt::Debug for Module {
 ///   Third-party crates should prefix it with their crate name.
 /// - `SLOT`s: paths to `static` [`Slot`](crate::monkey::Slot)s (any mix of
 ///   function types); item names come from the slots.
-/// - `builtin`: only for the four [`BUILTIN_MODULES`], which greenpatch's
+/// - `builtin`: only for the five [`BUILTIN_MODULES`], which greenpatch's
 ///   own facades declare.
 ///
 /// Use it once per module, at item level.

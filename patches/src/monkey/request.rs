@@ -3,7 +3,7 @@
 //!
 //! # Model
 //!
-//! `PatchAll::default()` requests the four builtin modules and no
+//! `PatchAll::default()` requests the five builtin modules and no
 //! third-party module. The builder switches builtins off, opts third-party
 //! modules in by name and adds `key = value` plugin arguments. The registry
 //! turns it into the [`Options`] that every event carries: the builtins in
@@ -41,7 +41,7 @@ use std::fmt;
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub struct PatchAll {
     /// One flag per builtin module, in [`BUILTIN_MODULES`] order.
-    builtins: [bool; 4],
+    builtins: [bool; BUILTIN_MODULES.len()],
     /// Opted-in third-party module names.
     modules: BTreeSet<String>,
     /// Plugin arguments, in the order given.
@@ -51,7 +51,7 @@ pub struct PatchAll {
 impl Default for PatchAll {
     /// Every builtin module, no third-party module, no arguments.
     fn default() -> Self {
-        Self { builtins: [true; 4], modules: BTreeSet::new(), args: Vec::new() }
+        Self { builtins: [true; BUILTIN_MODULES.len()], modules: BTreeSet::new(), args: Vec::new() }
     }
 }
 
@@ -78,7 +78,7 @@ impl PatchAll {
     /// assert_eq!(request.options().requested().collect::<Vec<_>>(), ["time"]);
     /// ```
     pub fn none() -> Self {
-        Self { builtins: [false; 4], ..Self::default() }
+        Self { builtins: [false; BUILTIN_MODULES.len()], ..Self::default() }
     }
 
     /// Sets one builtin module's flag.
@@ -126,6 +126,22 @@ impl PatchAll {
     #[must_use]
     pub fn socket(self, on: bool) -> Self {
         self.set_builtin("socket", on)
+    }
+
+    /// Whether to patch the `libc` module: the C library's blocking calls
+    /// (`recv`, `read`, `connect`, `poll`, the sleep family, `getaddrinfo`,
+    /// …), so that crates calling `std::net` or `std::thread::sleep`
+    /// directly and C drivers block only their green thread.
+    ///
+    /// # Example
+    ///
+    /// ```
+    /// use greenpatch::monkey::PatchAll;
+    /// assert_eq!(PatchAll::default().libc(false).options().get("libc"), Some(false));
+    /// ```
+    #[must_use]
+    pub fn libc(self, on: bool) -> Self {
+        self.set_builtin("libc", on)
     }
 
     /// Whether to patch the `queue` module (channels, queues).
@@ -224,7 +240,7 @@ impl PatchAll {
     /// ```
     /// use greenpatch::monkey::PatchAll;
     /// let options = PatchAll::default().queue(false).module("db").options();
-    /// assert_eq!(options.to_string(), "{time, thread, socket, !queue, db}");
+    /// assert_eq!(options.to_string(), "{time, thread, socket, libc, !queue, db}");
     /// ```
     pub fn options(&self) -> Options {
         let mut options = Options::new();
