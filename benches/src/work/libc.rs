@@ -15,8 +15,9 @@
 //!   finds none, and passes through). Target: ≤ 1.02× the original.
 //! - `libc-echo64`: the TCP echo server of the `echo64` row (green
 //!   sockets of `greenpatch_runtime::net`, one hub) in a child that ran
-//!   `patch_all()` against the same server in a child that did not:
-//!   the hooks sit under the runtime's own `recv`/`send` once patched.
+//!   `patch_all()` against the same server in a child that ran it with
+//!   `libc` switched off: once patched, the hooks sit under the runtime's
+//!   own `recv`/`send`.
 //!   Target: ≥ 0.97× unpatched.
 //! - `libc-std-echo64`: an echo server written with `std::net` only
 //!   (blocking `accept`, `read`, `write_all`, as any crate would), each
@@ -215,11 +216,44 @@ impl EchoKind {
     }
 }
 
+/// What a server child patches before it serves.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Patch {
+    /// `patch_all(PatchAll::default())`: the facades and `libc`.
+    All,
+    /// `patch_all(PatchAll::default().libc(false))`: the facades only.
+    AllButLibc,
+}
+
+impl Patch {
+    fn arg(self) -> &'static str {
+        match self {
+            Patch::All => "all",
+            Patch::AllButLibc => "all-but-libc",
+        }
+    }
+}
+
+/// Patches as `arg` (`all` or `all-but-libc`) says and checks the outcome.
+fn patch_as(arg: Option<&str>) -> Result<(), String> {
+    use greenpatch::monkey::{is_module_patched, patch_all, PatchAll};
+    let libc = match arg {
+        Some("all") => true,
+        Some("all-but-libc") => false,
+        _ => return Err("PATCH must be all or all-but-libc".into()),
+    };
+    let _ = patch_all(PatchAll::default().libc(libc)).map_err(|e| e.to_string())?;
+    if is_module_patched("libc") != libc || !is_module_patched("socket") {
+        return Err(format!("patch_all() left libc patched={}, wanted {libc}", is_module_patched("libc")));
+    }
+    Ok(())
+}
+
 /// An echo server in a child process; dropping it closes the child's stdin
 /// (its signal to exit) and reaps it.
-fn child_server(kind: EchoKind, patch: bool, cpu: Option<usize>) -> Result<Server, String> {
+fn child_server(kind: EchoKind, patch: Patch, cpu: Option<usize>) -> Result<Server, String> {
     let mut cmd = child::self_child("echo-server");
-    cmd.args([kind.arg(), if patch { "1" } else { "0" }]);
+    cmd.args([kind.arg(), patch.arg()]);
     if let Some(cpu) = cpu {
         cmd.arg(cpu.to_string());
     }
@@ -270,25 +304,20 @@ fn std_conn(mut s: TcpStream) {
 }
 
 /// `versus --child echo-server KIND PATCH [CPU]`: an echo server of `KIND`
-/// (`facade` or `std`) on this thread's hub, after `patch_all()` when
-/// `PATCH` is `1`, pinned to `CPU`; prints `addr=<addr>` and serves until
-/// its stdin closes.
+/// (`facade` or `std`) on this thread's hub, after `patch_all()` with
+/// `libc` (`PATCH` = `all`) or without it (`all-but-libc`), pinned to
+/// `CPU`; prints `addr=<addr>` and serves until its stdin closes.
 pub fn server_child_main(args: &[String]) -> Result<(), String> {
     let kind = match args.first().map(String::as_str) {
         Some("facade") => EchoKind::Facade,
         Some("std") => EchoKind::Std,
-        _ => return Err("echo-server needs KIND (facade|std) PATCH (0|1) [CPU]".into()),
+        _ => return Err("echo-server needs KIND (facade|std) PATCH (all|all-but-libc) [CPU]".into()),
     };
-    let patch = args.get(1).map(String::as_str) == Some("1");
     if let Some(cpu) = args.get(2).and_then(|c| c.parse().ok()) {
         rts::pin_current_thread(cpu);
     }
-    if patch {
-        let _ = greenpatch::monkey::patch_all(greenpatch::monkey::PatchAll::default()).map_err(|e| e.to_string())?;
-        if !greenpatch::monkey::is_module_patched("libc") {
-            return Err("patch_all() did not patch the `libc` module".into());
-        }
-    } else if kind == EchoKind::Std {
+    patch_as(args.get(1).map(String::as_str))?;
+    if kind == EchoKind::Std && !greenpatch::monkey::is_module_patched("libc") {
         return Err("a std::net echo server in green threads needs the `libc` module patched".into());
     }
     // The parent closes our stdin to stop us (read on a plain OS thread:
@@ -330,7 +359,7 @@ pub fn echo64(cfg: &Config) -> Workload {
     let secs = cfg.pick(1.0, 0.3);
     let p = rts::placement();
     const KEYS: &[&str] = &["per_sec"];
-    let side = move |patch: bool| {
+    let side = move |patch: Patch| {
         client_side(
             move || child_server(EchoKind::Facade, patch, p.server),
             Tool::EchoClient,
@@ -343,18 +372,18 @@ pub fn echo64(cfg: &Config) -> Workload {
     Workload {
         rows: vec![RowSpec::new(format!("TCP echo {MANY} conns, libc patched"), "round trips/s", Better::Higher)
             .target(Target::floor_at_least(0.97))
-            .floor("same, libc not patched")],
+            .floor("same, libc switched off")],
         baseline: Baseline::Current,
         note: format!(
             "64 B messages, {secs} s per run; green-socket server on 1 hub in a child process, after patch_all() \
-             vs never patched; {}",
+             vs patch_all() with libc switched off; {}",
             pinning(p)
         ),
         sides: Sides {
-            greenpatch: missing_libc_module().map_or_else(|| Ok(side(true)), Err),
+            greenpatch: missing_libc_module().map_or_else(|| Ok(side(Patch::All)), Err),
             tokio_current: None,
             tokio_multi: None,
-            floor: Some(side(false)),
+            floor: Some(side(Patch::AllButLibc)),
         },
     }
 }
@@ -365,7 +394,7 @@ pub fn std_echo64(cfg: &Config) -> Workload {
     let p = rts::placement();
     const KEYS: &[&str] = &["per_sec"];
     let child_side = move |kind: EchoKind| {
-        client_side(move || child_server(kind, true, p.server), Tool::EchoClient, p.client, MANY, secs, KEYS)
+        client_side(move || child_server(kind, Patch::All, p.server), Tool::EchoClient, p.client, MANY, secs, KEYS)
     };
     let tokio_side = |flavor: Tokio| {
         let make = tokio_echo(flavor, p.server);
