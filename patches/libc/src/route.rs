@@ -66,7 +66,7 @@ pub(crate) fn sock_deadline(fd: c_int, opt: c_int) -> Option<Instant> {
     if r != 0 || (tv.tv_sec <= 0 && tv.tv_usec <= 0) {
         return None;
     }
-    let d = Duration::from_secs(tv.tv_sec as u64) + Duration::from_micros(tv.tv_usec as u64);
+    let d = Duration::from_secs(tv.tv_sec as u64).checked_add(Duration::from_micros(tv.tv_usec as u64))?;
     Instant::now().checked_add(d)
 }
 
