@@ -71,7 +71,7 @@ fn v4(a: SocketAddr) -> std::net::SocketAddrV4 {
 /// Prints the measured figure (shown with `--nocapture`) and asserts the bound.
 fn assert_overlapped(what: &str, n: usize, each: Duration, wall: Duration, bound: Duration) {
     let serial = each * n as u32;
-    eprintln!("{what}: {n} x {each:?} on one OS thread took {wall:?} (serial would be >= {serial:?})");
+    eprintln!("{what}: {n} x {each:?} took {wall:?} (serial would be >= {serial:?})");
     assert!(
         wall < bound,
         "{what}: {n} green threads x {each:?} took {wall:?}, not under {bound:?}: the calls did not overlap \
@@ -338,4 +338,136 @@ fn free_ports_and_servers_are_released_when_dropped() {
         std::thread::sleep(Duration::from_millis(20));
     }
     assert!(servers::free_port() > 0);
+}
+
+#[test]
+fn unmodified_clients_timeouts_expire_on_time_and_overlap() {
+    // ureq's global timeout and redis' read timeout are SO_RCVTIMEO on the
+    // socket; libcurl's is its own poll timeout. Each must expire as it
+    // would on an OS thread (not early, not never), and green threads
+    // waiting for them must not wait in turn.
+    patched();
+    let _w = watchdog("client timeouts", Duration::from_secs(60));
+    let Some(redis_server) = Redis::start() else { return };
+    curl::init();
+    const TIMEOUT: Duration = Duration::from_millis(200);
+    let http = SlowHttp::start(Duration::from_secs(2));
+    let url = http.url();
+    let redis_url = redis_server.url();
+    const N: usize = 9;
+    let (wall, got) = overlap(N, move |i| {
+        let t = Instant::now();
+        let what = match i % 3 {
+            0 => {
+                let agent: ureq::Agent = ureq::Agent::config_builder().timeout_global(Some(TIMEOUT)).build().into();
+                match agent.get(format!("{url}/t/{i}")).call() {
+                    Err(ureq::Error::Timeout(_)) => "ureq timeout".to_string(),
+                    other => format!("ureq: unexpected {other:?}"),
+                }
+            }
+            1 => {
+                let mut con = redis::Client::open(redis_url.as_str())
+                    .and_then(|c| c.get_connection())
+                    .expect("connect to redis-server");
+                con.set_read_timeout(Some(TIMEOUT)).expect("read timeout");
+                let t = Instant::now();
+                let r: redis::RedisResult<Option<(String, String)>> =
+                    redis::cmd("BLPOP").arg(format!("greenpatch:never:{i}")).arg(5).query(&mut con);
+                return (
+                    match r {
+                        Err(e) if e.is_timeout() => "redis timeout".to_string(),
+                        other => format!("redis: unexpected {other:?}"),
+                    },
+                    t.elapsed(),
+                );
+            }
+            _ => {
+                let mut easy = curl::easy::Easy::new();
+                easy.url(&format!("{url}/t/{i}")).expect("url");
+                easy.timeout(TIMEOUT).expect("timeout");
+                match easy.perform() {
+                    Err(e) if e.is_operation_timedout() => "curl timeout".to_string(),
+                    other => format!("curl: unexpected {other:?}"),
+                }
+            }
+        };
+        (what, t.elapsed())
+    });
+    for (i, (what, took)) in got.iter().enumerate() {
+        let want = ["ureq timeout", "redis timeout", "curl timeout"][i % 3];
+        assert_eq!(what, want, "client {i}");
+        assert!(*took >= TIMEOUT.mul_f64(0.9), "{what} after {took:?}: before its {TIMEOUT:?}");
+        assert!(*took < Duration::from_millis(1500), "{what} after {took:?}: far after its {TIMEOUT:?}");
+    }
+    assert_overlapped("client timeouts (200 ms each)", N, TIMEOUT, wall, Duration::from_millis(1000));
+}
+
+#[test]
+fn ureq_by_host_name_resolves_off_the_hub_and_overlaps() {
+    // `localhost` goes through getaddrinfo (the blocking pool once hooked).
+    patched();
+    let _w = watchdog("ureq by name", Duration::from_secs(60));
+    const N: usize = 10;
+    const DELAY: Duration = Duration::from_millis(300);
+    let server = SlowHttp::start(DELAY);
+    let port = server.addr().port();
+    let (wall, got) = overlap(N, move |i| {
+        let mut resp = ureq::get(format!("http://localhost:{port}/n/{i}")).call().expect("GET by name");
+        resp.body_mut().read_to_string().expect("body")
+    });
+    for (i, body) in got.iter().enumerate() {
+        assert_eq!(body, &format!("hello /n/{i}"));
+    }
+    assert_overlapped("ureq GET http://localhost (getaddrinfo + 300 ms)", N, DELAY, wall, Duration::from_millis(1500));
+}
+
+#[test]
+fn ureq_from_green_threads_of_a_two_hub_runtime_overlaps() {
+    patched();
+    let _w = watchdog("ureq on a runtime", Duration::from_secs(60));
+    const N: usize = 20;
+    const DELAY: Duration = Duration::from_millis(300);
+    let server = SlowHttp::start(DELAY);
+    let url = server.url();
+    let rt = greenpatch_runtime::Runtime::builder().hubs(2).build().expect("runtime");
+    let start = Instant::now();
+    let handles: Vec<_> = (0..N)
+        .map(|i| {
+            let url = url.clone();
+            rt.spawn(move || {
+                let mut r = ureq::get(format!("{url}/rt/{i}")).call().expect("GET");
+                r.body_mut().read_to_string().expect("body")
+            })
+        })
+        .collect();
+    let bodies: Vec<String> = handles.into_iter().map(|h| h.join().expect("green thread")).collect();
+    let wall = start.elapsed();
+    assert_eq!(bodies, (0..N).map(|i| format!("hello /rt/{i}")).collect::<Vec<_>>());
+    // Two hubs: the serial worst case would be N / 2 calls per hub.
+    assert_overlapped("ureq GET on a 2-hub runtime", N, DELAY, wall, Duration::from_millis(1500));
+}
+
+#[test]
+fn a_hooked_call_from_root_code_drives_the_hub_for_its_green_threads() {
+    // Root code of an OS thread that has a hub: its blocking C-level call
+    // waits by running the hub, so the thread's green threads go on.
+    patched();
+    let _w = watchdog("root code", Duration::from_secs(60));
+    const DELAY: Duration = Duration::from_millis(400);
+    let server = SlowHttp::start(DELAY);
+    let ticks = std::sync::Arc::new(std::sync::atomic::AtomicUsize::new(0));
+    let t = ticks.clone();
+    let ticker = greenpatch_runtime::spawn(move || {
+        for _ in 0..20 {
+            std::thread::sleep(Duration::from_millis(10));
+            t.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
+        }
+    });
+    let start = Instant::now();
+    let mut r = ureq::get(format!("{}/root", server.url())).call().expect("GET from root code");
+    assert_eq!(r.body_mut().read_to_string().expect("body"), "hello /root");
+    let during = ticks.load(std::sync::atomic::Ordering::Relaxed);
+    assert!(start.elapsed() >= DELAY);
+    assert!(during >= 10, "the green ticker ran only {during} of 20 ticks while root code waited {DELAY:?} in ureq");
+    ticker.join().expect("ticker");
 }
