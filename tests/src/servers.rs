@@ -335,9 +335,15 @@ impl Postgres {
         panic!("postgres did not come up on a free port; its log:\n{last}");
     }
 
-    /// A libpq connection string for it.
+    /// A libpq connection string for it, over TCP.
     pub fn conninfo(&self) -> String {
         format!("host=127.0.0.1 port={} user=postgres dbname=postgres connect_timeout=10", self.port)
+    }
+
+    /// A libpq connection string for it over its Unix-domain socket (the
+    /// way psycopg2 connects by default).
+    pub fn conninfo_unix(&self) -> String {
+        format!("host={} port={} user=postgres dbname=postgres connect_timeout=10", self.dir.display(), self.port)
     }
 }
 

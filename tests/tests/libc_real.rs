@@ -237,6 +237,14 @@ fn libpq_pg_sleep_from_20_green_threads_overlaps_and_values_are_right() {
         assert_eq!(r.expect("libpq session"), (i * 7).to_string());
     }
     assert_overlapped("libpq SELECT pg_sleep(0.2) (connect + query)", N, SLEEP, wall, Duration::from_millis(2000));
+
+    // The same over the server's Unix-domain socket.
+    let conninfo = pg.conninfo_unix();
+    let (wall, got) = overlap(N, move |i| libpq_sleep_query(&conninfo, i));
+    for (i, r) in got.into_iter().enumerate() {
+        assert_eq!(r.expect("libpq session over the Unix socket"), (i * 7).to_string());
+    }
+    assert_overlapped("libpq over a Unix socket", N, SLEEP, wall, Duration::from_millis(2000));
 }
 
 #[test]
