@@ -461,6 +461,29 @@ fn a_timeout_scope_fails_a_hooked_call_and_fires_at_the_next_rust_park() {
     });
 }
 
+#[test]
+fn root_code_of_a_thread_with_a_hub_waits_green_and_its_green_threads_keep_running() {
+    within(20, || {
+        // This thread has a hub (the ticker is one of its green threads);
+        // its root code then blocks in std's read: the wait drives the hub.
+        let stop = Arc::new(AtomicBool::new(false));
+        let t = ticker(stop.clone());
+        let (mut a, b) = tcp_pair();
+        let w = std::thread::spawn(move || {
+            std::thread::sleep(Duration::from_millis(150));
+            (&b).write_all(b"late").unwrap();
+            b
+        });
+        let mut buf = [0u8; 4];
+        a.read_exact(&mut buf).unwrap();
+        stop.store(true, Ordering::Relaxed);
+        let ticks = t.join().unwrap();
+        drop(w.join().unwrap());
+        assert_eq!(&buf, b"late");
+        assert!(ticks >= 10, "the root's read blocked the hub: {ticks} ticks");
+    });
+}
+
 // ----------------------------------------------------------- pass-through
 
 #[test]
