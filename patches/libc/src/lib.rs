@@ -38,8 +38,10 @@
 //! | `nanosleep`, `clock_nanosleep` (`CLOCK_REALTIME`/`MONOTONIC`/`BOOTTIME`/`TAI`, relative or `TIMER_ABSTIME`), `usleep`, `sleep` | park until the deadline; 0 |
 //! | `getaddrinfo` | runs on the blocking pool (owned copies of its arguments); the result list is the caller's, freed with `freeaddrinfo` |
 //!
-//! `ppoll` with a signal mask and `epoll_pwait` pass through: the atomic
-//! signal-mask change they promise cannot be reproduced by a green wait.
+//! `ppoll` with a signal mask, `pselect` and `epoll_pwait` are not
+//! rerouted: the atomic signal-mask change they exist for cannot be
+//! reproduced by a green wait (`pselect` and `epoll_pwait` are not hooked
+//! at all; `ppoll` passes through when given a mask).
 //!
 //! ## errno
 //!
