@@ -442,6 +442,39 @@ fn a_kill_while_parked_in_a_hook_fails_the_call_and_lands_at_the_next_rust_park(
 }
 
 #[test]
+fn a_reused_descriptor_number_gets_no_wake_up_meant_for_its_old_wait() {
+    within(20, || {
+        // A green reader parked on a pipe is killed; the pipe is closed and
+        // a new one takes the same numbers; a poll on the new one sees its
+        // own (empty) pipe, not the old wait.
+        let (r1, w1) = pipe();
+        let old_fd = r1.as_raw_fd();
+        let h = rt::spawn_local(move || {
+            let mut r1 = r1;
+            let res = r1.read(&mut [0u8; 4]);
+            assert_eq!(res.unwrap_err().raw_os_error(), Some(greenpatch_libc::KILLED));
+            rt::sleep(Duration::from_secs(30));
+        });
+        rt::sleep(Duration::from_millis(30));
+        h.kill();
+        assert!(matches!(h.join(), Err(rt::JoinError::Killed)));
+        drop(w1);
+        let (r2, w2) = pipe();
+        let new_fd = r2.as_raw_fd();
+        let t = Instant::now();
+        let polled = green(move || {
+            let mut p = libc::pollfd { fd: new_fd, events: libc::POLLIN, revents: 0 };
+            // SAFETY: one valid pollfd.
+            let n = unsafe { libc::poll(&mut p, 1, 120) };
+            (n, p.revents)
+        });
+        assert_eq!(polled, (0, 0), "old fd {old_fd}, new fd {new_fd}");
+        assert!(t.elapsed() >= Duration::from_millis(110));
+        drop((r2, w2));
+    });
+}
+
+#[test]
 fn a_timeout_scope_fails_a_hooked_call_and_fires_at_the_next_rust_park() {
     within(20, || {
         let (a, _b) = tcp_pair();
@@ -458,6 +491,29 @@ fn a_timeout_scope_fails_a_hooked_call_and_fires_at_the_next_rust_park() {
         let e = seen.lock().unwrap().take().expect("the read returned an error");
         assert_eq!(e.kind(), ErrorKind::TimedOut);
         assert_eq!(e.raw_os_error(), Some(greenpatch_libc::TIMED_OUT));
+    });
+}
+
+#[test]
+fn root_code_of_a_thread_with_a_hub_waits_green_and_its_green_threads_keep_running() {
+    within(20, || {
+        // This thread has a hub (the ticker is one of its green threads);
+        // its root code then blocks in std's read: the wait drives the hub.
+        let stop = Arc::new(AtomicBool::new(false));
+        let t = ticker(stop.clone());
+        let (mut a, b) = tcp_pair();
+        let w = std::thread::spawn(move || {
+            std::thread::sleep(Duration::from_millis(150));
+            (&b).write_all(b"late").unwrap();
+            b
+        });
+        let mut buf = [0u8; 4];
+        a.read_exact(&mut buf).unwrap();
+        stop.store(true, Ordering::Relaxed);
+        let ticks = t.join().unwrap();
+        drop(w.join().unwrap());
+        assert_eq!(&buf, b"late");
+        assert!(ticks >= 10, "the root's read blocked the hub: {ticks} ticks");
     });
 }
 

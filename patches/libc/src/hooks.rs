@@ -17,6 +17,16 @@ use crate::route::reroute;
 use crate::sys::{real, Hook};
 use crate::{dns, io, wait};
 
+/// Standard output and standard error: writes to them never park. std
+/// (and C's stdio) serialise them under a process-wide lock; a green thread
+/// parked in a write while holding it would make the next green thread
+/// that prints block its whole hub on that lock (a futex the hooks cannot
+/// see). So they block as without greenpatch, which is also the cheapest.
+#[inline(always)]
+fn is_std_stream(fd: c_int) -> bool {
+    fd == libc::STDOUT_FILENO || fd == libc::STDERR_FILENO
+}
+
 // SAFETY (every hook below): each is called with the arguments of the C
 // function of the same name, whose contract the caller keeps; they are
 // passed on unchanged to the original or to a green implementation that
@@ -108,7 +118,7 @@ pub(crate) unsafe extern "C" fn read(fd: c_int, buf: *mut c_void, len: size_t) -
 
 #[no_mangle]
 pub(crate) unsafe extern "C" fn write(fd: c_int, buf: *const c_void, len: size_t) -> ssize_t {
-    if !reroute(Hook::Write) {
+    if !reroute(Hook::Write) || is_std_stream(fd) {
         // SAFETY: see above.
         return unsafe { real::write(fd, buf, len) };
     }
@@ -128,7 +138,7 @@ pub(crate) unsafe extern "C" fn readv(fd: c_int, iov: *const iovec, n: c_int) ->
 
 #[no_mangle]
 pub(crate) unsafe extern "C" fn writev(fd: c_int, iov: *const iovec, n: c_int) -> ssize_t {
-    if !reroute(Hook::Writev) {
+    if !reroute(Hook::Writev) || is_std_stream(fd) {
         // SAFETY: see above.
         return unsafe { real::writev(fd, iov, n) };
     }

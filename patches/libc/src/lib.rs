@@ -29,17 +29,19 @@
 //!
 //! | symbol | rerouted |
 //! |---|---|
-//! | `recv`, `recvfrom`, `recvmsg`, `__recv_chk`, `__recvfrom_chk` | with `MSG_DONTWAIT`; on `EAGAIN`: a non-blocking descriptor (`O_NONBLOCK`/`FIONBIO`) gets `EAGAIN`; a blocking one parks on readability until `SO_RCVTIMEO` (then `EAGAIN`, as the kernel) and retries. `MSG_WAITALL` on a stream socket waits for the whole length. A caller's own `MSG_DONTWAIT` passes through |
+//! | `recv`, `recvfrom`, `recvmsg`, `__recv_chk`, `__recvfrom_chk` | with `MSG_DONTWAIT`; on `EAGAIN`: a non-blocking descriptor (`O_NONBLOCK`/`FIONBIO`) gets `EAGAIN`; a blocking one parks on readability until `SO_RCVTIMEO` (then `EAGAIN`, as the kernel) and retries. `MSG_WAITALL` on a stream socket waits for the whole length (`recv`, `recvfrom`; `recvmsg` returns what has come). A caller's own `MSG_DONTWAIT` passes through |
 //! | `send`, `sendto`, `sendmsg` | with `MSG_DONTWAIT`; a blocking socket sends the whole buffer (parking on writability between parts, `SO_SNDTIMEO` honoured: the bytes sent so far, or `EAGAIN`), a non-blocking one gets the kernel's answer |
-//! | `read`, `readv`, `__read_chk`, `write`, `writev` | on a socket: as `recv`/`send`. Otherwise: `poll` with timeout 0 first; ready (a regular file always is) or non-blocking → the original; not ready → park on readiness (pipes, terminals, eventfds …). A blocking write of more than `PIPE_BUF` bytes to a pipe goes in `PIPE_BUF` pieces, each when the pipe has room. Zero-length calls pass through |
+//! | `read`, `readv`, `__read_chk`, `write`, `writev` | on a socket: as `recv`/`send`. Otherwise: `poll` with timeout 0 first; ready (a regular file always is) or non-blocking → the original; not ready → park on readiness (pipes, terminals, eventfds …). A blocking write of more than `PIPE_BUF` bytes to a pipe goes in `PIPE_BUF` pieces, each when the pipe has room. Zero-length calls pass through, and so do writes to standard output and standard error (std and stdio hold a process-wide lock around them: a green thread parked there would make the next one that prints block the hub on that lock) |
 //! | `accept`, `accept4` | `poll` with timeout 0; ready or non-blocking → the original; else park on readability (`SO_RCVTIMEO` → `EAGAIN`) |
 //! | `connect` | a non-blocking caller passes through (`EINPROGRESS` unchanged). A blocking socket is made non-blocking for the one `connect` call, then restored; `EINPROGRESS` parks on writability (`SO_SNDTIMEO` → `EINPROGRESS`, as the kernel) and the result is read from `SO_ERROR` and returned as the blocking call would (0, or -1 with that error) |
 //! | `poll`, `__poll_chk`, `select`, `ppoll` (no signal mask), `epoll_wait` | timeout 0 → the original. Otherwise the original with timeout 0, and while nothing is ready a green wait on all the descriptors at once (a private level-triggered epoll instance; `epoll_wait` waits on its own descriptor), then the original again with timeout 0, so `revents`/`fd_set`s are the kernel's. `select` reports the time left in `timeout`, as Linux does |
 //! | `nanosleep`, `clock_nanosleep` (`CLOCK_REALTIME`/`MONOTONIC`/`BOOTTIME`/`TAI`, relative or `TIMER_ABSTIME`), `usleep`, `sleep` | park until the deadline; 0 |
 //! | `getaddrinfo` | runs on the blocking pool (owned copies of its arguments); the result list is the caller's, freed with `freeaddrinfo` |
 //!
-//! `ppoll` with a signal mask and `epoll_pwait` pass through: the atomic
-//! signal-mask change they promise cannot be reproduced by a green wait.
+//! `ppoll` with a signal mask, `pselect` and `epoll_pwait` are not
+//! rerouted: the atomic signal-mask change they exist for cannot be
+//! reproduced by a green wait (`pselect` and `epoll_pwait` are not hooked
+//! at all; `ppoll` passes through when given a mask).
 //!
 //! ## errno
 //!
@@ -104,6 +106,10 @@
 //!   dynamic C library to come after; the hooks then make the system calls
 //!   themselves, but C code linked statically may have bound the C
 //!   library's own definitions;
+//! - a std `Mutex` (or any OS-level lock) held across a hooked call that
+//!   parks: another green thread of the same hub that then takes the lock
+//!   blocks the OS thread in `futex`, and the holder can never resume —
+//!   share sockets between green threads with greenpatch's `thread::Mutex`;
 //! - signal handlers other than the runtime's own run with the interrupted
 //!   code's state: a handler that calls a blocking hooked function on a
 //!   blocking socket while a green thread runs could park from the handler;
