@@ -479,3 +479,69 @@ fn a_hooked_call_from_root_code_drives_the_hub_for_its_green_threads() {
     assert!(during >= 10, "the green ticker ran only {during} of 20 ticks while root code waited {DELAY:?} in ureq");
     ticker.join().expect("ticker");
 }
+
+#[test]
+fn std_process_output_from_green_threads_overlaps() {
+    // `Command::output` reads the child's pipes with `poll` + `read`
+    // (hooked), so the green threads wait for their children together.
+    patched();
+    let _w = watchdog("Command::output", Duration::from_secs(60));
+    const N: usize = 6;
+    const CHILD: Duration = Duration::from_millis(300);
+    let (wall, got) = overlap(N, |i| {
+        std::process::Command::new("sh")
+            .args(["-c", &format!("sleep 0.3; echo child-{i}; echo err-{i} >&2")])
+            .output()
+            .expect("run sh")
+    });
+    for (i, out) in got.iter().enumerate() {
+        assert!(out.status.success());
+        assert_eq!(String::from_utf8_lossy(&out.stdout), format!("child-{i}\n"));
+        assert_eq!(String::from_utf8_lossy(&out.stderr), format!("err-{i}\n"));
+    }
+    assert_overlapped("std::process::Command::output (sh: sleep 0.3)", N, CHILD, wall, Duration::from_millis(1200));
+}
+
+#[test]
+fn std_udp_sockets_in_green_threads_wait_green() {
+    // recv_from/send_to on blocking std UdpSockets: a server green thread
+    // answers each datagram from its own green thread after 200 ms.
+    patched();
+    let _w = watchdog("UDP", Duration::from_secs(60));
+    const N: usize = 10;
+    const DELAY: Duration = Duration::from_millis(200);
+    let server = std::net::UdpSocket::bind("127.0.0.1:0").expect("bind");
+    let addr = server.local_addr().expect("addr");
+    let server = std::sync::Arc::new(server);
+    let s = server.clone();
+    let serve = greenpatch_runtime::spawn(move || {
+        let mut replies = Vec::new();
+        for _ in 0..N {
+            let mut buf = [0u8; 64];
+            let (n, from) = s.recv_from(&mut buf).expect("server recv_from");
+            let s = s.clone();
+            let msg = buf[..n].to_vec();
+            replies.push(greenpatch_runtime::spawn(move || {
+                std::thread::sleep(DELAY);
+                let mut reply = b"echo:".to_vec();
+                reply.extend_from_slice(&msg);
+                s.send_to(&reply, from).expect("server send_to");
+            }));
+        }
+        replies.into_iter().for_each(|r| r.join().expect("reply"));
+    });
+    let (wall, got) = overlap(N, move |i| {
+        let c = std::net::UdpSocket::bind("127.0.0.1:0").expect("client bind");
+        c.set_read_timeout(Some(Duration::from_secs(10))).expect("timeout");
+        c.send_to(format!("d{i}").as_bytes(), addr).expect("client send_to");
+        let mut buf = [0u8; 64];
+        let (n, from) = c.recv_from(&mut buf).expect("client recv_from");
+        assert_eq!(from, addr);
+        String::from_utf8_lossy(&buf[..n]).into_owned()
+    });
+    serve.join().expect("server");
+    for (i, r) in got.iter().enumerate() {
+        assert_eq!(r, &format!("echo:d{i}"));
+    }
+    assert_overlapped("std UDP recv_from (server waits 200 ms)", N, DELAY, wall, Duration::from_millis(1000));
+}
