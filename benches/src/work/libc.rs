@@ -69,7 +69,8 @@ fn original_recv() -> Option<(RecvFn, &'static str)> {
 }
 
 /// `versus --child libc-recv CALLS PATCH`: prints `hooked=<ns> original=<ns>`
-/// (the median of 40 interleaved chunks of `CALLS / 40` calls each) for
+/// per call (from 200 adjacent pairs of chunks of `CALLS / 200` calls: the
+/// median original chunk, and that times the median pair's ratio) for
 /// `recv`s on an empty
 /// non-blocking socket of this plain OS thread, after `patch_all()` when
 /// `PATCH` is `1`.
@@ -101,32 +102,37 @@ pub fn recv_child_main(args: &[String]) -> Result<(), String> {
         Ok(start.elapsed())
     };
     let hooked: RecvFn = libc::recv;
-    // Many short chunks, alternating which goes first, and the median
-    // chunk of each: a chunk that another process preempted (this machine
-    // is shared) moves the median of 40 little.
-    const CHUNKS: u64 = 40;
+    // Many short chunks (a few ms each), in adjacent pairs whose order
+    // alternates; the figure is the median pair's ratio times the median
+    // original chunk. A pair runs within milliseconds, so the machine's
+    // drift (this VM is shared) cancels within it, and a pair that another
+    // process preempted moves the median of 200 little.
+    const CHUNKS: u64 = 200;
     let chunk = (calls / CHUNKS).max(1);
     run(hooked, chunk)?;
     run(original, chunk)?; // warm both paths
-    let (mut h, mut o) = (Vec::new(), Vec::new());
+    let (mut ratios, mut o) = (Vec::new(), Vec::new());
     for i in 0..CHUNKS {
-        if i % 2 == 0 {
-            h.push(run(hooked, chunk)?);
-            o.push(run(original, chunk)?);
+        let (h_i, o_i) = if i % 2 == 0 {
+            let h_i = run(hooked, chunk)?;
+            (h_i, run(original, chunk)?)
         } else {
-            o.push(run(original, chunk)?);
-            h.push(run(hooked, chunk)?);
-        }
+            let o_i = run(original, chunk)?;
+            (run(hooked, chunk)?, o_i)
+        };
+        ratios.push(h_i.as_secs_f64() / o_i.as_secs_f64());
+        o.push(o_i.as_nanos() as f64 / chunk as f64);
     }
     let errno = io::Error::last_os_error();
     if errno.kind() != io::ErrorKind::WouldBlock {
         return Err(format!("recv on an empty socket left errno {errno}, not EAGAIN"));
     }
-    let per_call = |mut v: Vec<Duration>| {
-        v.sort();
-        v[v.len() / 2].as_nanos() as f64 / chunk as f64
+    let median = |mut v: Vec<f64>| {
+        v.sort_by(f64::total_cmp);
+        v[v.len() / 2]
     };
-    let (h, o) = (per_call(h), per_call(o));
+    let o = median(o);
+    let h = o * median(ratios);
     println!("hooked={h:.3} original={o:.3}");
     Ok(())
 }
@@ -170,7 +176,7 @@ pub fn recv(cfg: &Config) -> Workload {
             .floor("C library's recv"),
     ];
     let note = format!(
-        "{} calls per side per run on a plain OS thread, median of 40 interleaved chunks, in a child process; \
+        "{} calls per side per run on a plain OS thread, 200 adjacent hooked/original chunk pairs (median pair ratio), in a child process; \
          original from {source}; no tokio equivalent",
         count(calls)
     );
