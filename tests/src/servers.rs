@@ -88,12 +88,13 @@ fn find_program(names: &[&str]) -> Option<PathBuf> {
 
 /// A fresh directory under the system temp dir, removed by its owner.
 fn temp_dir(kind: &str) -> PathBuf {
+    temp_dir_in(&std::env::temp_dir(), kind)
+}
+
+/// A fresh directory under `base`, removed by its owner.
+fn temp_dir_in(base: &Path, kind: &str) -> PathBuf {
     static N: AtomicUsize = AtomicUsize::new(0);
-    let d = std::env::temp_dir().join(format!(
-        "greenpatch-{kind}-{}-{}",
-        std::process::id(),
-        N.fetch_add(1, Ordering::Relaxed)
-    ));
+    let d = base.join(format!("greenpatch-{kind}-{}-{}", std::process::id(), N.fetch_add(1, Ordering::Relaxed)));
     let _ = std::fs::remove_dir_all(&d);
     std::fs::create_dir_all(&d).expect("create a temporary directory");
     d
@@ -272,7 +273,12 @@ impl Postgres {
             return missing("PostgreSQL's server (initdb, postgres under /usr/lib/postgresql) is not installed");
         };
         let who = postgres_identity().unwrap_or_else(|e| panic!("{e}"));
-        let dir = temp_dir("pg");
+        // The postgres user must reach the directory: under /tmp (world
+        // searchable) rather than a $TMPDIR that may be private to root.
+        let dir = match who {
+            Some(_) => temp_dir_in(Path::new("/tmp"), "pg"),
+            None => temp_dir("pg"),
+        };
         let data = dir.join("data");
         if let Some((uid, gid)) = who {
             let c = std::ffi::CString::new(dir.as_os_str().as_encoded_bytes()).expect("temp dir path");
