@@ -4,7 +4,7 @@
 //! `gp-child libc-workload patched` runs unmodified std::net and C socket
 //! code (an echo server and its clients, `poll`, `select`, `nanosleep`,
 //! `std::thread::sleep`) in green threads of its root thread, against a
-//! server that waits 150 ms before each answer. It runs under
+//! server that waits 400 ms before each answer. It runs under
 //! `strace -f -T`, which logs every call of the blocking-capable set below
 //! with the time the kernel spent in it.
 //!
@@ -13,11 +13,11 @@
 //! All of the workload's green threads run on one OS thread (the child
 //! prints its id), and with the hooks in force that thread may block in the
 //! kernel only in the hub's own reactor wait (`epoll_wait`, not traced).
-//! So: **on that thread, no traced call may take 100 ms or more** — every
+//! So: **on that thread, no traced call may take 250 ms or more** — every
 //! `recvfrom`, `sendto`, `read`, `write`, `connect`, `accept4`, `poll`,
 //! `select`, `nanosleep`, … returned at once (data was there, or
 //! `EAGAIN`, or a zero timeout) and the wait happened in the reactor. Any
-//! call that did wait for the peer would take the peer's 150 ms (or the
+//! call that did wait for the peer would take the peer's 400 ms (or the
 //! sleep's). The criterion does not depend on how a hook avoids blocking
 //! (`MSG_DONTWAIT`, a readiness check first, a temporary `O_NONBLOCK`).
 //!
@@ -41,8 +41,10 @@ use tests::servers;
 const TRACED: &str = "read,write,readv,writev,recvfrom,sendto,recvmsg,sendmsg,connect,accept,accept4,\
                       poll,ppoll,select,pselect6,nanosleep,clock_nanosleep";
 
-/// A traced call on the hub thread taking this long waited for the peer.
-const SLOW: Duration = Duration::from_millis(100);
+/// A traced call on the hub thread taking this long waited for the peer
+/// (which takes 400 ms per answer). Far above what a call that did not
+/// wait takes even when strace or the tracee is preempted on a busy machine.
+const SLOW: Duration = Duration::from_millis(250);
 
 /// One completed system call of the hub thread: name, result text, time.
 #[derive(Debug)]

@@ -164,7 +164,7 @@ fn main() {
 
 /// Server delay of the `libc-workload` scenario: a socket call that blocked
 /// its thread would take at least this long.
-const LIBC_DELAY: Duration = Duration::from_millis(150);
+const LIBC_DELAY: Duration = Duration::from_millis(400);
 
 /// Patched: a std::net echo server and its clients, all green on this OS
 /// thread, the server sleeping with `std::thread::sleep` before each answer;
