@@ -330,6 +330,109 @@ fn std_thread_sleep_from_ten_green_threads_overlaps() {
 }
 
 #[test]
+fn the_c_sleep_family_and_epoll_wait_wait_green() {
+    within(20, || {
+        let t = Instant::now();
+        let mut hs = Vec::new();
+        for i in 0..4 {
+            hs.push(rt::spawn_local(move || {
+                // SAFETY: plain C sleeps and a timespec on our stack.
+                unsafe {
+                    match i {
+                        0 => assert_eq!(libc::usleep(200_000), 0),
+                        1 => {
+                            let ts = libc::timespec { tv_sec: 0, tv_nsec: 200_000_000 };
+                            assert_eq!(libc::nanosleep(&ts, std::ptr::null_mut()), 0);
+                        }
+                        2 => {
+                            let ts = libc::timespec { tv_sec: 0, tv_nsec: 200_000_000 };
+                            assert_eq!(libc::clock_nanosleep(libc::CLOCK_MONOTONIC, 0, &ts, std::ptr::null_mut()), 0);
+                        }
+                        _ => assert_eq!(libc::poll(std::ptr::null_mut(), 0, 200), 0),
+                    }
+                }
+            }));
+        }
+        for h in hs {
+            h.join().unwrap();
+        }
+        let took = t.elapsed();
+        assert!(took >= Duration::from_millis(195) && took < Duration::from_millis(700), "{took:?}");
+
+        // epoll_wait with a timeout: a green wait on the epoll descriptor.
+        let (r, mut w) = pipe();
+        // SAFETY: a new epoll instance, watched and closed below.
+        let ep = unsafe { libc::epoll_create1(libc::EPOLL_CLOEXEC) };
+        assert!(ep >= 0);
+        let mut ev = libc::epoll_event { events: libc::EPOLLIN as u32, u64: 7 };
+        // SAFETY: valid epoll, descriptor and event.
+        assert_eq!(unsafe { libc::epoll_ctl(ep, libc::EPOLL_CTL_ADD, r.as_raw_fd(), &mut ev) }, 0);
+        let writer = rt::spawn_local(move || {
+            std::thread::sleep(Duration::from_millis(80));
+            w.write_all(b"e").unwrap();
+            w
+        });
+        let (got, ticks) = green_with_ticker(move || {
+            let mut out = [libc::epoll_event { events: 0, u64: 0 }; 4];
+            // SAFETY: room for 4 events.
+            let n = unsafe { libc::epoll_wait(ep, out.as_mut_ptr(), 4, 5000) };
+            (n, out[0].u64)
+        });
+        drop(writer.join().unwrap());
+        // SAFETY: ours, closed once.
+        unsafe { libc::close(ep) };
+        assert_eq!(got, (1, 7));
+        assert!(ticks >= 5, "epoll_wait blocked the hub: {ticks} ticks");
+    });
+}
+
+#[test]
+fn accept_with_so_rcvtimeo_and_recv_with_msg_waitall_answer_as_on_an_os_thread() {
+    within(20, || {
+        let accept_timeout = || {
+            let l = TcpListener::bind("127.0.0.1:0").unwrap();
+            let tv = libc::timeval { tv_sec: 0, tv_usec: 100_000 };
+            // SAFETY: a valid timeval for SO_RCVTIMEO.
+            let r = unsafe {
+                libc::setsockopt(
+                    l.as_raw_fd(),
+                    libc::SOL_SOCKET,
+                    libc::SO_RCVTIMEO,
+                    (&raw const tv).cast(),
+                    std::mem::size_of::<libc::timeval>() as libc::socklen_t,
+                )
+            };
+            assert_eq!(r, 0);
+            let t = Instant::now();
+            let kind = l.accept().unwrap_err().kind();
+            (kind, t.elapsed() >= Duration::from_millis(95))
+        };
+        let on_os = os(accept_timeout);
+        assert_eq!(on_os, (ErrorKind::WouldBlock, true));
+        assert_eq!(green(accept_timeout), on_os);
+
+        let waitall = |(a, b): (TcpStream, TcpStream)| {
+            let w = std::thread::spawn(move || {
+                (&b).write_all(b"12345").unwrap();
+                std::thread::sleep(Duration::from_millis(60));
+                (&b).write_all(b"67890").unwrap();
+                b
+            });
+            let mut buf = [0u8; 10];
+            // SAFETY: a valid 10-byte buffer.
+            let n = unsafe { libc::recv(a.as_raw_fd(), buf.as_mut_ptr().cast(), 10, libc::MSG_WAITALL) };
+            drop(w.join().unwrap());
+            (n, buf)
+        };
+        let p1 = tcp_pair();
+        let p2 = tcp_pair();
+        let on_os = os(move || waitall(p1));
+        assert_eq!(on_os, (10, *b"1234567890"));
+        assert_eq!(green(move || waitall(p2)), on_os);
+    });
+}
+
+#[test]
 fn connect_to_a_refused_port_is_connection_refused_as_on_an_os_thread() {
     within(20, || {
         let port = {
