@@ -674,6 +674,17 @@ fn wakeups_through_the_hub_loop_and_from_other_threads_still_work() {
 }
 
 #[test]
+fn a_green_stack_overflow_is_still_reported_from_the_signal_handler_after_patching() {
+    // The fault handler writes its report with `write`, which is hooked: it
+    // must pass straight through (a signal handler never parks).
+    use std::os::unix::process::ExitStatusExt;
+    let out = std::process::Command::new(env!("CARGO_BIN_EXE_gp-child")).arg("overflow-patched").output().unwrap();
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert_eq!(out.status.signal(), Some(libc::SIGABRT), "status {:?}, stderr: {stderr}", out.status);
+    assert!(stderr.contains("'deep-recursion' overflowed its 65536-byte stack"), "stderr: {stderr}");
+}
+
+#[test]
 fn println_from_green_threads_works() {
     within(20, || {
         let hs: Vec<_> = (0..20).map(|i| rt::spawn_local(move || println!("green thread {i} prints"))).collect();
