@@ -467,6 +467,48 @@ fn connect_timeout_and_accept_wait_green() {
 }
 
 #[test]
+fn a_unix_connect_to_a_full_backlog_waits_green_until_the_server_accepts() {
+    within(20, || {
+        use std::os::unix::net::UnixListener;
+        let path = std::env::temp_dir().join(format!("greenpatch-libc-backlog-{}", std::process::id()));
+        let _ = std::fs::remove_file(&path);
+        let listener = UnixListener::bind(&path).unwrap();
+        // SAFETY: re-listen with a backlog of 0: one pending connection fits.
+        assert_eq!(unsafe { libc::listen(listener.as_raw_fd(), 0) }, 0);
+        let first = UnixStream::connect(&path).unwrap();
+        // The backlog is full now: a non-blocking connect says EAGAIN.
+        // SAFETY: a new socket, closed below; a valid sockaddr_un.
+        unsafe {
+            let fd = libc::socket(libc::AF_UNIX, libc::SOCK_STREAM | libc::SOCK_NONBLOCK, 0);
+            assert!(fd >= 0);
+            let mut sa: libc::sockaddr_un = std::mem::zeroed();
+            sa.sun_family = libc::AF_UNIX as libc::sa_family_t;
+            for (d, s) in sa.sun_path.iter_mut().zip(path.to_str().unwrap().bytes()) {
+                *d = s as libc::c_char;
+            }
+            let r =
+                libc::connect(fd, (&raw const sa).cast(), std::mem::size_of::<libc::sockaddr_un>() as libc::socklen_t);
+            let e = std::io::Error::last_os_error().raw_os_error();
+            libc::close(fd);
+            assert_eq!((r, e), (-1, Some(libc::EAGAIN)), "the backlog is not full: the test proves nothing");
+        }
+        let p = path.clone();
+        let server = rt::spawn_local(move || {
+            std::thread::sleep(Duration::from_millis(100));
+            let a = listener.accept().unwrap().0;
+            let b = listener.accept().unwrap().0;
+            (a, b)
+        });
+        let (second, ticks) = green_with_ticker(move || UnixStream::connect(&p));
+        let second = second.expect("the second connect completes once the server accepts");
+        let _conns = server.join().unwrap();
+        assert!(ticks >= 5, "the connect blocked the hub: {ticks} ticks");
+        drop((first, second));
+        let _ = std::fs::remove_file(&path);
+    });
+}
+
+#[test]
 fn getaddrinfo_runs_off_the_hub_and_answers_as_on_an_os_thread() {
     within(30, || {
         let probe = || {
