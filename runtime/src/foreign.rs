@@ -236,3 +236,94 @@ impl Hub {
         }
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use std::os::fd::AsRawFd;
+    use std::sync::atomic::{AtomicBool, Ordering};
+    use std::sync::{Arc, Mutex};
+    use std::time::Duration;
+
+    #[test]
+    fn a_kill_during_a_foreign_wait_returns_killed_and_lands_at_the_next_park() {
+        std::thread::spawn(|| {
+            let (a, _b) = std::os::unix::net::UnixStream::pair().unwrap();
+            let seen = Arc::new(Mutex::new(None));
+            let s = seen.clone();
+            let h = crate::spawn_local(move || {
+                *s.lock().unwrap() = Some(wait_readable(a.as_raw_fd(), None));
+                // Not parking yet: a foreign wait fails at once while the
+                // kill is pending, without parking.
+                let again = wait_readable(a.as_raw_fd(), None);
+                assert_eq!(again, Err(Interrupted::Killed));
+                crate::sleep(Duration::from_secs(30));
+                unreachable!("the kill did not land at the next park");
+            });
+            crate::sleep(Duration::from_millis(20));
+            h.kill();
+            assert!(matches!(h.join(), Err(crate::JoinError::Killed)));
+            assert_eq!(seen.lock().unwrap().take(), Some(Err(Interrupted::Killed)));
+        })
+        .join()
+        .unwrap();
+    }
+
+    #[test]
+    fn a_timeout_scope_during_a_foreign_wait_returns_timed_out_and_fires_at_the_next_park() {
+        std::thread::spawn(|| {
+            let (a, _b) = std::os::unix::net::UnixStream::pair().unwrap();
+            let mut got = None;
+            let r = crate::with_timeout(Duration::from_millis(30), || {
+                got = Some(wait_readable(a.as_raw_fd(), None));
+                crate::sleep(Duration::from_secs(30));
+            });
+            assert!(r.is_err(), "the scope did not fire at the next park");
+            assert_eq!(got, Some(Err(Interrupted::TimedOut)));
+        })
+        .join()
+        .unwrap();
+    }
+
+    #[test]
+    fn may_park_is_true_only_in_green_and_root_code_outside_internal_sections() {
+        std::thread::spawn(|| {
+            assert!(!may_park(), "a thread without a hub");
+            let in_green = crate::spawn_local(|| (may_park(), internal(may_park), may_park())).join().unwrap();
+            assert_eq!(in_green, (true, false, true));
+            // The root drove the loop for that join and may park again.
+            assert!(may_park());
+        })
+        .join()
+        .unwrap();
+    }
+
+    #[test]
+    fn an_interrupted_blocking_job_still_runs_and_drops_its_result_on_the_pool() {
+        std::thread::spawn(|| {
+            struct Flag(Arc<AtomicBool>);
+            impl Drop for Flag {
+                fn drop(&mut self) {
+                    self.0.store(true, Ordering::SeqCst);
+                }
+            }
+            let dropped = Arc::new(AtomicBool::new(false));
+            let d = dropped.clone();
+            let r = crate::with_timeout(Duration::from_millis(20), move || {
+                run_blocking(move || {
+                    std::thread::sleep(Duration::from_millis(100));
+                    Flag(d)
+                })
+                .map(|_| ())
+            });
+            assert_eq!(r.ok(), Some(Err(Interrupted::TimedOut)));
+            let t = Instant::now();
+            while !dropped.load(Ordering::SeqCst) && t.elapsed() < Duration::from_secs(5) {
+                std::thread::sleep(Duration::from_millis(5));
+            }
+            assert!(dropped.load(Ordering::SeqCst), "the job's result was not dropped");
+        })
+        .join()
+        .unwrap();
+    }
+}

@@ -330,6 +330,109 @@ fn std_thread_sleep_from_ten_green_threads_overlaps() {
 }
 
 #[test]
+fn the_c_sleep_family_and_epoll_wait_wait_green() {
+    within(20, || {
+        let t = Instant::now();
+        let mut hs = Vec::new();
+        for i in 0..4 {
+            hs.push(rt::spawn_local(move || {
+                // SAFETY: plain C sleeps and a timespec on our stack.
+                unsafe {
+                    match i {
+                        0 => assert_eq!(libc::usleep(200_000), 0),
+                        1 => {
+                            let ts = libc::timespec { tv_sec: 0, tv_nsec: 200_000_000 };
+                            assert_eq!(libc::nanosleep(&ts, std::ptr::null_mut()), 0);
+                        }
+                        2 => {
+                            let ts = libc::timespec { tv_sec: 0, tv_nsec: 200_000_000 };
+                            assert_eq!(libc::clock_nanosleep(libc::CLOCK_MONOTONIC, 0, &ts, std::ptr::null_mut()), 0);
+                        }
+                        _ => assert_eq!(libc::poll(std::ptr::null_mut(), 0, 200), 0),
+                    }
+                }
+            }));
+        }
+        for h in hs {
+            h.join().unwrap();
+        }
+        let took = t.elapsed();
+        assert!(took >= Duration::from_millis(195) && took < Duration::from_millis(700), "{took:?}");
+
+        // epoll_wait with a timeout: a green wait on the epoll descriptor.
+        let (r, mut w) = pipe();
+        // SAFETY: a new epoll instance, watched and closed below.
+        let ep = unsafe { libc::epoll_create1(libc::EPOLL_CLOEXEC) };
+        assert!(ep >= 0);
+        let mut ev = libc::epoll_event { events: libc::EPOLLIN as u32, u64: 7 };
+        // SAFETY: valid epoll, descriptor and event.
+        assert_eq!(unsafe { libc::epoll_ctl(ep, libc::EPOLL_CTL_ADD, r.as_raw_fd(), &mut ev) }, 0);
+        let writer = rt::spawn_local(move || {
+            std::thread::sleep(Duration::from_millis(80));
+            w.write_all(b"e").unwrap();
+            w
+        });
+        let (got, ticks) = green_with_ticker(move || {
+            let mut out = [libc::epoll_event { events: 0, u64: 0 }; 4];
+            // SAFETY: room for 4 events.
+            let n = unsafe { libc::epoll_wait(ep, out.as_mut_ptr(), 4, 5000) };
+            (n, out[0].u64)
+        });
+        drop(writer.join().unwrap());
+        // SAFETY: ours, closed once.
+        unsafe { libc::close(ep) };
+        assert_eq!(got, (1, 7));
+        assert!(ticks >= 5, "epoll_wait blocked the hub: {ticks} ticks");
+    });
+}
+
+#[test]
+fn accept_with_so_rcvtimeo_and_recv_with_msg_waitall_answer_as_on_an_os_thread() {
+    within(20, || {
+        let accept_timeout = || {
+            let l = TcpListener::bind("127.0.0.1:0").unwrap();
+            let tv = libc::timeval { tv_sec: 0, tv_usec: 100_000 };
+            // SAFETY: a valid timeval for SO_RCVTIMEO.
+            let r = unsafe {
+                libc::setsockopt(
+                    l.as_raw_fd(),
+                    libc::SOL_SOCKET,
+                    libc::SO_RCVTIMEO,
+                    (&raw const tv).cast(),
+                    std::mem::size_of::<libc::timeval>() as libc::socklen_t,
+                )
+            };
+            assert_eq!(r, 0);
+            let t = Instant::now();
+            let kind = l.accept().unwrap_err().kind();
+            (kind, t.elapsed() >= Duration::from_millis(95))
+        };
+        let on_os = os(accept_timeout);
+        assert_eq!(on_os, (ErrorKind::WouldBlock, true));
+        assert_eq!(green(accept_timeout), on_os);
+
+        let waitall = |(a, b): (TcpStream, TcpStream)| {
+            let w = std::thread::spawn(move || {
+                (&b).write_all(b"12345").unwrap();
+                std::thread::sleep(Duration::from_millis(60));
+                (&b).write_all(b"67890").unwrap();
+                b
+            });
+            let mut buf = [0u8; 10];
+            // SAFETY: a valid 10-byte buffer.
+            let n = unsafe { libc::recv(a.as_raw_fd(), buf.as_mut_ptr().cast(), 10, libc::MSG_WAITALL) };
+            drop(w.join().unwrap());
+            (n, buf)
+        };
+        let p1 = tcp_pair();
+        let p2 = tcp_pair();
+        let on_os = os(move || waitall(p1));
+        assert_eq!(on_os, (10, *b"1234567890"));
+        assert_eq!(green(move || waitall(p2)), on_os);
+    });
+}
+
+#[test]
 fn connect_to_a_refused_port_is_connection_refused_as_on_an_os_thread() {
     within(20, || {
         let port = {
@@ -360,6 +463,48 @@ fn connect_timeout_and_accept_wait_green() {
         });
         assert_eq!(&acceptor.join().unwrap(), b"hello");
         assert!(ticks >= 5, "{ticks} ticks");
+    });
+}
+
+#[test]
+fn a_unix_connect_to_a_full_backlog_waits_green_until_the_server_accepts() {
+    within(20, || {
+        use std::os::unix::net::UnixListener;
+        let path = std::env::temp_dir().join(format!("greenpatch-libc-backlog-{}", std::process::id()));
+        let _ = std::fs::remove_file(&path);
+        let listener = UnixListener::bind(&path).unwrap();
+        // SAFETY: re-listen with a backlog of 0: one pending connection fits.
+        assert_eq!(unsafe { libc::listen(listener.as_raw_fd(), 0) }, 0);
+        let first = UnixStream::connect(&path).unwrap();
+        // The backlog is full now: a non-blocking connect says EAGAIN.
+        // SAFETY: a new socket, closed below; a valid sockaddr_un.
+        unsafe {
+            let fd = libc::socket(libc::AF_UNIX, libc::SOCK_STREAM | libc::SOCK_NONBLOCK, 0);
+            assert!(fd >= 0);
+            let mut sa: libc::sockaddr_un = std::mem::zeroed();
+            sa.sun_family = libc::AF_UNIX as libc::sa_family_t;
+            for (d, s) in sa.sun_path.iter_mut().zip(path.to_str().unwrap().bytes()) {
+                *d = s as libc::c_char;
+            }
+            let r =
+                libc::connect(fd, (&raw const sa).cast(), std::mem::size_of::<libc::sockaddr_un>() as libc::socklen_t);
+            let e = std::io::Error::last_os_error().raw_os_error();
+            libc::close(fd);
+            assert_eq!((r, e), (-1, Some(libc::EAGAIN)), "the backlog is not full: the test proves nothing");
+        }
+        let p = path.clone();
+        let server = rt::spawn_local(move || {
+            std::thread::sleep(Duration::from_millis(100));
+            let a = listener.accept().unwrap().0;
+            let b = listener.accept().unwrap().0;
+            (a, b)
+        });
+        let (second, ticks) = green_with_ticker(move || UnixStream::connect(&p));
+        let second = second.expect("the second connect completes once the server accepts");
+        let _conns = server.join().unwrap();
+        assert!(ticks >= 5, "the connect blocked the hub: {ticks} ticks");
+        drop((first, second));
+        let _ = std::fs::remove_file(&path);
     });
 }
 
@@ -568,6 +713,17 @@ fn wakeups_through_the_hub_loop_and_from_other_threads_still_work() {
         }
         assert_eq!(count.load(Ordering::SeqCst), 20);
     });
+}
+
+#[test]
+fn a_green_stack_overflow_is_still_reported_from_the_signal_handler_after_patching() {
+    // The fault handler writes its report with `write`, which is hooked: it
+    // must pass straight through (a signal handler never parks).
+    use std::os::unix::process::ExitStatusExt;
+    let out = std::process::Command::new(env!("CARGO_BIN_EXE_gp-child")).arg("overflow-patched").output().unwrap();
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert_eq!(out.status.signal(), Some(libc::SIGABRT), "status {:?}, stderr: {stderr}", out.status);
+    assert!(stderr.contains("'deep-recursion' overflowed its 65536-byte stack"), "stderr: {stderr}");
 }
 
 #[test]

@@ -18,14 +18,18 @@
 //!   the connection; the original call then blocks the hub until more comes.
 //! - `connect`: the descriptor is non-blocking for the duration of the
 //!   original `connect` call (two `fcntl`s around it); another thread using
-//!   the same descriptor at that instant sees `O_NONBLOCK`.
+//!   the same descriptor at that instant sees `O_NONBLOCK`. A Unix socket
+//!   whose listener's backlog is full is retried after short green sleeps
+//!   (readiness does not report backlog room).
 
 use std::ffi::{c_int, c_void};
-use std::time::Instant;
+use std::time::{Duration, Instant};
 
 use libc::{iovec, msghdr, size_t, sockaddr, socklen_t, ssize_t};
 
-use crate::route::{errno, nonblocking, ready_now, set_errno, sock_deadline, sock_int, wait_fd, Wait};
+use crate::route::{
+    errno, interrupted_errno, nonblocking, ready_now, set_errno, sock_deadline, sock_int, wait_fd, Wait,
+};
 use crate::sys::real;
 
 /// A socket call made with `MSG_DONTWAIT`; on `EAGAIN`, behaves as the
@@ -468,33 +472,51 @@ pub(crate) unsafe fn connect(fd: c_int, addr: *const sockaddr, alen: socklen_t) 
         return unsafe { real::connect(fd, addr, alen) };
     }
     let entry = errno();
-    // SAFETY: sets O_NONBLOCK for the one call below (see the module docs
-    // for the race this accepts), then restores the caller's flags.
-    let r = unsafe {
-        libc::fcntl(fd, libc::F_SETFL, flags | libc::O_NONBLOCK);
-        let r = real::connect(fd, addr, alen);
-        let e = errno();
-        libc::fcntl(fd, libc::F_SETFL, flags);
-        set_errno(e);
-        r
-    };
-    if r == 0 {
-        set_errno(entry);
-        return 0;
-    }
-    match errno() {
-        libc::EINPROGRESS => {}
-        libc::EAGAIN => {
-            // A Unix socket whose listener's backlog is full: the blocking
-            // call waits for room, which readiness does not report.
-            set_errno(entry);
-            // SAFETY: the caller's call.
-            return unsafe { real::connect(fd, addr, alen) };
+    let attempt = || {
+        // SAFETY: sets O_NONBLOCK for the one call below (see the module
+        // docs for the race this accepts), then restores the caller's flags.
+        unsafe {
+            libc::fcntl(fd, libc::F_SETFL, flags | libc::O_NONBLOCK);
+            let r = real::connect(fd, addr, alen);
+            let e = errno();
+            libc::fcntl(fd, libc::F_SETFL, flags);
+            set_errno(e);
+            r
         }
-        _ => return -1,
+    };
+    let mut deadline: Option<Option<Instant>> = None;
+    let mut backoff = Duration::from_millis(1);
+    loop {
+        if attempt() == 0 {
+            set_errno(entry);
+            return 0;
+        }
+        match errno() {
+            libc::EINPROGRESS => break,
+            libc::EAGAIN => {
+                // A Unix socket whose listener's backlog is full: readiness
+                // does not report room, so retry after a short green sleep
+                // (1 ms doubling to 50 ms), until SO_SNDTIMEO (then EAGAIN,
+                // as the kernel).
+                let d = *deadline.get_or_insert_with(|| sock_deadline(fd, libc::SO_SNDTIMEO));
+                let now = Instant::now();
+                if d.is_some_and(|d| now >= d) {
+                    set_errno(libc::EAGAIN);
+                    return -1;
+                }
+                let until = now + backoff;
+                let until = d.map_or(until, |d| d.min(until));
+                if let Err(i) = greenpatch_runtime::foreign::sleep_until(until) {
+                    set_errno(interrupted_errno(i).unwrap_or(libc::EAGAIN));
+                    return -1;
+                }
+                backoff = (backoff * 2).min(Duration::from_millis(50));
+            }
+            _ => return -1,
+        }
     }
     // The connection proceeds in the kernel; wait green for its end.
-    let deadline = sock_deadline(fd, libc::SO_SNDTIMEO);
+    let deadline = deadline.unwrap_or_else(|| sock_deadline(fd, libc::SO_SNDTIMEO));
     match wait_fd(fd, false, deadline) {
         Wait::Ready => {}
         Wait::Expired => {

@@ -120,8 +120,9 @@
 //! sharing the descriptor may take what was ready, and the original then
 //! blocks the hub until more comes; during a blocking `connect`, the socket
 //! is `O_NONBLOCK` for the duration of the one system call. A `connect` on
-//! a Unix socket whose listener's backlog is full blocks the hub
-//! (readiness does not report backlog room).
+//! a Unix socket whose listener's backlog is full is retried after short
+//! green sleeps (1 ms doubling to 50 ms): readiness does not report
+//! backlog room.
 //!
 //! A green thread that blocks its hub anyway — through any of these — is
 //! what the runtime's blocking monitor reports (`monitor::enable`, or

@@ -290,6 +290,13 @@ impl Hook {
     /// Hook::Usleep.set_enabled(false);
     /// ```
     pub fn set_enabled(self, on: bool) {
+        if on {
+            // Resolve every original now, in ordinary code: a first call
+            // made later from a signal handler must not run dlsym there.
+            for &h in Hook::ALL {
+                original(h);
+            }
+        }
         // Release pairs with nothing in particular: the hooks keep no state
         // that enabling publishes; the store only needs to become visible.
         ENABLED[self as usize].store(on, Ordering::Release);

@@ -1,6 +1,8 @@
 //! Child-process scenarios for the black-box tests (see `tests/runtime_core.rs`).
 //!
 //! `gp-child overflow` overflows a named green thread's stack;
+//! `gp-child overflow-patched` does the same after `patch_all()` (the
+//! report's `write` goes through the C-level hooks, from a signal handler);
 //! `gp-child block-forever-park` parks the root with nobody to wake it;
 //! `gp-child block-forever-join` joins a green thread that parks forever;
 //! `gp-child block-forever-after-pool` does the same with an idle pool worker;
@@ -48,7 +50,10 @@ fn spin(d: Duration, polite: bool) {
 fn main() {
     let scenario = std::env::args().nth(1).unwrap_or_default();
     match scenario.as_str() {
-        "overflow" => {
+        "overflow" | "overflow-patched" => {
+            if scenario == "overflow-patched" {
+                let _ = greenpatch::monkey::patch_all(greenpatch::monkey::PatchAll::default()).expect("patch_all");
+            }
             let h = rt::Builder::new()
                 .name("deep-recursion".into())
                 .stack_size(64 * 1024)
