@@ -545,3 +545,65 @@ fn std_udp_sockets_in_green_threads_wait_green() {
     }
     assert_overlapped("std UDP recv_from (server waits 200 ms)", N, DELAY, wall, Duration::from_millis(1000));
 }
+
+#[test]
+fn a_timeout_scope_ends_a_libpq_query_and_the_session_fails_cleanly() {
+    // A green thread in libpq (C frames: PQexec -> poll) whose timeout
+    // scope expires: the poll fails, libpq reports the failure, PQfinish
+    // runs, and the timeout lands at the next park in Rust. Nothing waits
+    // for pg_sleep(5), and other green threads' sessions are unaffected.
+    patched();
+    let _w = watchdog("libpq timeout", Duration::from_secs(60));
+    let Some(pg) = Postgres::start() else { return };
+    let info = pg.conninfo();
+    let slow_info = info.clone();
+    let start = Instant::now();
+    let slow = greenpatch_runtime::Builder::new()
+        .stack_size(tests::green::C_STACK)
+        .spawn(move || {
+            greenpatch_runtime::with_timeout(Duration::from_millis(300), move || {
+                let inside = libpq_query(&slow_info, "SELECT pg_sleep(5)");
+                // The next park in Rust: the expired scope ends here.
+                greenpatch_runtime::sleep(Duration::from_secs(30));
+                inside
+            })
+        })
+        .expect("spawn");
+    let (_, ok) = overlap(4, move |i| libpq_sleep_query(&info, i));
+    let r = slow.join().expect("the green thread itself finished");
+    let took = start.elapsed();
+    assert!(r.is_err(), "the timeout scope must expire: {r:?}");
+    assert!(took < Duration::from_secs(4), "the expired scope waited for pg_sleep(5): {took:?}");
+    for (i, r) in ok.into_iter().enumerate() {
+        assert_eq!(r.expect("the other sessions"), (i * 7).to_string());
+    }
+}
+
+/// Runs `sql` in a fresh libpq session; `Err` with libpq's message when the
+/// query fails (the session is finished either way).
+fn libpq_query(conninfo: &str, sql: &str) -> Result<(), String> {
+    use std::ffi::{CStr, CString};
+    let info = CString::new(conninfo).map_err(|e| e.to_string())?;
+    let sql = CString::new(sql).map_err(|e| e.to_string())?;
+    // SAFETY: NUL-terminated strings; every object libpq returns is checked,
+    // used while alive and freed exactly once.
+    unsafe {
+        let conn = pq_sys::PQconnectdb(info.as_ptr());
+        if conn.is_null() {
+            return Err("PQconnectdb returned null".into());
+        }
+        let res = pq_sys::PQexec(conn, sql.as_ptr());
+        let out = if res.is_null() {
+            Err(CStr::from_ptr(pq_sys::PQerrorMessage(conn)).to_string_lossy().into_owned())
+        } else if pq_sys::PQresultStatus(res) == pq_sys::ExecStatusType::PGRES_TUPLES_OK {
+            Ok(())
+        } else {
+            Err(CStr::from_ptr(pq_sys::PQresultErrorMessage(res)).to_string_lossy().into_owned())
+        };
+        if !res.is_null() {
+            pq_sys::PQclear(res);
+        }
+        pq_sys::PQfinish(conn);
+        out
+    }
+}
