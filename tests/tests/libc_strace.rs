@@ -170,3 +170,24 @@ fn no_blocking_socket_call_of_a_hooked_workload_escapes_the_hooks() {
         calls.iter().filter(|c| c.took >= SLOW).map(|c| format!("{} ({:?}): {}", c.name, c.took, c.line)).collect();
     assert!(slow.is_empty(), "blocking calls escaped the hooks on the hub thread:\n{}", slow.join("\n"));
 }
+
+#[test]
+fn the_strace_log_parser_reads_whole_split_and_other_threads_calls() {
+    let dir = std::env::temp_dir().join(format!("greenpatch-strace-parse-{}", std::process::id()));
+    std::fs::create_dir_all(&dir).expect("temp dir");
+    let log = dir.join("log");
+    std::fs::write(
+        &log,
+        "7 recvfrom(5, \"x\", 64, MSG_DONTWAIT, NULL, NULL) = -1 EAGAIN (Resource temporarily unavailable) <0.000010>\n\
+         7 recvfrom(6,  <unfinished ...>\n\
+         8 clock_nanosleep(CLOCK_REALTIME, 0, {tv_sec=1, tv_nsec=0}, NULL) = 0 <1.000100>\n\
+         7 <... recvfrom resumed>\"echo:m0\", 64, 0, NULL, NULL) = 7 <0.401234>\n\
+         7 --- SIGCHLD {si_signo=SIGCHLD} ---\n\
+         7 +++ exited with 0 +++\n",
+    )
+    .expect("write log");
+    let calls = parse(&log, 7);
+    let _ = std::fs::remove_dir_all(&dir);
+    let got: Vec<(&str, u128)> = calls.iter().map(|c| (c.name.as_str(), c.took.as_millis())).collect();
+    assert_eq!(got, [("recvfrom", 0), ("recvfrom", 401)]);
+}
