@@ -272,6 +272,31 @@ fn a_green_pipe_reader_waits_while_the_hub_runs_and_gets_what_a_later_writer_wro
 }
 
 #[test]
+fn a_1_mib_blocking_pipe_write_completes_to_a_slow_green_reader_on_the_same_hub() {
+    within(30, || {
+        const LEN: usize = 1 << 20;
+        let (mut r, mut w) = pipe();
+        let data: Vec<u8> = (0..LEN).map(|i| (i % 251) as u8).collect();
+        let expect = data.clone();
+        let writer = rt::spawn_local(move || {
+            w.write_all(&data).unwrap();
+        });
+        let got = green(move || {
+            let mut got = Vec::with_capacity(LEN);
+            let mut buf = vec![0u8; 8192];
+            while got.len() < LEN {
+                std::thread::sleep(Duration::from_micros(200));
+                let n = r.read(&mut buf).unwrap();
+                got.extend_from_slice(&buf[..n]);
+            }
+            got
+        });
+        writer.join().unwrap();
+        assert!(got == expect, "the bytes differ");
+    });
+}
+
+#[test]
 fn regular_files_read_and_write_as_on_an_os_thread() {
     within(20, || {
         let dir = std::env::temp_dir();
