@@ -120,6 +120,29 @@ fn a_nonblocking_socket_returns_would_block_as_on_an_os_thread() {
 }
 
 #[test]
+fn recv_flags_that_never_wait_answer_at_once_as_on_an_os_thread() {
+    within(20, || {
+        // MSG_OOB with no urgent data and MSG_ERRQUEUE with an empty error
+        // queue answer at once even on a blocking socket.
+        let probe = |(a, _b): (TcpStream, TcpStream)| {
+            let mut buf = [0u8; 8];
+            let mut answers = Vec::new();
+            for flags in [libc::MSG_OOB, libc::MSG_ERRQUEUE, libc::MSG_DONTWAIT] {
+                // SAFETY: a valid buffer.
+                let r = unsafe { libc::recv(a.as_raw_fd(), buf.as_mut_ptr().cast(), 8, flags) };
+                answers.push((r, std::io::Error::last_os_error().raw_os_error()));
+            }
+            answers
+        };
+        let p1 = tcp_pair();
+        let p2 = tcp_pair();
+        let on_os = os(move || probe(p1));
+        assert!(on_os.iter().all(|&(r, _)| r == -1), "{on_os:?}");
+        assert_eq!(green(move || probe(p2)), on_os);
+    });
+}
+
+#[test]
 fn so_rcvtimeo_expires_with_the_same_error_and_the_hub_keeps_running() {
     within(20, || {
         let probe = |s: TcpStream| {
@@ -245,6 +268,31 @@ fn a_green_pipe_reader_waits_while_the_hub_runs_and_gets_what_a_later_writer_wro
         writer.join().unwrap();
         assert_eq!(&buf[..n], b"through the pipe");
         assert!(ticks >= 5, "the pipe read blocked the hub: {ticks} ticks");
+    });
+}
+
+#[test]
+fn a_1_mib_blocking_pipe_write_completes_to_a_slow_green_reader_on_the_same_hub() {
+    within(30, || {
+        const LEN: usize = 1 << 20;
+        let (mut r, mut w) = pipe();
+        let data: Vec<u8> = (0..LEN).map(|i| (i % 251) as u8).collect();
+        let expect = data.clone();
+        let writer = rt::spawn_local(move || {
+            w.write_all(&data).unwrap();
+        });
+        let got = green(move || {
+            let mut got = Vec::with_capacity(LEN);
+            let mut buf = vec![0u8; 8192];
+            while got.len() < LEN {
+                std::thread::sleep(Duration::from_micros(200));
+                let n = r.read(&mut buf).unwrap();
+                got.extend_from_slice(&buf[..n]);
+            }
+            got
+        });
+        writer.join().unwrap();
+        assert!(got == expect, "the bytes differ");
     });
 }
 

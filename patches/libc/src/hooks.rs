@@ -27,6 +27,15 @@ fn is_std_stream(fd: c_int) -> bool {
     fd == libc::STDOUT_FILENO || fd == libc::STDERR_FILENO
 }
 
+/// Receive flags with which the original never waits: the caller's own
+/// `MSG_DONTWAIT`, and `MSG_ERRQUEUE` and `MSG_OOB`, which report `EAGAIN`
+/// at once even on a blocking socket (waiting for readability would change
+/// that answer, and loop on normal data for `MSG_OOB`).
+#[inline(always)]
+fn recv_never_waits(flags: c_int) -> bool {
+    flags & (libc::MSG_DONTWAIT | libc::MSG_ERRQUEUE | libc::MSG_OOB) != 0
+}
+
 // SAFETY (every hook below): each is called with the arguments of the C
 // function of the same name, whose contract the caller keeps; they are
 // passed on unchanged to the original or to a green implementation that
@@ -34,7 +43,7 @@ fn is_std_stream(fd: c_int) -> bool {
 
 #[no_mangle]
 pub(crate) unsafe extern "C" fn recv(fd: c_int, buf: *mut c_void, len: size_t, flags: c_int) -> ssize_t {
-    if !reroute(Hook::Recv) || flags & libc::MSG_DONTWAIT != 0 {
+    if !reroute(Hook::Recv) || recv_never_waits(flags) {
         // SAFETY: see above.
         return unsafe { real::recv(fd, buf, len, flags) };
     }
@@ -51,7 +60,7 @@ pub(crate) unsafe extern "C" fn recvfrom(
     addr: *mut sockaddr,
     alen: *mut socklen_t,
 ) -> ssize_t {
-    if !reroute(Hook::Recvfrom) || flags & libc::MSG_DONTWAIT != 0 {
+    if !reroute(Hook::Recvfrom) || recv_never_waits(flags) {
         // SAFETY: see above.
         return unsafe { real::recvfrom(fd, buf, len, flags, addr, alen) };
     }
@@ -61,7 +70,7 @@ pub(crate) unsafe extern "C" fn recvfrom(
 
 #[no_mangle]
 pub(crate) unsafe extern "C" fn recvmsg(fd: c_int, msg: *mut msghdr, flags: c_int) -> ssize_t {
-    if !reroute(Hook::Recvmsg) || flags & libc::MSG_DONTWAIT != 0 {
+    if !reroute(Hook::Recvmsg) || recv_never_waits(flags) {
         // SAFETY: see above.
         return unsafe { real::recvmsg(fd, msg, flags) };
     }
@@ -308,7 +317,7 @@ pub(crate) unsafe extern "C" fn recv_chk(
     buflen: size_t,
     flags: c_int,
 ) -> ssize_t {
-    if !reroute(Hook::RecvChk) || len > buflen || flags & libc::MSG_DONTWAIT != 0 {
+    if !reroute(Hook::RecvChk) || len > buflen || recv_never_waits(flags) {
         // SAFETY: see above.
         return unsafe { real::recv_chk(fd, buf, len, buflen, flags) };
     }
@@ -326,7 +335,7 @@ pub(crate) unsafe extern "C" fn recvfrom_chk(
     addr: *mut sockaddr,
     alen: *mut socklen_t,
 ) -> ssize_t {
-    if !reroute(Hook::RecvfromChk) || len > buflen || flags & libc::MSG_DONTWAIT != 0 {
+    if !reroute(Hook::RecvfromChk) || len > buflen || recv_never_waits(flags) {
         // SAFETY: see above.
         return unsafe { real::recvfrom_chk(fd, buf, len, buflen, flags, addr, alen) };
     }

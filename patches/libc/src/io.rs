@@ -8,14 +8,20 @@
 //! readiness until `SO_RCVTIMEO`/`SO_SNDTIMEO` (then `EAGAIN`, as the
 //! kernel) and retries. A blocking send completes the whole buffer.
 //!
-//! Other descriptors (`read`/`write` on pipes, terminals, eventfds, files):
-//! `poll` with timeout 0 first; ready (a regular file always is) → the
-//! original call; not ready and blocking → park on readiness, then again.
+//! Other descriptors (`read`/`write` on pipes, eventfds, files, …):
+//! `preadv2`/`pwritev2` with `RWF_NOWAIT` (a per-call non-blocking flag,
+//! like `MSG_DONTWAIT`); on `EAGAIN` a non-blocking descriptor gets it, a
+//! ready one (file data to fetch from the disk) gets the original call,
+//! and a blocking one parks on readiness; a blocking write completes every
+//! byte. Descriptors without `RWF_NOWAIT` (terminals, some devices):
+//! `poll` with timeout 0 first; ready → the original call; not ready and
+//! blocking → park on readiness, then again.
 //!
 //! # Accepted races (documented in the crate docs)
-//! - Non-sockets and `accept`: between "ready" and the original call,
-//!   another thread or process sharing the descriptor may take the data or
-//!   the connection; the original call then blocks the hub until more comes.
+//! - Descriptors without `RWF_NOWAIT` and `accept`: between "ready" and
+//!   the original call, another thread or process sharing the descriptor
+//!   may take the data or the connection; the original call then blocks
+//!   the hub until more comes.
 //! - `connect`: the descriptor is non-blocking for the duration of the
 //!   original `connect` call (two `fcntl`s around it); another thread using
 //!   the same descriptor at that instant sees `O_NONBLOCK`. A Unix socket
@@ -175,38 +181,115 @@ pub(crate) fn other_fd(fd: c_int, read: bool, entry: c_int, op: &mut dyn FnMut()
     }
 }
 
-/// A blocking write to a pipe (FIFO) of more than `PIPE_BUF` bytes: the
-/// original could block the hub until a reader drains the pipe, so it is
-/// written in `PIPE_BUF` pieces, each when the pipe has room (a free page,
-/// which `POLLOUT` guarantees, holds one piece).
-fn fifo_write(fd: c_int, buf: *const c_void, len: size_t, entry: c_int) -> ssize_t {
-    let mut done = 0usize;
-    while done < len {
-        let piece = (len - done).min(libc::PIPE_BUF);
-        let mut op = || {
-            // SAFETY: `buf` is valid for `len` bytes (the caller's), and
-            // `done + piece <= len`.
-            unsafe { real::write(fd, buf.cast::<u8>().add(done).cast(), piece) }
-        };
-        let r = other_fd(fd, false, entry, &mut op);
-        if r < 0 {
-            return if done > 0 {
-                set_errno(entry);
-                done as ssize_t
-            } else {
-                r
-            };
-        }
-        done += r as usize;
-    }
-    done as ssize_t
+/// Whether `e` says "this descriptor cannot do `RWF_NOWAIT`" (terminals,
+/// some devices and file systems, old kernels): then the zero-timeout
+/// `poll` path decides.
+fn nowait_unsupported(e: c_int) -> bool {
+    matches!(e, libc::EOPNOTSUPP | libc::EINVAL | libc::ENOSYS | libc::ESPIPE)
 }
 
-fn is_fifo(fd: c_int) -> bool {
-    // SAFETY: an all-zero `stat` is a valid value; fstat fills it.
-    let mut st: libc::stat = unsafe { std::mem::zeroed() };
-    // SAFETY: `st` is valid for writes.
-    unsafe { libc::fstat(fd, &mut st) == 0 && st.st_mode & libc::S_IFMT == libc::S_IFIFO }
+/// `read`/`readv` on a descriptor that is not a socket: `preadv2` with
+/// `RWF_NOWAIT` at the current offset (a per-call non-blocking read: no
+/// race with other readers of a shared pipe, and one system call for
+/// cached file data). `EAGAIN` → ready anyway (file data not cached) →
+/// the original; non-blocking → `EAGAIN`; else park on readability and
+/// try again. Descriptors without `RWF_NOWAIT` take [`other_fd`].
+fn other_read(fd: c_int, iov: &[iovec], entry: c_int, orig: &mut dyn FnMut() -> ssize_t) -> ssize_t {
+    loop {
+        // SAFETY: `iov` describes the caller's buffers; offset -1 is the
+        // file position, as read/readv.
+        let r = unsafe { libc::preadv2(fd, iov.as_ptr(), iov.len() as c_int, -1, libc::RWF_NOWAIT) };
+        if r >= 0 {
+            set_errno(entry);
+            return r;
+        }
+        let e = errno();
+        if nowait_unsupported(e) {
+            return other_fd(fd, true, entry, orig);
+        }
+        if e != libc::EAGAIN {
+            return -1;
+        }
+        if ready_now(fd, libc::POLLIN) {
+            // Readable, yet the read would wait: file data to fetch from
+            // the disk, which the original does (as files always block).
+            set_errno(entry);
+            return orig();
+        }
+        if nonblocking(fd) {
+            set_errno(libc::EAGAIN);
+            return -1;
+        }
+        match wait_fd(fd, true, None) {
+            Wait::Ready | Wait::Expired => {}
+            Wait::Interrupted(e) => {
+                set_errno(e);
+                return -1;
+            }
+            Wait::Unwatchable => {
+                set_errno(entry);
+                return orig();
+            }
+        }
+    }
+}
+
+/// `write`/`writev` on a descriptor that is not a socket: `pwritev2` with
+/// `RWF_NOWAIT` at the current offset; a blocking descriptor gets every
+/// byte written (parking on writability between parts, as a blocking pipe
+/// write waits for the reader), a non-blocking one the kernel's answer.
+/// Descriptors without `RWF_NOWAIT` take [`other_fd`].
+fn other_write(fd: c_int, iov: &[iovec], entry: c_int, orig: &mut dyn FnMut() -> ssize_t) -> ssize_t {
+    let total = iov.iter().fold(0usize, |a, v| a.saturating_add(v.iov_len));
+    let mut done = 0usize;
+    let partial = |done: usize, e: c_int| -> ssize_t {
+        if done > 0 {
+            set_errno(entry);
+            done as ssize_t
+        } else {
+            set_errno(e);
+            -1
+        }
+    };
+    loop {
+        if done >= total {
+            set_errno(entry);
+            return done as ssize_t;
+        }
+        // SAFETY: the caller's iovecs.
+        let rest = unsafe { skip_iov(iov.as_ptr(), iov.len(), done) };
+        // SAFETY: `rest` describes the rest of the caller's buffers.
+        let r = unsafe { libc::pwritev2(fd, rest.as_ptr(), rest.len() as c_int, -1, libc::RWF_NOWAIT) };
+        if r >= 0 {
+            done += r as usize;
+            continue;
+        }
+        let e = errno();
+        if nowait_unsupported(e) && done == 0 {
+            return other_fd(fd, false, entry, orig);
+        }
+        if e != libc::EAGAIN {
+            return partial(done, e);
+        }
+        if nonblocking(fd) {
+            return partial(done, libc::EAGAIN);
+        }
+        if done == 0 && ready_now(fd, libc::POLLOUT) {
+            // Writable, yet the write would wait (a file system that must
+            // allocate): the original, as files always block.
+            set_errno(entry);
+            return orig();
+        }
+        match wait_fd(fd, false, None) {
+            Wait::Ready | Wait::Expired => {}
+            Wait::Interrupted(e) => return partial(done, e),
+            Wait::Unwatchable if done == 0 => {
+                set_errno(entry);
+                return orig();
+            }
+            Wait::Unwatchable => return partial(done, libc::EAGAIN),
+        }
+    }
 }
 
 // ------------------------------------------------------------ the calls
@@ -362,8 +445,9 @@ pub(crate) unsafe fn read(fd: c_int, buf: *mut c_void, len: size_t) -> ssize_t {
     if r >= 0 || errno() != libc::ENOTSOCK {
         return r;
     }
+    let iov = [iovec { iov_base: buf, iov_len: len }];
     // SAFETY: the caller's call.
-    other_fd(fd, true, entry, &mut || unsafe { real::read(fd, buf, len) })
+    other_read(fd, &iov, entry, &mut || unsafe { real::read(fd, buf, len) })
 }
 
 pub(crate) unsafe fn write(fd: c_int, buf: *const c_void, len: size_t) -> ssize_t {
@@ -383,11 +467,9 @@ pub(crate) unsafe fn write(fd: c_int, buf: *const c_void, len: size_t) -> ssize_
     if r >= 0 || errno() != libc::ENOTSOCK {
         return r;
     }
-    if len > libc::PIPE_BUF && is_fifo(fd) && !nonblocking(fd) {
-        return fifo_write(fd, buf, len, entry);
-    }
+    let iov = [iovec { iov_base: buf.cast_mut(), iov_len: len }];
     // SAFETY: the caller's call.
-    other_fd(fd, false, entry, &mut || unsafe { real::write(fd, buf, len) })
+    other_write(fd, &iov, entry, &mut || unsafe { real::write(fd, buf, len) })
 }
 
 pub(crate) unsafe fn readv(fd: c_int, iov: *const iovec, n: c_int) -> ssize_t {
@@ -405,8 +487,10 @@ pub(crate) unsafe fn readv(fd: c_int, iov: *const iovec, n: c_int) -> ssize_t {
     if r >= 0 || errno() != libc::ENOTSOCK {
         return r;
     }
+    // SAFETY: the caller's `n` iovecs (n > 0: their total is not zero).
+    let v = unsafe { std::slice::from_raw_parts(iov, n as usize) };
     // SAFETY: the caller's call.
-    other_fd(fd, true, entry, &mut || unsafe { real::readv(fd, iov, n) })
+    other_read(fd, v, entry, &mut || unsafe { real::readv(fd, iov, n) })
 }
 
 pub(crate) unsafe fn writev(fd: c_int, iov: *const iovec, n: c_int) -> ssize_t {
@@ -425,8 +509,10 @@ pub(crate) unsafe fn writev(fd: c_int, iov: *const iovec, n: c_int) -> ssize_t {
     if r >= 0 || errno() != libc::ENOTSOCK {
         return r;
     }
+    // SAFETY: the caller's `n` iovecs (n > 0: their total is not zero).
+    let v = unsafe { std::slice::from_raw_parts(iov, n as usize) };
     // SAFETY: the caller's call.
-    other_fd(fd, false, entry, &mut || unsafe { real::writev(fd, iov, n) })
+    other_write(fd, v, entry, &mut || unsafe { real::writev(fd, iov, n) })
 }
 
 pub(crate) unsafe fn accept4(fd: c_int, addr: *mut sockaddr, alen: *mut socklen_t, flags: Option<c_int>) -> c_int {

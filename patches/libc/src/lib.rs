@@ -29,9 +29,9 @@
 //!
 //! | symbol | rerouted |
 //! |---|---|
-//! | `recv`, `recvfrom`, `recvmsg`, `__recv_chk`, `__recvfrom_chk` | with `MSG_DONTWAIT`; on `EAGAIN`: a non-blocking descriptor (`O_NONBLOCK`/`FIONBIO`) gets `EAGAIN`; a blocking one parks on readability until `SO_RCVTIMEO` (then `EAGAIN`, as the kernel) and retries. `MSG_WAITALL` on a stream socket waits for the whole length (`recv`, `recvfrom`; `recvmsg` returns what has come). A caller's own `MSG_DONTWAIT` passes through |
+//! | `recv`, `recvfrom`, `recvmsg`, `__recv_chk`, `__recvfrom_chk` | with `MSG_DONTWAIT`; on `EAGAIN`: a non-blocking descriptor (`O_NONBLOCK`/`FIONBIO`) gets `EAGAIN`; a blocking one parks on readability until `SO_RCVTIMEO` (then `EAGAIN`, as the kernel) and retries. `MSG_WAITALL` on a stream socket waits for the whole length (`recv`, `recvfrom`; `recvmsg` returns what has come). A caller's own `MSG_DONTWAIT`, and `MSG_ERRQUEUE`/`MSG_OOB` (which never wait), pass through |
 //! | `send`, `sendto`, `sendmsg` | with `MSG_DONTWAIT`; a blocking socket sends the whole buffer (parking on writability between parts, `SO_SNDTIMEO` honoured: the bytes sent so far, or `EAGAIN`), a non-blocking one gets the kernel's answer |
-//! | `read`, `readv`, `__read_chk`, `write`, `writev` | on a socket: as `recv`/`send`. Otherwise: `poll` with timeout 0 first; ready (a regular file always is) or non-blocking → the original; not ready → park on readiness (pipes, terminals, eventfds …). A blocking write of more than `PIPE_BUF` bytes to a pipe goes in `PIPE_BUF` pieces, each when the pipe has room. Zero-length calls pass through, and so do writes to standard output and standard error (std and stdio hold a process-wide lock around them: a green thread parked there would make the next one that prints block the hub on that lock) |
+//! | `read`, `readv`, `__read_chk`, `write`, `writev` | on a socket: as `recv`/`send`. Otherwise `preadv2`/`pwritev2` with `RWF_NOWAIT` (pipes, eventfds, cached file data); on `EAGAIN`: non-blocking → `EAGAIN`; ready (file data to read from disk) → the original; else park on readiness; a blocking write completes every byte (a pipe's reader drains it meanwhile). Descriptors without `RWF_NOWAIT` (terminals, some devices): `poll` with timeout 0; ready or non-blocking → the original, else park. Zero-length calls pass through, and so do writes to standard output and standard error (std and stdio hold a process-wide lock around them: a green thread parked there would make the next one that prints block the hub on that lock) |
 //! | `accept`, `accept4` | `poll` with timeout 0; ready or non-blocking → the original; else park on readability (`SO_RCVTIMEO` → `EAGAIN`) |
 //! | `connect` | a non-blocking caller passes through (`EINPROGRESS` unchanged). A blocking socket is made non-blocking for the one `connect` call, then restored; `EINPROGRESS` parks on writability (`SO_SNDTIMEO` → `EINPROGRESS`, as the kernel) and the result is read from `SO_ERROR` and returned as the blocking call would (0, or -1 with that error) |
 //! | `poll`, `__poll_chk`, `select`, `ppoll` (no signal mask), `epoll_wait` | timeout 0 → the original. Otherwise the original with timeout 0, and while nothing is ready a green wait on all the descriptors at once (a private level-triggered epoll instance; `epoll_wait` waits on its own descriptor), then the original again with timeout 0, so `revents`/`fd_set`s are the kernel's. `select` reports the time left in `timeout`, as Linux does |
@@ -116,7 +116,8 @@
 //!   keep handlers async-signal-safe (non-blocking writes, as usual).
 //!
 //! Races accepted: between the zero-timeout `poll` and the original call of
-//! a non-socket `read`/`write` or an `accept`, another thread or process
+//! an `accept`, or a `read`/`write` on a descriptor without `RWF_NOWAIT`
+//! (a terminal), another thread or process
 //! sharing the descriptor may take what was ready, and the original then
 //! blocks the hub until more comes; during a blocking `connect`, the socket
 //! is `O_NONBLOCK` for the duration of the one system call. A `connect` on
