@@ -1,19 +1,13 @@
 #!/usr/bin/env bash
-# The test command: installs the real peer programs the tests talk to (from
-# Debian's packages, and Python's grpcio from PyPI) when they are missing,
-# then runs every test of the workspace (unit, integration, doc tests).
+# The test command: installs the real peer programs and libraries the tests
+# talk to and link (from Debian's packages: redis-server, PostgreSQL, libpq,
+# libcurl, strace; see scripts/peers.sh; and Python's grpcio from PyPI) when
+# they are missing, then runs every test of the workspace (unit, integration,
+# doc tests).
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
-packages=()
-command -v curl >/dev/null 2>&1 || packages+=(curl)
-if [ ${#packages[@]} -gt 0 ]; then
-    echo "installing test peers: ${packages[*]}"
-    sudo_cmd=()
-    [ "$(id -u)" = 0 ] || sudo_cmd=(sudo)
-    "${sudo_cmd[@]}" apt-get update -qq
-    DEBIAN_FRONTEND=noninteractive "${sudo_cmd[@]}" apt-get install -y -qq --no-install-recommends "${packages[@]}" >/dev/null
-fi
+bash scripts/peers.sh
 
 # The gRPC plugin's tests talk to a servicer on Python's grpcio (from PyPI).
 if ! python3 -c 'import grpc' >/dev/null 2>&1; then

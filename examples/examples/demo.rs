@@ -10,17 +10,64 @@
 //! server waits 10 ms before each echo (a stand-in for real work). The
 //! code of the workload (`examples/src/echo.rs`) only uses
 //! `greenpatch::{socket, thread, time}`; it never mentions green threads.
+//!
+//! Beside it, code nobody here wrote: the `ureq` crate (a blocking HTTP
+//! client on `std::net`) from [`HTTP_CLIENTS`] green threads, each making
+//! one request to a local server that waits [`HTTP_DELAY`] per request.
+//! Before `patch_all()` each call blocks the whole OS thread, so the green
+//! threads take their turns; after it the `libc` patch module makes the
+//! same calls park only their green thread, and they overlap.
+//!
 //! A last part shows the pitfall green threads keep: one that computes
 //! starves the others, and the blocking monitor says which one and where.
 
 use std::time::{Duration, Instant};
 
 use examples::echo::{self, Config, Report};
+use examples::slow_http::SlowHttp;
 use examples::{human, print_events, raise_open_file_limit, thousands};
 use greenpatch::monkey::{patch_all, PatchAll, Patched};
 
 const REQUESTS: usize = 10;
 const LATENCY: Duration = Duration::from_millis(10);
+/// Green threads that each make one request with the unmodified `ureq` crate.
+const HTTP_CLIENTS: usize = 10;
+/// The HTTP server's wait per request.
+const HTTP_DELAY: Duration = Duration::from_millis(150);
+
+/// `HTTP_CLIENTS` green threads on this OS thread, each one `ureq` GET
+/// (the crate as published: it calls `std::net`, which calls the C
+/// library). Returns the wall time; checks every body.
+fn unmodified_http() -> Result<Duration, String> {
+    let server = SlowHttp::start(HTTP_DELAY).map_err(|e| format!("HTTP server: {e}"))?;
+    let base = format!("http://{}", server.addr());
+    let start = Instant::now();
+    let handles: Vec<_> = (0..HTTP_CLIENTS)
+        .map(|i| {
+            let url = format!("{base}/page/{i}");
+            greenpatch_runtime::spawn(move || -> Result<String, String> {
+                let mut resp = ureq::get(&url).call().map_err(|e| e.to_string())?;
+                resp.body_mut().read_to_string().map_err(|e| e.to_string())
+            })
+        })
+        .collect();
+    for (i, h) in handles.into_iter().enumerate() {
+        let body = h.join().map_err(|e| e.to_string())??;
+        if body != format!("hello /page/{i}") {
+            return Err(format!("client {i} got {body:?}"));
+        }
+    }
+    Ok(start.elapsed())
+}
+
+fn describe_http(label: &str, wall: Duration) {
+    println!(
+        "    {label}: unmodified ureq, {HTTP_CLIENTS} green threads x 1 request ({} at the server) = {}  ({:.1}x one request)",
+        human(HTTP_DELAY),
+        human(wall),
+        wall.as_secs_f64() / HTTP_DELAY.as_secs_f64()
+    );
+}
 
 fn arg(n: usize, default: usize) -> usize {
     std::env::args().nth(n).and_then(|a| a.parse().ok()).unwrap_or(default)
@@ -98,9 +145,9 @@ fn main() {
         patched_clients = room;
     }
 
-    println!("greenpatch demo — the same facade code, blocking and then green");
+    println!("greenpatch demo — the same facade code and an unmodified crate, blocking and then green");
     println!();
-    println!("[1] before patch_all(): OS threads and blocking sockets");
+    println!("[1] before patch_all(): OS threads and blocking sockets; ureq blocks its OS thread");
     let unpatched = match echo::run(Config { clients: unpatched_clients, requests: REQUESTS, latency: LATENCY }) {
         Ok(r) => r,
         Err(e) => {
@@ -109,6 +156,11 @@ fn main() {
         }
     };
     describe("unpatched", &unpatched);
+    let http_before = unmodified_http().unwrap_or_else(|e| {
+        eprintln!("unpatched HTTP run failed: {e}");
+        std::process::exit(1);
+    });
+    describe_http("unpatched", http_before);
 
     println!();
     println!("[2] patch_all(): the events, in delivery order");
@@ -130,7 +182,7 @@ fn main() {
     }
 
     println!();
-    println!("[3] after patch_all(): green threads, one OS thread");
+    println!("[3] after patch_all(): green threads, one OS thread; ureq parks only its green thread");
     let patched = match echo::run(Config { clients: patched_clients, requests: REQUESTS, latency: LATENCY }) {
         Ok(r) => r,
         Err(e) => {
@@ -139,6 +191,11 @@ fn main() {
         }
     };
     describe("patched  ", &patched);
+    let http_after = unmodified_http().unwrap_or_else(|e| {
+        eprintln!("patched HTTP run failed: {e}");
+        std::process::exit(1);
+    });
+    describe_http("patched  ", http_after);
 
     println!();
     println!("[4] a green thread that computes for 300 ms, beside one that ticks every 10 ms");
@@ -170,6 +227,13 @@ fn main() {
         patched.per_second() / unpatched.per_second().max(1e-9),
         patched.os_threads,
         unpatched.os_threads,
+    );
+    println!(
+        "    unmodified ureq from {HTTP_CLIENTS} green threads: {} before patch_all(), {} after ({:.1}x faster: \
+         the `libc` patch module)",
+        human(http_before),
+        human(http_after),
+        http_before.as_secs_f64() / http_after.as_secs_f64().max(1e-9)
     );
     println!("    (each request waits {} at the server; total run time {})", human(LATENCY), human(started.elapsed()));
 }

@@ -8,9 +8,11 @@
 //! whether the program patched. The demo runs it before and after
 //! `patch_all()` and compares. [`print_events`] subscribes a printer for
 //! the patch events; [`raise_open_file_limit`] makes room for thousands of
-//! sockets.
+//! sockets. [`slow_http`] is the slow HTTP server the demo's unmodified
+//! client (`ureq`) talks to.
 
 pub mod echo;
+pub mod slow_http;
 
 use std::time::Duration;
 

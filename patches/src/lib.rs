@@ -11,6 +11,13 @@
 //! | [`thread`] | `std::thread`, `std::sync`'s locks (+ `Event`, `Semaphore`, `Local`) | green threads, green locks |
 //! | [`queue`] | `std::sync::mpsc` (+ gevent's `Queue`, `LifoQueue`, `PriorityQueue`) | green channels and queues |
 //!
+//! Below the facades, the builtin module `libc` (also patched by default)
+//! makes the C library's blocking calls green on a hub: crates that call
+//! `std::net` or `std::thread::sleep` directly, and C drivers, block only
+//! their green thread (see `greenpatch_libc` for the rule, `errno`, kills
+//! and timeouts, and what it cannot reach; `PatchAll::libc(false)` leaves
+//! it off).
+//!
 //! Paths and signatures are std's, so a library switches with an import
 //! change — `use std::net::TcpStream` becomes `use greenpatch::socket::TcpStream`
 //! — and then serves blocking programs and green programs alike: the
@@ -30,7 +37,7 @@
 //! use greenpatch::{thread, time};
 //!
 //! let outcome = patch_all(PatchAll::default()).expect("no plugin failed");
-//! assert_eq!(outcome.modules(), ["time", "thread", "socket", "queue"]);
+//! assert_eq!(outcome.modules(), ["time", "thread", "socket", "libc", "queue"]);
 //!
 //! // An echo server and 200 clients, each sleeping 50 ms: green threads,
 //! // so the sleeps overlap and the whole run takes about 50 ms.

@@ -33,9 +33,9 @@ fn concurrent_calls_serialise() {
     });
     assert_eq!(outcomes.iter().filter(|o| o.is_nothing_new()).count(), 7);
     let patched: Vec<_> = outcomes.iter().filter(|o| !o.is_nothing_new()).collect();
-    assert_eq!(patched[0].modules(), ["time", "thread", "socket", "queue", "t-shared"]);
+    assert_eq!(patched[0].modules(), ["time", "thread", "socket", "libc", "queue", "t-shared"]);
     let events = recorder.take();
-    assert_eq!(events.len(), 13, "{events:?}");
+    assert_eq!(events.len(), 15, "{events:?}");
     assert_eq!(events.first().map(String::as_str), Some("WillPatchAll"));
     assert_eq!(events.last().map(String::as_str), Some("DidPatchAll"));
     assert_eq!(events.iter().filter(|e| *e == "WillPatchAll").count(), 1);

@@ -59,7 +59,7 @@ fn entry_points_run_in_dependency_order_once_builtins_are_patched() {
         Ok(())
     });
     let outcome = patch_all(PatchAll::default().module("t-driver")).unwrap();
-    assert_eq!(outcome.modules(), ["time", "thread", "socket", "queue", "t-driver"]);
+    assert_eq!(outcome.modules(), ["time", "thread", "socket", "libc", "queue", "t-driver"]);
     let seen = "socket=true time=true t-driver=false connect=false";
     assert_eq!(
         *LOG.lock().unwrap(),

@@ -44,7 +44,7 @@ fn events_follow_gevent_order_and_a_second_call_only_adds() {
         }
         // Every event carries the call's options and arguments.
         assert_eq!(event.arg("who"), Some("tests"));
-        assert_eq!(event.options().to_string(), "{time, thread, socket, queue, t-alpha, t-beta}");
+        assert_eq!(event.options().to_string(), "{time, thread, socket, libc, queue, t-alpha, t-beta}");
         Ok(())
     });
     let vetoer = subscribe(|event: &Event<'_>| match event {
@@ -62,6 +62,8 @@ fn events_follow_gevent_order_and_a_second_call_only_adds() {
             "WillPatchModule(thread)",
             "WillPatchModule(socket)",
             "DidPatchModule(socket)",
+            "WillPatchModule(libc)",
+            "DidPatchModule(libc)",
             "WillPatchModule(queue)",
             "DidPatchModule(queue)",
             "DidPatchBuiltinModules",
@@ -75,7 +77,7 @@ fn events_follow_gevent_order_and_a_second_call_only_adds() {
     let Patched::Patched { modules, vetoed, .. } = &outcome else {
         panic!("expected Patched, got {outcome:?}");
     };
-    assert_eq!(modules, &["time", "socket", "queue", "t-alpha", "t-beta"]);
+    assert_eq!(modules, &["time", "socket", "libc", "queue", "t-alpha", "t-beta"]);
     assert_eq!(vetoed.len(), 1);
     assert_eq!(vetoed[0].module, "thread");
     assert_eq!(vetoed[0].veto.event, EventKind::WillPatchModule);
@@ -86,7 +88,7 @@ fn events_follow_gevent_order_and_a_second_call_only_adds() {
 
     // Will and did events of a module carry the same name string and items.
     let names = std::mem::take(&mut *names.lock().unwrap());
-    for module in ["time", "socket", "queue", "t-alpha", "t-beta"] {
+    for module in ["time", "socket", "libc", "queue", "t-alpha", "t-beta"] {
         let of: Vec<_> = names.iter().filter(|n| n.1 == module).collect();
         assert_eq!(of.len(), 2, "{module}");
         assert_eq!(of[0].0, EventKind::WillPatchModule);

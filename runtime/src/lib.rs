@@ -29,6 +29,7 @@
 pub mod blocking;
 mod coroutine;
 mod deadlock;
+pub mod foreign;
 pub mod fs;
 mod future;
 mod hub;

@@ -127,6 +127,9 @@ fn install_one(sig: c_int, prev_slot: &OnceLock<libc::sigaction>) {
 
 /// The signal handler for `SIGSEGV` and `SIGBUS`.
 extern "C" fn handle_fault(sig: c_int, info: *mut libc::siginfo_t, ctx: *mut c_void) {
+    // A signal handler must never switch: C-level hooks of `write` (the
+    // report below) pass straight through from here on (foreign.rs).
+    crate::foreign::set_may_park(false);
     let current = CURRENT.try_with(Cell::get).unwrap_or(ptr::null());
     if !current.is_null() && !info.is_null() {
         // SAFETY: the kernel passes a valid siginfo_t for SA_SIGINFO handlers.

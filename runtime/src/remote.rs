@@ -54,7 +54,9 @@ impl Mailbox {
         self.pending.store(true, Ordering::SeqCst);
         if self.sleeping.load(Ordering::SeqCst) {
             // A failed wake means the eventfd is full, i.e. already signalled.
-            let _ = self.waker.wake();
+            // The waker's eventfd write is the runtime's own: straight to
+            // the C library, even from a green thread (foreign.rs).
+            let _ = crate::foreign::internal(|| self.waker.wake());
         }
     }
 

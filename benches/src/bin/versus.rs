@@ -53,6 +53,8 @@ fn child_main(args: &[String]) -> Result<(), String> {
         "memory" => work::memory::child_main(rest),
         "echo-client" => clients::echo_main(rest),
         "http-load" => clients::http_main(rest),
+        "libc-recv" => work::libc::recv_child_main(rest),
+        "echo-server" => work::libc::server_child_main(rest),
         _ => Err(format!("unknown child kind {kind}")),
     }
 }
@@ -113,7 +115,7 @@ fn main() {
         if quick { " (--quick)" } else { "" }
     );
     eprint!("{machine}");
-    if entries.iter().any(|e| e.id.starts_with("echo") || e.id.starts_with("http")) {
+    if entries.iter().any(|e| e.id.contains("echo") || e.id.starts_with("http")) {
         eprintln!("{}", child::prepare());
     }
 

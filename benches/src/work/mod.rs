@@ -11,6 +11,7 @@ pub mod channel;
 pub mod echo;
 pub mod facade;
 pub mod http;
+pub mod libc;
 pub mod memory;
 pub mod mutex;
 pub mod server;
@@ -49,6 +50,21 @@ pub fn all() -> Vec<Entry> {
             id: "facade",
             about: "facade dispatch after patch_all vs a direct runtime call",
             make: facade::workload,
+        },
+        Entry {
+            id: "libc-recv",
+            about: "libc hook pass-through: recv -> EAGAIN, hooked vs original",
+            make: libc::recv,
+        },
+        Entry {
+            id: "libc-echo64",
+            about: "TCP echo, 64 conns: green sockets with libc patched vs not",
+            make: libc::echo64,
+        },
+        Entry {
+            id: "libc-std-echo64",
+            about: "TCP echo, 64 conns: unmodified std::net server green via the libc hooks",
+            make: libc::std_echo64,
         },
     ]
 }

@@ -33,7 +33,7 @@ macro_rules! builtin_names {
         /// # Example
         ///
         /// ```
-        /// assert_eq!(greenpatch::monkey::BUILTIN_MODULES, ["time", "thread", "socket", "queue"]);
+        /// assert_eq!(greenpatch::monkey::BUILTIN_MODULES, ["time", "thread", "socket", "libc", "queue"]);
         /// ```
         pub const BUILTIN_MODULES: [&str; [$(stringify!($name)),+].len()] = [$(stringify!($name)),+];
     };

@@ -3,7 +3,7 @@
 //!
 //! # Model
 //!
-//! `PatchAll::default()` requests the four builtin modules and no
+//! `PatchAll::default()` requests the five builtin modules and no
 //! third-party module. The builder switches builtins off, opts third-party
 //! modules in by name and adds `key = value` plugin arguments. The registry
 //! turns it into the [`Options`] that every event carries: the builtins in
@@ -194,7 +194,7 @@ impl PatchAll {
     /// ```
     /// use greenpatch::monkey::PatchAll;
     /// let options = PatchAll::default().queue(false).module("db").options();
-    /// assert_eq!(options.to_string(), "{time, thread, socket, !queue, db}");
+    /// assert_eq!(options.to_string(), "{time, thread, socket, libc, !queue, db}");
     /// ```
     pub fn options(&self) -> Options {
         let mut options = Options::new();

@@ -6,7 +6,7 @@
 //!
 //! ```text
 //! WillPatchAll                       may veto the whole call
-//! ├─ per builtin module (time, thread, socket, queue) not yet patched:
+//! ├─ per builtin module (time, thread, socket, libc, queue) not yet patched:
 //! │    WillPatchModule(name)         may veto that module
 //! │    ...the module's slots are switched...
 //! │    DidPatchModule(name)

@@ -6,7 +6,7 @@
 //! order:
 //!
 //! ```text
-//! WillPatchAll → (WillPatchModule → DidPatchModule)* for time, thread, socket, queue
+//! WillPatchAll → (WillPatchModule → DidPatchModule)* for time, thread, socket, libc, queue
 //!              → DidPatchBuiltinModules
 //!              → (WillPatchModule → DidPatchModule)* for opted-in third-party modules
 //!              → DidPatchAll

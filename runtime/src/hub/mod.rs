@@ -148,6 +148,7 @@ impl Drop for HubOwner {
     fn drop(&mut self) {
         let p = self.0.replace(ptr::null_mut());
         if !p.is_null() {
+            crate::foreign::set_may_park(false);
             CURRENT.with(|c| c.set(ptr::null()));
             // SAFETY: `p` came from `Box::into_raw` in `Hub::create` and is
             // released exactly once, here, at thread exit.
@@ -193,6 +194,8 @@ impl Hub {
         let registered = OWNER.try_with(|o| o.0.set(p)).is_ok();
         assert!(registered, "greenpatch: green call during thread teardown");
         CURRENT.with(|c| c.set(p));
+        // Root code runs now: it may park (foreign.rs).
+        crate::foreign::set_may_park(true);
         overflow::install();
         overflow::ensure_altstack();
         // SAFETY: just stored; lives until thread exit (see `current`).
@@ -300,6 +303,11 @@ impl Hub {
     /// Name of the running task, if any.
     pub(crate) fn current_name(&self) -> Option<Arc<str>> {
         self.cur().name.clone()
+    }
+
+    /// The task whose code runs now (the root's outside green threads).
+    pub(crate) fn running_task(&self) -> &Task {
+        self.cur()
     }
 
     /// Slot index and generation of the running task.
@@ -511,7 +519,9 @@ impl Hub {
         let coro = coro.as_mut().expect("a runnable green thread has its coroutine");
         overflow::enter(coro.header());
         self.shared.beat.enter(t.id, t.spawn_site);
+        let loop_may_park = crate::foreign::set_may_park(true);
         let finished = coro.resume();
+        crate::foreign::set_may_park(loop_may_park);
         self.shared.beat.leave();
         overflow::leave();
         self.current.set(ROOT);
@@ -543,7 +553,10 @@ impl Hub {
     fn run_until_root_ready(&self) -> Result<(), WouldBlockForever> {
         let waiting = !self.serving.get();
         self.shared.root_waiting.store(waiting, Ordering::SeqCst);
+        // The loop and the reactor never park from foreign frames (foreign.rs).
+        let root_may_park = crate::foreign::set_may_park(false);
         let result = self.run_loop();
+        crate::foreign::set_may_park(root_may_park);
         self.shared.root_waiting.store(false, Ordering::SeqCst);
         self.root_ready.set(false);
         result

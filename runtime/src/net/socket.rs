@@ -106,6 +106,9 @@ impl<S: AsRawFd> Socket<S> {
     /// `WouldBlock`, park until ready (or fail per the options) and retry.
     #[inline]
     pub(crate) fn io<R>(&self, dir: Dir, mut op: impl FnMut(&S) -> io::Result<R>) -> io::Result<R> {
+        // Our descriptors are non-blocking: their system calls go straight
+        // to the C library, past any C-level hook (foreign.rs).
+        let mut op = |s: &S| crate::foreign::internal(|| op(s));
         match op(&self.sock) {
             Err(e) if e.kind() == io::ErrorKind::WouldBlock => self.io_wait(dir, e, &mut op),
             r => r,
@@ -195,6 +198,7 @@ impl<S: AsRawFd> Socket<S> {
         mut clear: bool,
     ) -> io::Result<R> {
         let fd = self.sock.as_raw_fd();
+        let mut op = |s: &S| crate::foreign::internal(|| op(s));
         loop {
             if !self.reg.wait_with(hub, fd, dir, deadline, std::mem::replace(&mut clear, true))? {
                 return Err(timed_out());

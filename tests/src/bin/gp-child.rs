@@ -1,6 +1,8 @@
 //! Child-process scenarios for the black-box tests (see `tests/runtime_core.rs`).
 //!
 //! `gp-child overflow` overflows a named green thread's stack;
+//! `gp-child overflow-patched` does the same after `patch_all()` (the
+//! report's `write` goes through the C-level hooks, from a signal handler);
 //! `gp-child block-forever-park` parks the root with nobody to wake it;
 //! `gp-child block-forever-join` joins a green thread that parks forever;
 //! `gp-child block-forever-after-pool` does the same with an idle pool worker;
@@ -11,7 +13,11 @@
 //! `gp-child monitor-hog` runs a green thread that spins 400 ms with the
 //! blocking monitor at 50 ms, and prints its id, spawn line and the reports;
 //! `gp-child monitor-polite` does the same with one that yields as it spins;
-//! `gp-child monitor-block-forever` parks the root with the monitor running.
+//! `gp-child monitor-block-forever` parks the root with the monitor running;
+//! `gp-child libc-workload patched|unpatched` runs unmodified std::net and C
+//! socket code from green threads of the root thread (see
+//! `tests/libc_strace.rs`, which runs it under strace): it prints `TID <n>`
+//! (the root thread, which every green thread runs on) and `OK` at the end.
 
 use std::time::Duration;
 
@@ -44,7 +50,10 @@ fn spin(d: Duration, polite: bool) {
 fn main() {
     let scenario = std::env::args().nth(1).unwrap_or_default();
     match scenario.as_str() {
-        "overflow" => {
+        "overflow" | "overflow-patched" => {
+            if scenario == "overflow-patched" {
+                let _ = greenpatch::monkey::patch_all(greenpatch::monkey::PatchAll::default()).expect("patch_all");
+            }
             let h = rt::Builder::new()
                 .name("deep-recursion".into())
                 .stack_size(64 * 1024)
@@ -150,9 +159,82 @@ fn main() {
                 Ok(()) => println!("unexpected: park returned"),
             }
         }
+        "libc-workload" => libc_workload(std::env::args().nth(2).as_deref() == Some("patched")),
         other => {
             eprintln!("unknown scenario '{other}'");
             std::process::exit(2);
         }
     }
+}
+
+/// Server delay of the `libc-workload` scenario: a socket call that blocked
+/// its thread would take at least this long.
+const LIBC_DELAY: Duration = Duration::from_millis(400);
+
+/// Patched: a std::net echo server and its clients, all green on this OS
+/// thread, the server sleeping with `std::thread::sleep` before each answer;
+/// the tests' C client (connect, send, poll or select, recv) against the
+/// same server; the C library's `nanosleep`. Every call goes through the
+/// `libc` hooks and parks only its green thread.
+///
+/// Unpatched (the strace criterion's control): green clients on this
+/// thread against a server on plain OS threads; every `recv` blocks the
+/// thread for the server's delay.
+fn libc_workload(patched: bool) {
+    use std::io::{Read, Write};
+    use std::net::{SocketAddr, TcpListener, TcpStream};
+    use tests::cnet;
+
+    // SAFETY: gettid has no preconditions.
+    println!("TID {}", unsafe { libc::gettid() });
+    let client = |addr: SocketAddr, i: usize| {
+        let mut s = TcpStream::connect(addr).expect("connect");
+        s.write_all(format!("m{i}").as_bytes()).expect("write");
+        let mut r = String::new();
+        s.read_to_string(&mut r).expect("read");
+        assert_eq!(r, format!("echo:m{i}"));
+    };
+    if !patched {
+        let server = tests::servers::SlowEcho::start(LIBC_DELAY);
+        let addr = server.addr();
+        let hs: Vec<_> = (0..3).map(|i| rt::spawn(move || client(addr, i))).collect();
+        hs.into_iter().for_each(|h| h.join().expect("client"));
+        println!("OK");
+        return;
+    }
+    let _ = greenpatch::monkey::patch_all(greenpatch::monkey::PatchAll::default()).expect("patch_all");
+    assert!(greenpatch::monkey::is_module_patched("libc"), "the default patch_all patches libc");
+    const STD_CLIENTS: usize = 6;
+    const C_CLIENTS: usize = 4;
+    let listener = TcpListener::bind("127.0.0.1:0").expect("bind");
+    let addr = listener.local_addr().expect("addr");
+    let server = rt::spawn(move || {
+        let mut conns = Vec::new();
+        for _ in 0..STD_CLIENTS + C_CLIENTS {
+            let (mut s, _) = listener.accept().expect("accept");
+            conns.push(rt::spawn(move || {
+                let mut buf = [0u8; 64];
+                let n = s.read(&mut buf).expect("server read");
+                std::thread::sleep(LIBC_DELAY);
+                let mut reply = b"echo:".to_vec();
+                reply.extend_from_slice(&buf[..n]);
+                s.write_all(&reply).expect("server write");
+            }));
+        }
+        conns.into_iter().for_each(|c| c.join().expect("handler"));
+    });
+    let mut hs: Vec<rt::JoinHandle<()>> = (0..STD_CLIENTS).map(|i| rt::spawn(move || client(addr, i))).collect();
+    let SocketAddr::V4(a4) = addr else { unreachable!("bound to IPv4 loopback") };
+    for i in 0..C_CLIENTS {
+        let wait = if i % 2 == 0 { cnet::Wait::Poll } else { cnet::Wait::Select };
+        let h = rt::Builder::new().stack_size(tests::green::C_STACK).spawn(move || {
+            let r = cnet::request(a4, &format!("c{i}"), Duration::from_secs(10), wait).expect("C request");
+            assert_eq!(r, format!("echo:c{i}"));
+        });
+        hs.push(h.expect("spawn"));
+        hs.push(rt::spawn(|| cnet::sleep_ms(LIBC_DELAY.as_millis() as u32).expect("C nanosleep")));
+    }
+    hs.into_iter().for_each(|h| h.join().expect("client"));
+    server.join().expect("server");
+    println!("OK");
 }
