@@ -44,7 +44,8 @@ use std::os::fd::RawFd;
 use std::panic::{self, AssertUnwindSafe};
 use std::time::Instant;
 
-use crate::hub::{Dir, Hub, KillSignal, ScopeExpired};
+use crate::hub::{Hub, KillSignal, ScopeExpired};
+use crate::io::Dir;
 use crate::task::Kill;
 
 thread_local! {

@@ -73,7 +73,7 @@ macro_rules! builtin_modules {
             time => "sleeping, timeouts";
             thread => "threads, locks, events";
             socket => "TCP, UDP, DNS";
-            libc => "the C library's blocking calls (recv, read, connect, poll, the sleep family, getaddrinfo, …)";
+            libc => "the C library's blocking calls: recv, read, connect, poll, sleeps, getaddrinfo";
             queue => "channels, queues";
         }
     };

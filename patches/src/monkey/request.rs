@@ -28,7 +28,7 @@ use std::fmt;
 /// ```
 /// use greenpatch::monkey::PatchAll;
 ///
-/// let request = PatchAll::default()   // time, thread, socket, queue
+/// let request = PatchAll::default()   // time, thread, socket, libc, queue
 ///     .thread(false)                  // keep OS threads
 ///     .module("pgdriver")             // a third-party module, by name
 ///     .arg("pgdriver.pool", "8");     // seen by plugins in every event

@@ -379,7 +379,7 @@ module_event!(
 
 call_event!(
     /// Delivered once the requested builtin modules (time, thread, socket,
-    /// queue) are handled and before any third-party module: the moment for a
+    /// libc, queue) are handled and before any third-party module: the moment for a
     /// driver plugin to go green, since the builtins it needs are green and
     /// application code has not run yet.
     DidPatchBuiltinModules

@@ -133,7 +133,8 @@ impl<S: AsRawFd> Socket<S> {
         // without one yet gets it on its first wait).
         let hub = Hub::try_current();
         let mut op = |s: &S| {
-            let r = op(s);
+            // Straight to the C library, past any C-level hook (foreign.rs).
+            let r = crate::foreign::internal(|| op(s));
             if matches!(r, Ok(n) if n != 0 && n < len) {
                 if let Some(hub) = hub.or_else(Hub::try_current) {
                     self.reg.drained(hub, Dir::Read);
