@@ -332,6 +332,10 @@ fn request_with<T>(message: T, deadline: Option<Duration>) -> Request<T> {
     r
 }
 
+/// How early a server's own deadline may fire before ours (its clock
+/// started when it read the request).
+const DEADLINE_SLACK: Duration = Duration::from_millis(100);
+
 /// `fut`, failing with `DeadlineExceeded` at `until`.
 async fn within<T, F>(until: Option<Instant>, fut: F) -> Result<T, Status>
 where
@@ -340,6 +344,14 @@ where
     match until {
         None => fut.await,
         Some(u) => match tokio::time::timeout_at(u.into(), fut).await {
+            // The server enforces the deadline it was sent, on its own clock:
+            // it may reset the stream (CANCEL) just before ours passes.
+            Ok(Err(s)) if s.code() == Code::Cancelled && Instant::now() + DEADLINE_SLACK >= u => {
+                Err(Status::deadline_exceeded(format!(
+                    "the call's deadline passed (the server cancelled the call: {})",
+                    s.message()
+                )))
+            }
             Ok(r) => r,
             Err(_) => Err(Status::deadline_exceeded("the call's deadline passed")),
         },
