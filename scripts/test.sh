@@ -9,18 +9,8 @@ cd "$(dirname "$0")/.."
 
 bash scripts/peers.sh
 
-# The gRPC plugin's tests talk to a servicer on Python's grpcio (from PyPI).
-if ! python3 -c 'import grpc' >/dev/null 2>&1; then
-    echo "installing test peer: grpcio (PyPI)"
-    python3 -m pip --version >/dev/null 2>&1 || {
-        # python3 itself too, on a machine that has none
-        sudo_cmd=()
-        [ "$(id -u)" = 0 ] || sudo_cmd=(sudo)
-        "${sudo_cmd[@]}" apt-get update -qq
-        DEBIAN_FRONTEND=noninteractive "${sudo_cmd[@]}" apt-get install -y -qq --no-install-recommends python3 python3-pip >/dev/null
-    }
-    python3 -m pip install -q grpcio 2>/dev/null || python3 -m pip install -q --break-system-packages grpcio
-fi
+# The gRPC plugin's tests talk to a servicer on Python's grpcio (PyPI).
+bash scripts/grpcio.sh
 
 # 1,000 concurrent loopback connections need ~2,000 descriptors.
 ulimit -n 20000 2>/dev/null || ulimit -n "$(ulimit -Hn)" 2>/dev/null || true
