@@ -321,7 +321,7 @@ fn method_path(path: &str) -> Result<PathAndQuery, Error> {
     if !path.starts_with('/') || path[1..].split('/').count() != 2 {
         return Err(Error::InvalidPath(path.to_owned()));
     }
-    PathAndQuery::from_maybe_shared(path.to_owned()).map_err(|_| Error::InvalidPath(path.to_owned()))
+    PathAndQuery::try_from(path).map_err(|_| Error::InvalidPath(path.to_owned()))
 }
 
 fn request_with<T>(message: T, deadline: Option<Duration>) -> Request<T> {
