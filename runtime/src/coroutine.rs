@@ -69,6 +69,22 @@ impl Coro {
         self.header
     }
 
+    /// Hints the CPU to load the top of this coroutine's stack (where its
+    /// saved frames are) into the cache. Never faults, changes nothing.
+    #[inline]
+    pub(crate) fn prefetch(&self) {
+        #[cfg(target_arch = "x86_64")]
+        {
+            use std::arch::x86_64::{_mm_prefetch, _MM_HINT_T0};
+            let top = self.header as *const i8;
+            for line in 1..=16 {
+                // SAFETY: a prefetch is a hint: it never faults and has no
+                // effect on memory, whatever the address.
+                unsafe { _mm_prefetch::<_MM_HINT_T0>(top.wrapping_sub(64 * line)) };
+            }
+        }
+    }
+
     /// Gives back the stack of a finished coroutine.
     pub(crate) fn into_stack(self) -> GreenStack {
         self.inner.into_stack().0

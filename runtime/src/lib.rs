@@ -67,7 +67,22 @@ pub use timeout::{with_timeout, Elapsed};
 
 /// Counters for tests and monitoring.
 pub mod stats {
-    pub use crate::stack::mapped_stacks;
+    pub use crate::stack::{mapped_stacks, stack_arenas, StackGuard};
+
+    /// How green-thread stacks are guarded in this process: guard regions
+    /// in shared arenas (Linux 6.13+), or a `PROT_NONE` page per stack on
+    /// older kernels, where `vm.max_map_count` bounds the live green
+    /// threads (about 31,000 at the default 65530). Decided at the first
+    /// stack; the environment variable `GREENPATCH_STACK_GUARDS=mprotect`
+    /// forces the second (for tests).
+    ///
+    /// ```
+    /// let guard = greenpatch_runtime::stats::stack_guard();
+    /// println!("stack guards: {guard}");
+    /// ```
+    pub fn stack_guard() -> StackGuard {
+        crate::stack::guard_kind()
+    }
 
     /// Green threads alive on the calling thread's hub.
     ///

@@ -4,7 +4,10 @@
 //!
 //! A green thread that runs off the end of its stack touches the guard page
 //! below it (see `crate::stack`) and the kernel sends the OS thread `SIGSEGV`
-//! (`SIGBUS` on some systems). Left alone, the process would die with a bare
+//! (`SIGBUS` on some systems): with `si_code = SEGV_MAPERR` for a guard
+//! region in a stack arena (Linux 6.13+), `SEGV_ACCERR` for a `PROT_NONE`
+//! page (older kernels). The handler does not look at `si_code`: both kinds
+//! are recognised the same way, by address. Left alone, the process would die with a bare
 //! "Segmentation fault", or std's handler would blame the OS thread. This
 //! module installs a handler that recognises a fault in the guard of the
 //! green-thread stack currently running on the faulting OS thread and prints
@@ -36,6 +39,16 @@
 //! - The current-stack pointer of a thread is non-null exactly while a green
 //!   thread runs on that OS thread, and then points at the header of that
 //!   green thread's stack, which stays mapped for at least as long.
+//! - No index of stacks or arenas is searched, so there is nothing to lock:
+//!   a fault can only be an overflow of the green thread running on the
+//!   faulting OS thread, whose header the thread-local names. The guard
+//!   range in that header (`guard_lo..guard_hi`) is fixed for as long as the
+//!   slot's arena is mapped, and the arena stays mapped while the running
+//!   stack holds it (see `crate::stack`), so the copy the handler reads is
+//!   never stale. Slots of an arena sit back to back, so one page below a
+//!   guard is the previous slot's header page, which is mapped read/write:
+//!   it can never be the fault address, and the one-page slack below the
+//!   guard only matters for single-stack mappings.
 //!
 //! # Wiring (for the hub)
 //!
@@ -436,7 +449,7 @@ fn probe_or_map() -> AltState {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::stack::{GreenStack, MIN_STACK_SIZE, NAME_CAP};
+    use crate::stack::{GreenStack, StackGuard, StackPool, MIN_STACK_SIZE, NAME_CAP};
 
     fn message(id: u64, name: &[u8], size: usize) -> String {
         let mut buf = [0u8; 256];
@@ -542,12 +555,18 @@ mod tests {
     /// Runs the test `name` (in this module) alone in a child process with
     /// [`CHILD_ENV`] set; returns its terminating signal and standard error.
     fn run_child(name: &str) -> (Option<i32>, String) {
+        run_child_with(name, "")
+    }
+
+    /// [`run_child`] with [`GUARD_ENV`] set to `guard`.
+    fn run_child_with(name: &str, guard: &str) -> (Option<i32>, String) {
         use std::os::unix::process::ExitStatusExt;
         let module = module_path!().split_once("::").map_or("", |(_, m)| m);
         let out = std::process::Command::new(std::env::current_exe().unwrap())
             .args(["--exact", &format!("{module}::{name}"), "--test-threads=1"])
             .args(["--nocapture", "--include-ignored"])
             .env(CHILD_ENV, "1")
+            .env(GUARD_ENV, guard)
             .output()
             .unwrap();
         (out.status.signal(), String::from_utf8_lossy(&out.stderr).into_owned())
@@ -567,6 +586,9 @@ mod tests {
         ensure_altstack();
     }
 
+    /// Set in the child to pick the guard mechanism of its stack.
+    const GUARD_ENV: &str = "GREENPATCH_OVERFLOW_TEST_GUARD";
+
     #[test]
     #[ignore = "runs only as the child of overflow_in_guard_is_reported"]
     fn child_touches_green_guard() {
@@ -574,7 +596,15 @@ mod tests {
             return;
         }
         child_setup();
-        let mut stack = GreenStack::new(MIN_STACK_SIZE).unwrap();
+        let guard = match std::env::var(GUARD_ENV).as_deref() {
+            Ok("mprotect") => StackGuard::Mprotect,
+            _ => StackGuard::GuardRegion,
+        };
+        // The second slot of an arena: its guard sits right above the first
+        // slot's header (an arena of one slot with protected pages).
+        let mut pool = StackPool::with_guard(MIN_STACK_SIZE, 4, guard);
+        let _first = pool.get(MIN_STACK_SIZE).unwrap();
+        let mut stack = pool.get(MIN_STACK_SIZE).unwrap();
         stack.set_owner(17, Some("deep-recursion"));
         enter(stack.header_ptr());
         // The byte just below the usable range: the top of the guard.
@@ -588,13 +618,19 @@ mod tests {
 
     #[test]
     fn overflow_in_guard_is_reported() {
-        let (signal, stderr) = run_child("child_touches_green_guard");
-        assert_eq!(signal, Some(libc::SIGABRT), "stderr: {stderr}");
-        let want = format!(
-            "green thread 0.17 'deep-recursion' overflowed its {}-byte stack\n",
-            stack::round_size(MIN_STACK_SIZE).unwrap()
-        );
-        assert!(stderr.contains(&want), "stderr: {stderr}");
+        let mut guards = vec!["mprotect"];
+        if stack::guard_kind() == StackGuard::GuardRegion {
+            guards.push("region");
+        }
+        for guard in guards {
+            let (signal, stderr) = run_child_with("child_touches_green_guard", guard);
+            assert_eq!(signal, Some(libc::SIGABRT), "{guard}: stderr: {stderr}");
+            let want = format!(
+                "green thread 0.17 'deep-recursion' overflowed its {}-byte stack\n",
+                stack::round_size(MIN_STACK_SIZE).unwrap()
+            );
+            assert!(stderr.contains(&want), "{guard}: stderr: {stderr}");
+        }
     }
 
     #[test]

@@ -149,7 +149,7 @@ pub fn sleep(dur: Duration) {
         return yield_now();
     }
     match Instant::now().checked_add(dur) {
-        Some(deadline) => sleep_until(deadline),
+        Some(deadline) => sleep_to(deadline),
         None => sleep_forever(),
     }
 }
@@ -163,10 +163,24 @@ pub fn sleep(dur: Duration) {
 /// assert!(Instant::now() >= d);
 /// ```
 pub fn sleep_until(deadline: Instant) {
+    if Instant::now() < deadline {
+        sleep_to(deadline);
+    }
+}
+
+/// Sleeps until `deadline`, which was in the future a moment ago. A wake by
+/// the timer means the deadline passed (the clock is read only after an
+/// early, spurious wake-up).
+fn sleep_to(deadline: Instant) {
     let hub = Hub::current();
-    while Instant::now() < deadline {
+    loop {
         // A timer is armed, so this wait can always end: no error possible.
-        let _ = hub.park(Some(deadline), WaitOn::named("sleep"));
+        if let Ok(Wake::TimedOut) = hub.park(Some(deadline), WaitOn::named("sleep")) {
+            return;
+        }
+        if Instant::now() >= deadline {
+            return;
+        }
     }
 }
 

@@ -1,4 +1,5 @@
-//! Memory per idle green thread vs per idle tokio task.
+//! Memory per idle green thread vs per idle tokio task, and a million of
+//! them alive at once.
 //!
 //! Each measurement is a fresh child process (`versus --child memory SIDE
 //! N`): it warms its runtime up (one spawn+join), reads `VmRSS` and `VmPTE`
@@ -10,7 +11,7 @@
 
 use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::Arc;
-use std::time::Duration;
+use std::time::{Duration, Instant};
 
 use greenpatch_runtime as gp;
 
@@ -36,16 +37,18 @@ pub fn status() -> (f64, f64) {
     (field("VmRSS:"), field("VmPTE:"))
 }
 
-fn print(before: (f64, f64), after: (f64, f64), n: usize) {
+fn print(before: (f64, f64), after: (f64, f64), n: usize, spawn: Duration) {
     let rss = (after.0 - before.0) / n as f64;
     let pte = (after.1 - before.1) / n as f64;
-    println!("kib={:.4} rss_kib={rss:.4} pte_kib={pte:.4}", rss + pte);
+    let ms = spawn.as_secs_f64() * 1e3;
+    println!("kib={:.4} rss_kib={rss:.4} pte_kib={pte:.4} spawn_ms={ms:.3}", rss + pte);
 }
 
 fn greenpatch_child(n: usize) {
     gp::spawn(|| ()).join().expect("warm-up");
     let started = Arc::new(AtomicUsize::new(0));
     let before = status();
+    let start = Instant::now();
     for _ in 0..n {
         let s = started.clone();
         drop(gp::spawn(move || {
@@ -56,7 +59,8 @@ fn greenpatch_child(n: usize) {
     while started.load(Ordering::Relaxed) < n {
         gp::yield_now();
     }
-    print(before, status(), n);
+    let spawn = start.elapsed();
+    print(before, status(), n, spawn);
 }
 
 fn tokio_child(rt: tokio::runtime::Runtime, n: usize) {
@@ -64,6 +68,7 @@ fn tokio_child(rt: tokio::runtime::Runtime, n: usize) {
         tokio::spawn(async {}).await.expect("warm-up");
         let started = Arc::new(AtomicUsize::new(0));
         let before = status();
+        let start = Instant::now();
         for _ in 0..n {
             let s = started.clone();
             drop(tokio::spawn(async move {
@@ -72,9 +77,10 @@ fn tokio_child(rt: tokio::runtime::Runtime, n: usize) {
             }));
         }
         while started.load(Ordering::Relaxed) < n {
-            tokio::time::sleep(Duration::from_millis(1)).await;
+            tokio::task::yield_now().await;
         }
-        print(before, status(), n);
+        let spawn = start.elapsed();
+        print(before, status(), n, spawn);
     });
 }
 
@@ -94,26 +100,29 @@ pub fn child_main(args: &[String]) -> Result<(), String> {
     std::process::exit(0)
 }
 
-fn side(name: &'static str) -> Side {
+/// One side: a fresh child of `n` idle threads per run, reporting `keys`.
+fn side(name: &'static str, n: usize, keys: &'static [&'static str]) -> Side {
     Box::new(move || {
         let mut cmd = child::self_child("memory");
-        cmd.args([name, &COUNT.to_string()]);
+        cmd.args([name, &n.to_string()]);
         match child::run_kv(cmd) {
-            Ok(kv) => vec![kv.get("kib").copied().unwrap_or(f64::NAN), kv.get("pte_kib").copied().unwrap_or(f64::NAN)],
+            Ok(kv) => keys.iter().map(|k| kv.get(*k).copied().unwrap_or(f64::NAN)).collect(),
             Err(e) => {
                 eprintln!("memory: {e}");
-                vec![f64::NAN, f64::NAN]
+                vec![f64::NAN; keys.len()]
             }
         }
     })
 }
+
+const MEMORY_KEYS: &[&str] = &["kib", "pte_kib"];
 
 /// The memory workload.
 pub fn workload(_cfg: &Config) -> Workload {
     Workload {
         rows: vec![
             RowSpec::new("idle thread memory (RSS + page tables)", "KiB/thread", Better::Lower)
-                .target(Target::absolute_at_most(8.0)),
+                .target(Target::absolute_at_most(4.6)),
             RowSpec::new("  of which page tables", "KiB/thread", Better::Lower),
         ],
         baseline: Baseline::Current,
@@ -122,9 +131,40 @@ pub fn workload(_cfg: &Config) -> Workload {
             count(COUNT as u64)
         ),
         sides: Sides {
-            greenpatch: Ok(side("greenpatch")),
-            tokio_current: Some(side("tokio-current")),
-            tokio_multi: Some(side("tokio-multi")),
+            greenpatch: Ok(side("greenpatch", COUNT, MEMORY_KEYS)),
+            tokio_current: Some(side("tokio-current", COUNT, MEMORY_KEYS)),
+            tokio_multi: Some(side("tokio-multi", COUNT, MEMORY_KEYS)),
+            floor: None,
+        },
+    }
+}
+
+/// Live idle threads of the "million" workload.
+pub const MILLION: usize = 1_000_000;
+
+const MILLION_KEYS: &[&str] = &["spawn_ms", "kib"];
+
+/// A million live idle green threads (tasks) at once, at the default
+/// `vm.max_map_count`: the time to spawn them until every one sleeps, and
+/// the memory (RSS + page tables) each costs.
+pub fn million(cfg: &Config) -> Workload {
+    let n = cfg.pick(MILLION, MILLION / 10);
+    let label = format!("{} live idle green threads", count(n as u64));
+    Workload {
+        rows: vec![
+            RowSpec::new(format!("{label}, time to spawn"), "ms", Better::Lower),
+            RowSpec::new(format!("{label}, RSS + page tables"), "KiB/thread", Better::Lower),
+        ],
+        baseline: Baseline::Current,
+        note: format!(
+            "{} sleeping at once (tokio: idle tasks), fresh child process per run; 1 hub vs current_thread; \
+             tokio multi: 1 worker",
+            count(n as u64)
+        ),
+        sides: Sides {
+            greenpatch: Ok(side("greenpatch", n, MILLION_KEYS)),
+            tokio_current: Some(side("tokio-current", n, MILLION_KEYS)),
+            tokio_multi: Some(side("tokio-multi", n, MILLION_KEYS)),
             floor: None,
         },
     }

@@ -76,21 +76,27 @@
 //! ## How linking is guaranteed
 //!
 //! A linker takes an object file out of a Rust library (an archive) only
-//! when it defines a symbol that is still undefined. GNU ld scans archives
-//! once, in order, and the C library comes last, so the hooks would lose to
-//! the C library if nothing pulled them in early. `greenpatch` pulls them:
-//! its registry module `"libc"` holds every hook as a typed function
-//! pointer ([`green`]), so the object files that define them are needed by
-//! greenpatch's registry, which every program that can patch links; and
-//! `greenpatch` comes before `std` and the C library on the link line, so
-//! every later reference (std's, the C libraries') binds to the hooks. The
-//! symbols are in the executable's dynamic symbol table (they are also
-//! defined by a shared library, the C library), which is what lets shared
-//! libraries loaded later bind to them. This holds for GNU ld, gold and
-//! lld, with any number of codegen units and with LTO (the `#[no_mangle]`
-//! definitions are exported, so LTO keeps them). The `links` key in this
-//! crate's manifest makes a second copy of the crate in one program a build
-//! error from cargo, instead of a duplicate-symbol error from the linker.
+//! when it defines a symbol that is still undefined, and GNU ld scans each
+//! archive once, in order: a definition nobody asked for would be left out,
+//! and the C library's would win. Two things make the hooks part of every
+//! program that links `greenpatch`:
+//!
+//! - rustc makes every `#[no_mangle]` definition of a linked Rust library a
+//!   root of the link (it adds an object file that references them), so
+//!   the linker takes the objects that define the hooks whatever its
+//!   scanning order, the number of codegen units or LTO — this crate only
+//!   has to be linked at all;
+//! - `greenpatch` depends on this crate and uses it: its registry module
+//!   `"libc"` holds every hook as a typed function pointer ([`green`]).
+//!
+//! The program's own definitions then come before the C library, which is
+//! last on the link line, so std's references and the C libraries' bind to
+//! them. Because the C library (a shared library) defines the same names,
+//! the linker also puts them in the executable's dynamic symbol table,
+//! which is what lets shared libraries loaded later with `dlopen` bind to
+//! them. The `links` key in this crate's manifest makes a second copy of
+//! the crate in one program a build error from cargo, instead of a
+//! duplicate-symbol error from the linker.
 //!
 //! ## What the hooks cannot reach
 //!

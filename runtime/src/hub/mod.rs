@@ -133,7 +133,6 @@ pub(crate) struct Hub {
     inbox: RefCell<Vec<Msg>>,
     pub(crate) config: RefCell<HubConfig>,
     next_scope: Cell<u64>,
-    idle_polls: Cell<u32>,
 }
 
 thread_local! {
@@ -236,7 +235,6 @@ impl Hub {
             inbox: RefCell::new(Vec::new()),
             config: RefCell::new(HubConfig { stack_size: DEFAULT_STACK_SIZE }),
             next_scope: Cell::new(1),
-            idle_polls: Cell::new(0),
         })
     }
 
@@ -519,6 +517,7 @@ impl Hub {
         let coro = coro.as_mut().expect("a runnable green thread has its coroutine");
         overflow::enter(coro.header());
         self.shared.beat.enter(t.id, t.spawn_site);
+        self.prefetch_next();
         let loop_may_park = crate::foreign::set_may_park(true);
         let finished = coro.resume();
         crate::foreign::set_may_park(loop_may_park);
@@ -528,6 +527,24 @@ impl Hub {
         self.cur_task.set(NonNull::from(&*self.root));
         if finished {
             self.finish(idx, t);
+        }
+    }
+
+    /// Starts loading the top of a green thread's stack soon to run
+    /// while this one runs: with many green threads, each one's stack is
+    /// cold by its turn (a TLB and cache miss on the first frames).
+    #[inline]
+    fn prefetch_next(&self) {
+        /// How far down the run queue: the second next, so that the load
+        /// has a whole turn to complete.
+        const PREFETCH_AHEAD: usize = 1;
+        let Some(&next) = self.runq.borrow().get(PREFETCH_AHEAD) else { return };
+        let tasks = self.tasks.borrow();
+        let Some(entry) = tasks.get(next as usize) else { return };
+        // SAFETY: entries point to live tasks; the coroutine slot is only
+        // written by spawn and finish, neither of which runs meanwhile.
+        if let Some(coro) = unsafe { &*entry.task.as_ref().coro.get() } {
+            coro.prefetch();
         }
     }
 
@@ -587,6 +604,10 @@ impl Hub {
                 self.tick.set(tick);
                 if tick % POLL_INTERVAL == 0 {
                     self.poll_and_undefer();
+                    if tick % (POLL_INTERVAL * 64) == 0 {
+                        // A hub that never sleeps trims its idle stacks too.
+                        self.trim_stacks();
+                    }
                 }
             }
             if self.root_ready.get() {
@@ -660,9 +681,9 @@ impl Hub {
             }
         }
         if self.shared.begin_sleep() {
-            self.idle_polls.set(self.idle_polls.get().wrapping_add(1));
-            if self.idle_polls.get() % 64 == 0 {
-                self.stacks.borrow_mut().trim();
+            // Idle stacks give their memory back; wake up for the next trim.
+            if let Some(trim) = self.trim_stacks() {
+                timeout = Some(timeout.map_or(trim, |t| t.min(trim)));
             }
             self.reactor.poll(timeout, |tok, r| self.dispatch_io(tok, r));
             self.shared.end_sleep();
@@ -677,6 +698,39 @@ impl Hub {
             self.fire_timers(Instant::now());
         }
         Ok(())
+    }
+
+    /// Trims the stack pool if a trim interval has passed (see
+    /// `crate::stack`), and shrinks the tables after a burst; returns when
+    /// the next trim is due, if anything is left to trim.
+    fn trim_stacks(&self) -> Option<Duration> {
+        let (next_trim, released) = self.stacks.borrow_mut().trim_if_due(Instant::now());
+        if released >= crate::stack::BURST {
+            self.shrink_after_burst();
+        }
+        next_trim
+    }
+
+    /// After a burst of green threads has gone, gives back the capacity its
+    /// tables grew to (the task slab, the run queues, the timer heap) and
+    /// the allocator's free memory, so that RSS returns to its level before
+    /// the burst.
+    #[cold]
+    fn shrink_after_burst(&self) {
+        let mut tasks = self.tasks.borrow_mut();
+        if tasks.capacity() > 1024 && tasks.len() < tasks.capacity() / 4 {
+            tasks.shrink_to_fit();
+        }
+        drop(tasks);
+        for q in [&self.runq, &self.deferred] {
+            let mut q = q.borrow_mut();
+            if q.capacity() > 1024 && q.len() < q.capacity() / 4 {
+                let keep = q.len().max(64);
+                q.shrink_to(keep);
+            }
+        }
+        self.timers.borrow_mut().shrink();
+        crate::stack::give_back_heap();
     }
 
     /// Fires every timer due at `now`; returns how many woke a task.

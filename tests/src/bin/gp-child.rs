@@ -18,6 +18,13 @@
 //! socket code from green threads of the root thread (see
 //! `tests/libc_strace.rs`, which runs it under strace): it prints `TID <n>`
 //! (the root thread, which every green thread runs on) and `OK` at the end.
+//! `gp-child live N` keeps N green threads asleep at once, prints the memory
+//! and mappings they cost, then wakes and joins them all;
+//! `gp-child give-back N` runs a burst of N live green threads, joins them,
+//! idles past two stack-trim intervals and prints the memory before, at the
+//! peak and after;
+//! `gp-child rlimit-as` spawns with a stack larger than what `RLIMIT_AS`
+//! leaves, and prints the error.
 
 use std::time::Duration;
 
@@ -47,6 +54,51 @@ fn spin(d: Duration, polite: bool) {
     }
 }
 
+/// `(VmRSS, VmPTE)` of this process in KiB.
+fn status_kib() -> (u64, u64) {
+    let s = std::fs::read_to_string("/proc/self/status").unwrap_or_default();
+    let field = |name: &str| -> u64 {
+        s.lines()
+            .find_map(|l| l.strip_prefix(name))
+            .and_then(|r| r.trim().trim_end_matches("kB").trim().parse().ok())
+            .unwrap_or(0)
+    };
+    (field("VmRSS:"), field("VmPTE:"))
+}
+
+/// Lines of /proc/self/maps: this process's kernel mappings.
+fn maps() -> usize {
+    std::fs::read_to_string("/proc/self/maps").map(|m| m.lines().count()).unwrap_or(0)
+}
+
+/// Spawns `n` green threads that each wait (in the timer heap, like a
+/// sleep) until `wake` is set; returns once every one is waiting, with
+/// their handles and the most mappings seen meanwhile.
+fn spawn_sleepers(n: usize, wake: &std::sync::Arc<rt::sync::Event>) -> (Vec<rt::JoinHandle<bool>>, usize) {
+    use std::sync::atomic::{AtomicUsize, Ordering};
+    let started = std::sync::Arc::new(AtomicUsize::new(0));
+    let mut handles = Vec::with_capacity(n);
+    let mut peak_maps = maps();
+    for i in 0..n {
+        let (s, w) = (started.clone(), wake.clone());
+        handles.push(rt::spawn(move || {
+            s.fetch_add(1, Ordering::Relaxed);
+            w.wait_timeout(Duration::from_secs(3600))
+        }));
+        if i % 10_000 == 0 {
+            peak_maps = peak_maps.max(maps());
+        }
+    }
+    while started.load(Ordering::Relaxed) < n {
+        rt::yield_now();
+    }
+    (handles, peak_maps.max(maps()))
+}
+
+fn count_arg() -> usize {
+    std::env::args().nth(2).and_then(|a| a.parse().ok()).unwrap_or(200_000)
+}
+
 fn main() {
     let scenario = std::env::args().nth(1).unwrap_or_default();
     match scenario.as_str() {
@@ -54,6 +106,7 @@ fn main() {
             if scenario == "overflow-patched" {
                 let _ = greenpatch::monkey::patch_all(greenpatch::monkey::PatchAll::default()).expect("patch_all");
             }
+            eprintln!("stack guards: {:?}", rt::stats::stack_guard());
             let h = rt::Builder::new()
                 .name("deep-recursion".into())
                 .stack_size(64 * 1024)
@@ -107,7 +160,7 @@ fn main() {
                 match rt::Builder::new().spawn(|| rt::sleep(Duration::from_secs(3600))) {
                     Ok(h) => handles.push(h),
                     Err(e) => {
-                        println!("ERR after {} green threads: {e}", handles.len());
+                        println!("ERR after {} green threads ({:?}): {e}", handles.len(), rt::stats::stack_guard());
                         let panicked = std::panic::catch_unwind(|| rt::spawn(|| ())).err();
                         let msg = panicked.and_then(|p| p.downcast::<String>().ok()).map(|s| *s).unwrap_or_default();
                         println!("PANIC {msg}");
@@ -160,6 +213,74 @@ fn main() {
             }
         }
         "libc-workload" => libc_workload(std::env::args().nth(2).as_deref() == Some("patched")),
+        "live" => {
+            let n = count_arg();
+            rt::spawn(|| ()).join().expect("warm-up");
+            let wake = std::sync::Arc::new(rt::sync::Event::new());
+            let (rss0, pte0) = status_kib();
+            let (handles, peak_maps) = spawn_sleepers(n, &wake);
+            let (rss1, pte1) = status_kib();
+            let per = |a: u64, b: u64| (b.saturating_sub(a)) as f64 / n as f64;
+            println!(
+                "LIVE n={n} guard={:?} rss_kib={:.3} pte_kib={:.3} maps={peak_maps} arenas={} mapped={}",
+                rt::stats::stack_guard(),
+                per(rss0, rss1),
+                per(pte0, pte1),
+                rt::stats::stack_arenas(),
+                rt::stats::mapped_stacks(),
+            );
+            wake.set();
+            let woken = handles.into_iter().map(|h| h.join().expect("sleeper")).filter(|&w| w).count();
+            println!("JOINED {woken}");
+        }
+        "give-back" => {
+            let n = count_arg();
+            rt::spawn(|| ()).join().expect("warm-up");
+            // Let the warm-up stack go back too, so "before" is the floor.
+            rt::sleep(Duration::from_millis(2_500));
+            let (before, _) = status_kib();
+            let arenas_before = rt::stats::stack_arenas();
+            let wake = std::sync::Arc::new(rt::sync::Event::new());
+            let (handles, _) = spawn_sleepers(n, &wake);
+            let (peak, _) = status_kib();
+            wake.set();
+            for h in handles {
+                h.join().expect("sleeper");
+            }
+            drop(wake);
+            let (joined, _) = status_kib();
+            // Two trim intervals (and a margin): hot stacks go back after
+            // one to two.
+            rt::sleep(Duration::from_millis(2_500));
+            let (after, _) = status_kib();
+            println!(
+                "GIVE-BACK n={n} before_kib={before} peak_kib={peak} joined_kib={joined} after_kib={after} \
+                 arenas_before={arenas_before} arenas_after={} mapped_after={} cached_after={}",
+                rt::stats::stack_arenas(),
+                rt::stats::mapped_stacks(),
+                rt::stats::cached_stacks(),
+            );
+        }
+        "rlimit-as" => {
+            // Leave 64 MiB of address space above what the process uses.
+            let vm_size: u64 = std::fs::read_to_string("/proc/self/status")
+                .unwrap_or_default()
+                .lines()
+                .find_map(|l| l.strip_prefix("VmSize:"))
+                .and_then(|r| r.trim().trim_end_matches("kB").trim().parse().ok())
+                .unwrap_or(0);
+            let cap = (vm_size + 64 * 1024) * 1024;
+            let lim = libc::rlimit { rlim_cur: cap, rlim_max: libc::RLIM_INFINITY };
+            // SAFETY: lowers this (child) process's own soft limit.
+            assert_eq!(unsafe { libc::setrlimit(libc::RLIMIT_AS, &lim) }, 0);
+            match rt::Builder::new().stack_size(256 * 1024 * 1024).spawn(|| ()) {
+                Err(e) => println!("ERR {:?} {e}", e.kind()),
+                Ok(h) => {
+                    h.join().expect("join");
+                    println!("unexpected: a 256 MiB stack was mapped under RLIMIT_AS");
+                }
+            }
+        }
         other => {
             eprintln!("unknown scenario '{other}'");
             std::process::exit(2);
