@@ -207,3 +207,20 @@ fn a_kill_of_the_caller_cancels_the_call() {
     let r: Reply = within(20, "after the kill", || client.unary(ECHO, req("ok", 0, 0), None)).unwrap();
     assert_eq!(r.text, "ok");
 }
+
+#[test]
+fn a_stream_dropped_early_leaves_the_connection_usable() {
+    patched();
+    let s = servicer();
+    let client = Client::connect(&s.uri()).unwrap();
+    let c = client.clone();
+    let first = thread::spawn(move || {
+        let mut stream = c.server_streaming::<_, Reply>(COUNT, req("d", 20, 1000), None).unwrap();
+        let first = stream.next().unwrap().unwrap();
+        drop(stream); // the rest of the 1,000 is never read
+        first.text
+    });
+    assert_eq!(within(20, "first message", || first.join().unwrap()), "d 0");
+    let r: Reply = within(20, "after the drop", || client.unary(ECHO, req("still", 0, 0), None)).unwrap();
+    assert_eq!(r.text, "still");
+}
