@@ -14,17 +14,17 @@
 //! blocking monitor at 50 ms, and prints its id, spawn line and the reports;
 //! `gp-child monitor-polite` does the same with one that yields as it spins;
 //! `gp-child monitor-block-forever` parks the root with the monitor running;
-//! `gp-child libc-workload patched|unpatched` runs unmodified std::net and C
-//! socket code from green threads of the root thread (see
-//! `tests/libc_strace.rs`, which runs it under strace): it prints `TID <n>`
-//! (the root thread, which every green thread runs on) and `OK` at the end.
 //! `gp-child live N` keeps N green threads asleep at once, prints the memory
 //! and mappings they cost, then wakes and joins them all;
 //! `gp-child give-back N` runs a burst of N live green threads, joins them,
 //! idles past two stack-trim intervals and prints the memory before, at the
 //! peak and after;
 //! `gp-child rlimit-as` spawns with a stack larger than what `RLIMIT_AS`
-//! leaves, and prints the error.
+//! leaves, and prints the error;
+//! `gp-child libc-workload patched|unpatched` runs unmodified std::net and C
+//! socket code from green threads of the root thread (see
+//! `tests/libc_strace.rs`, which runs it under strace): it prints `TID <n>`
+//! (the root thread, which every green thread runs on) and `OK` at the end.
 
 use std::time::Duration;
 
@@ -212,7 +212,6 @@ fn main() {
                 Ok(()) => println!("unexpected: park returned"),
             }
         }
-        "libc-workload" => libc_workload(std::env::args().nth(2).as_deref() == Some("patched")),
         "live" => {
             let n = count_arg();
             rt::spawn(|| ()).join().expect("warm-up");
@@ -281,6 +280,7 @@ fn main() {
                 }
             }
         }
+        "libc-workload" => libc_workload(std::env::args().nth(2).as_deref() == Some("patched")),
         other => {
             eprintln!("unknown scenario '{other}'");
             std::process::exit(2);
