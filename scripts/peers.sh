@@ -9,6 +9,7 @@
 #   pkg-config            how pq-sys and curl-sys find those libraries
 #   strace                the cross-check that no socket call escaped the hooks
 #   curl                  the command-line client of older tests
+#   iproute2              ip and tc for the network-fault run (tests/faults.rs)
 set -euo pipefail
 
 packages=()
@@ -16,6 +17,7 @@ command -v curl >/dev/null 2>&1 || packages+=(curl)
 command -v redis-server >/dev/null 2>&1 || packages+=(redis-server)
 ls /usr/lib/postgresql/*/bin/initdb >/dev/null 2>&1 || packages+=(postgresql)
 command -v strace >/dev/null 2>&1 || packages+=(strace)
+{ command -v ip && command -v tc; } >/dev/null 2>&1 || packages+=(iproute2)
 command -v pkg-config >/dev/null 2>&1 || packages+=(pkg-config)
 if command -v pkg-config >/dev/null 2>&1; then
     pkg-config --exists libpq 2>/dev/null || packages+=(libpq-dev)

@@ -147,7 +147,7 @@ fn no_unwind<T>(f: impl FnOnce() -> T) -> Result<T, Interrupted> {
 
 fn fd_wait(fd: RawFd, dir: Dir, deadline: Option<Instant>) -> Result<bool, Interrupted> {
     let hub = Hub::current();
-    match no_unwind(|| hub.wait_fd(fd, dir, deadline))? {
+    match no_unwind(|| hub.wait_foreign(fd, dir, deadline))? {
         Ok(ready) => Ok(ready),
         Err(e) if e.get_ref().is_some_and(|inner| inner.is::<crate::WouldBlockForever>()) => {
             Err(Interrupted::WouldBlockForever)
@@ -191,6 +191,27 @@ pub fn wait_writable(fd: RawFd, deadline: Option<Instant>) -> Result<bool, Inter
     fd_wait(fd, Dir::Write, deadline)
 }
 
+/// Drops the calling thread's hub's persistent registration of the foreign
+/// descriptor `fd`, if it has one: for a C-level `close` (or a `dup2` over
+/// `fd`), called while `fd` is still open. Green threads of this hub
+/// waiting on `fd` wake and retry their calls (which then fail as the
+/// closed descriptor makes them, e.g. `EBADF`), instead of waiting for an
+/// event that a closed descriptor never raises. Never creates a hub;
+/// a no-op without one. Only this hub's registration is dropped: another
+/// hub's wait finds its own stale when it proves it (the kernel refuses to
+/// re-arm it), so at worst it wakes late, never misses a wake-up.
+///
+/// ```
+/// use std::os::fd::AsRawFd;
+/// let (a, _b) = std::os::unix::net::UnixStream::pair().unwrap();
+/// greenpatch_runtime::foreign::forget(a.as_raw_fd()); // nothing registered: a no-op
+/// ```
+pub fn forget(fd: RawFd) {
+    if let Some(hub) = Hub::try_current() {
+        hub.forget_foreign(fd);
+    }
+}
+
 /// Sleeps the calling green thread (or root) until `deadline`, without
 /// ever unwinding.
 ///
@@ -205,6 +226,42 @@ pub fn wait_writable(fd: RawFd, deadline: Option<Instant>) -> Result<bool, Inter
 /// ```
 pub fn sleep_until(deadline: Instant) -> Result<(), Interrupted> {
     no_unwind(|| crate::park::sleep_until(deadline))
+}
+
+/// Spends one unit of the cooperative budget ([`crate::coop`]) for a call
+/// that completed without waiting — what a C-level hook calls on its fast
+/// path — and, when the budget is used up, yields to the hub without ever
+/// unwinding: a kill that arrives at that yield stays pending for the next
+/// park made from Rust code (as for [`Interrupted::Killed`]). Where the
+/// calling code may not park ([`may_park`] is false) it only counts.
+///
+/// ```
+/// use std::sync::atomic::{AtomicBool, Ordering};
+/// use std::sync::Arc;
+/// let done = Arc::new(AtomicBool::new(false));
+/// let d = done.clone();
+/// let h = greenpatch_runtime::spawn(move || d.store(true, Ordering::SeqCst));
+/// // A hook's loop that never waits still lets the other green thread run.
+/// while !done.load(Ordering::SeqCst) {
+///     greenpatch_runtime::foreign::spend();
+/// }
+/// h.join().unwrap();
+/// ```
+#[inline]
+pub fn spend() {
+    if !crate::coop::take() {
+        spend_exhausted();
+    }
+}
+
+#[cold]
+#[inline(never)]
+fn spend_exhausted() {
+    if may_park() {
+        let _ = no_unwind(|| crate::coop::exhausted(true));
+    } else {
+        crate::coop::exhausted(false);
+    }
 }
 
 /// Runs `f` on the blocking pool and waits for it, without ever unwinding.
@@ -227,13 +284,10 @@ pub fn run_blocking<T: Send + 'static>(f: impl FnOnce() -> T + Send + 'static) -
 }
 
 impl Hub {
-    /// Re-arms a kill that a foreign-frame wait caught (it was marked
-    /// delivered when the park unwound), so the next park delivers it.
+    /// Re-arms a kill that a foreign-frame wait caught (it was taken when
+    /// the park unwound), so the next park delivers it.
     fn rearm_kill(&self) {
-        let t = self.running_task();
-        if t.kill.get() == Kill::Delivered {
-            t.kill.set(Kill::Requested);
-        }
+        self.running_task().kill.set(Kill::Requested);
     }
 }
 

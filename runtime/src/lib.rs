@@ -27,6 +27,7 @@
 //! wake-up path) and each module's docs for its invariants.
 
 pub mod blocking;
+pub mod coop;
 mod coroutine;
 mod deadlock;
 pub mod foreign;
@@ -39,6 +40,7 @@ pub mod monitor;
 pub mod mpsc;
 pub mod net;
 mod overflow;
+pub mod panic_hook;
 mod park;
 mod placement;
 pub mod queue;

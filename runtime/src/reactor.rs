@@ -208,6 +208,14 @@ pub(crate) fn register_socket(registry: &Registry, fd: RawFd, token: Token) -> i
     registry.register(&mut mio::unix::SourceFd(&fd), token, socket_interests())
 }
 
+/// Re-arms `fd`'s registration under `token` (`EPOLL_CTL_MOD`): fails
+/// (`ENOENT`) when the poll no longer holds the file `fd` now names (it
+/// was closed, its number perhaps reused). On success the kernel rechecks
+/// readiness, so a direction already ready raises an event.
+pub(crate) fn reregister_socket(registry: &Registry, fd: RawFd, token: Token) -> io::Result<()> {
+    registry.reregister(&mut mio::unix::SourceFd(&fd), token, socket_interests())
+}
+
 /// Removes `fd` from the poll `registry` belongs to (any thread may:
 /// `epoll_ctl` is thread-safe).
 pub(crate) fn deregister(registry: &Registry, fd: RawFd) -> io::Result<()> {

@@ -35,6 +35,8 @@ use crate::stack::DEFAULT_STACK_SIZE;
 pub struct RuntimeBuilder {
     hubs: usize,
     stack_size: usize,
+    coop_budget: Option<u32>,
+    blocking_threads: Option<usize>,
 }
 
 impl RuntimeBuilder {
@@ -60,16 +62,51 @@ impl RuntimeBuilder {
         self
     }
 
+    /// The cooperative budget of the runtime's hubs: how many operations a
+    /// green thread may complete without parking before its next such call
+    /// yields (`0`: off). Default: `GREENPATCH_COOP_BUDGET`, else
+    /// [`coop::DEFAULT_BUDGET`](crate::coop::DEFAULT_BUDGET); see
+    /// [`coop`](crate::coop).
+    ///
+    /// ```
+    /// let rt = greenpatch_runtime::Runtime::builder().hubs(1).coop_budget(16).build().unwrap();
+    /// assert_eq!(rt.block_on(greenpatch_runtime::coop::budget), 16);
+    /// ```
+    pub fn coop_budget(mut self, n: u32) -> RuntimeBuilder {
+        self.coop_budget = Some(n);
+        self
+    }
+
+    /// The size of the (process-wide) blocking pool that runs name lookups
+    /// and file I/O: how many such calls run at once; see
+    /// [`blocking`](crate::blocking) (default: `GREENPATCH_THREADPOOL_SIZE`,
+    /// else 64; at most [`blocking::MAX_SIZE`](crate::blocking::MAX_SIZE)).
+    ///
+    /// ```
+    /// let rt = greenpatch_runtime::Runtime::builder().hubs(1).blocking_threads(100).build().unwrap();
+    /// assert_eq!(greenpatch_runtime::blocking::size(), 100);
+    /// # drop(rt);
+    /// # greenpatch_runtime::blocking::set_size(64).unwrap();
+    /// ```
+    pub fn blocking_threads(mut self, n: usize) -> RuntimeBuilder {
+        self.blocking_threads = Some(n);
+        self
+    }
+
     /// Starts the hub threads.
     ///
     /// # Errors
-    /// If an OS thread cannot be started.
+    /// If an OS thread cannot be started; `InvalidInput` if the blocking
+    /// pool size is out of range.
     ///
     /// ```
     /// let rt = greenpatch_runtime::Runtime::builder().build().unwrap();
     /// drop(rt);
     /// ```
     pub fn build(self) -> io::Result<Runtime> {
+        if let Some(n) = self.blocking_threads {
+            crate::blocking::set_size(n)?;
+        }
         let shared = Arc::new(Placement::new());
         let (tx, rx) = std::sync::mpsc::channel();
         let mut threads = Vec::with_capacity(self.hubs);
@@ -77,9 +114,13 @@ impl RuntimeBuilder {
             let tx = tx.clone();
             let sh = shared.clone();
             let stack_size = self.stack_size;
+            let coop_budget = self.coop_budget;
             let t = thread::Builder::new().name(format!("greenpatch-hub-{i}")).spawn(move || {
                 let hub = Hub::current();
                 hub.config.borrow_mut().stack_size = stack_size;
+                if let Some(n) = coop_budget {
+                    hub.set_coop_budget(n);
+                }
                 placement::serve(Some(sh.clone()));
                 let _ = tx.send(hub.shared.clone());
                 hub.serve(|| sh.is_shutting_down());
@@ -122,6 +163,8 @@ impl Runtime {
         RuntimeBuilder {
             hubs: thread::available_parallelism().map(|n| n.get()).unwrap_or(1),
             stack_size: DEFAULT_STACK_SIZE,
+            coop_budget: None,
+            blocking_threads: None,
         }
     }
 

@@ -134,12 +134,12 @@ impl State {
     }
 }
 
-/// Kill progress of a task.
+/// Kill progress of a task: a kill is pending until delivered (then the
+/// task may be killed again).
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub(crate) enum Kill {
     None,
     Requested,
-    Delivered,
 }
 
 /// An active timeout scope (see `timeout.rs`).
@@ -147,6 +147,10 @@ pub(crate) enum Kill {
 pub(crate) struct Scope {
     pub(crate) id: u64,
     pub(crate) deadline: Instant,
+    /// Opened while the task was unwinding (in a destructor): such a scope
+    /// still fires during the unwind, since it is caught inside the
+    /// destructor that opened it.
+    pub(crate) in_unwind: bool,
 }
 
 /// What owns a green thread's `Task` (its join packet): gives the hub the
@@ -205,21 +209,22 @@ impl Task {
         }
     }
 
-    /// The innermost-binding timeout scope: the one with the earliest deadline.
+    /// The innermost-binding timeout scope: the one with the earliest
+    /// deadline; while `unwinding`, among those opened during the unwind.
     #[inline]
-    pub(crate) fn tightest_scope(&self) -> Option<Scope> {
+    pub(crate) fn tightest_scope(&self, unwinding: bool) -> Option<Scope> {
         let scopes = self.scopes.borrow();
         if scopes.is_empty() {
             return None;
         }
-        scopes.iter().copied().min_by_key(|s| s.deadline)
+        scopes.iter().copied().filter(|s| !unwinding || s.in_unwind).min_by_key(|s| s.deadline)
     }
 
-    /// Takes a pending kill request, marking it delivered.
+    /// Takes a pending kill request (a later kill is a new request).
     #[inline]
     pub(crate) fn take_kill(&self) -> bool {
         if self.kill.get() == Kill::Requested {
-            self.kill.set(Kill::Delivered);
+            self.kill.set(Kill::None);
             return true;
         }
         false

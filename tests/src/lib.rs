@@ -100,3 +100,49 @@ pub fn loopback() -> (TcpListener, TcpStream, TcpStream) {
     let (s, _) = l.accept().unwrap();
     (l, c, s)
 }
+
+/// Runs `cmd` to completion with its output captured, killing it after
+/// `secs` (then failing with `what`): a child that hangs becomes a test
+/// failure, not a hung suite.
+///
+/// # Example
+///
+/// ```
+/// let out = tests::run_bounded(std::process::Command::new("true"), 10, "true");
+/// assert!(out.status.success());
+/// ```
+pub fn run_bounded(mut cmd: std::process::Command, secs: u64, what: &str) -> std::process::Output {
+    use std::process::Stdio;
+    let mut child = cmd.stdout(Stdio::piped()).stderr(Stdio::piped()).spawn().expect("start the child process");
+    // Drain both pipes on helper threads so a chatty child cannot block.
+    let mut out = child.stdout.take().expect("piped stdout");
+    let mut err = child.stderr.take().expect("piped stderr");
+    let o = std::thread::spawn(move || {
+        let mut v = Vec::new();
+        let _ = std::io::Read::read_to_end(&mut out, &mut v);
+        v
+    });
+    let e = std::thread::spawn(move || {
+        let mut v = Vec::new();
+        let _ = std::io::Read::read_to_end(&mut err, &mut v);
+        v
+    });
+    let deadline = Instant::now() + Duration::from_secs(secs);
+    let status = loop {
+        if let Some(status) = child.try_wait().expect("wait for the child") {
+            break status;
+        }
+        if Instant::now() >= deadline {
+            let _ = child.kill();
+            let _ = child.wait();
+            let (o, e) = (o.join().unwrap_or_default(), e.join().unwrap_or_default());
+            panic!(
+                "{what}: still running after {secs} s (killed)\n--- stdout\n{}\n--- stderr\n{}",
+                String::from_utf8_lossy(&o),
+                String::from_utf8_lossy(&e)
+            );
+        }
+        std::thread::sleep(Duration::from_millis(20));
+    };
+    std::process::Output { status, stdout: o.join().unwrap_or_default(), stderr: e.join().unwrap_or_default() }
+}

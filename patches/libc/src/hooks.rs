@@ -185,6 +185,43 @@ pub(crate) unsafe extern "C" fn accept4(fd: c_int, addr: *mut sockaddr, alen: *m
     unsafe { io::accept4(fd, addr, alen, Some(flags)) }
 }
 
+/// Drops the calling hub's persistent registration of `fd` (and wakes its
+/// waiters, which retry their calls) before `fd` is closed or replaced.
+/// `errno` is kept: the original call decides it.
+#[inline(always)]
+fn forget(h: Hook, fd: c_int) {
+    if reroute(h) {
+        let entry = crate::route::errno();
+        greenpatch_runtime::foreign::forget(fd);
+        crate::route::set_errno(entry);
+    }
+}
+
+#[no_mangle]
+pub(crate) unsafe extern "C" fn close(fd: c_int) -> c_int {
+    forget(Hook::Close, fd);
+    // SAFETY: see above.
+    unsafe { real::close(fd) }
+}
+
+#[no_mangle]
+pub(crate) unsafe extern "C" fn dup2(old: c_int, new: c_int) -> c_int {
+    if old != new {
+        forget(Hook::Dup2, new);
+    }
+    // SAFETY: see above.
+    unsafe { real::dup2(old, new) }
+}
+
+#[no_mangle]
+pub(crate) unsafe extern "C" fn dup3(old: c_int, new: c_int, flags: c_int) -> c_int {
+    if old != new {
+        forget(Hook::Dup3, new);
+    }
+    // SAFETY: see above.
+    unsafe { real::dup3(old, new, flags) }
+}
+
 #[no_mangle]
 pub(crate) unsafe extern "C" fn poll(fds: *mut pollfd, n: nfds_t, timeout: c_int) -> c_int {
     if !reroute(Hook::Poll) {

@@ -33,6 +33,7 @@
 //! | `send`, `sendto`, `sendmsg` | with `MSG_DONTWAIT`; a blocking socket sends the whole buffer (parking on writability between parts, `SO_SNDTIMEO` honoured: the bytes sent so far, or `EAGAIN`), a non-blocking one gets the kernel's answer |
 //! | `read`, `readv`, `__read_chk`, `write`, `writev` | on a socket: as `recv`/`send`. Otherwise `preadv2`/`pwritev2` with `RWF_NOWAIT` (pipes, eventfds, cached file data); on `EAGAIN`: non-blocking → `EAGAIN`; ready (file data to read from disk) → the original; else park on readiness; a blocking write completes every byte (a pipe's reader drains it meanwhile). Descriptors without `RWF_NOWAIT` (terminals, some devices): `poll` with timeout 0; ready or non-blocking → the original, else park. Zero-length calls pass through, and so do writes to standard output and standard error (std and stdio hold a process-wide lock around them: a green thread parked there would make the next one that prints block the hub on that lock) |
 //! | `accept`, `accept4` | `poll` with timeout 0; ready or non-blocking → the original; else park on readability (`SO_RCVTIMEO` → `EAGAIN`) |
+//! | `close`, `dup2`, `dup3` | the original, after dropping the calling hub's persistent registration of the descriptor closed (`close`'s, `dup2`/`dup3`'s target): green threads of the hub waiting on it wake and retry their calls, which fail as on a closed descriptor (`EBADF`) instead of waiting forever |
 //! | `connect` | a non-blocking caller passes through (`EINPROGRESS` unchanged). A blocking socket is made non-blocking for the one `connect` call, then restored; `EINPROGRESS` parks on writability (`SO_SNDTIMEO` → `EINPROGRESS`, as the kernel) and the result is read from `SO_ERROR` and returned as the blocking call would (0, or -1 with that error) |
 //! | `poll`, `__poll_chk`, `select`, `ppoll` (no signal mask), `epoll_wait` | timeout 0 → the original. Otherwise the original with timeout 0, and while nothing is ready a green wait on all the descriptors at once (a private level-triggered epoll instance; `epoll_wait` waits on its own descriptor), then the original again with timeout 0, so `revents`/`fd_set`s are the kernel's. `select` reports the time left in `timeout`, as Linux does |
 //! | `nanosleep`, `clock_nanosleep` (`CLOCK_REALTIME`/`MONOTONIC`/`BOOTTIME`/`TAI`, relative or `TIMER_ABSTIME`), `usleep`, `sleep` | park until the deadline; 0 |
@@ -146,7 +147,7 @@
 //! assert!(!Hook::Recv.is_enabled());
 //! // The original is the C library's function, not ours.
 //! assert_ne!(Hook::Recv.original(), Hook::Recv.hook_address());
-//! assert_eq!(Hook::ALL.len(), 26);
+//! assert_eq!(Hook::ALL.len(), 29);
 //! ```
 
 mod dns;

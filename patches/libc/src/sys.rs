@@ -179,6 +179,20 @@ hooks! {
     /// `accept4`.
     Accept4 = "accept4", fn accept4(fd: c_int, addr: *mut sockaddr, alen: *mut socklen_t, flags: c_int) -> c_int,
         fallback { sys!(libc::SYS_accept4, fd, addr, alen, flags) as c_int };
+    /// `close` (drops the runtime's persistent registration of the
+    /// descriptor first).
+    Close = "close", fn close(fd: c_int) -> c_int,
+        fallback { sys!(libc::SYS_close, fd) as c_int };
+    /// `dup2` (closes `new`: as `close` for it).
+    Dup2 = "dup2", fn dup2(old: c_int, new: c_int) -> c_int,
+        fallback {
+            // dup3 refuses old == new; dup2 then only checks `old`.
+            if old != new { sys!(libc::SYS_dup3, old, new, 0) as c_int }
+            else if sys!(libc::SYS_fcntl, old, libc::F_GETFD) < 0 { -1 } else { new }
+        };
+    /// `dup3` (closes `new`: as `close` for it).
+    Dup3 = "dup3", fn dup3(old: c_int, new: c_int, flags: c_int) -> c_int,
+        fallback { sys!(libc::SYS_dup3, old, new, flags) as c_int };
     /// `poll`.
     Poll = "poll", fn poll(fds: *mut pollfd, n: nfds_t, timeout: c_int) -> c_int,
         fallback {

@@ -170,6 +170,9 @@ c_slots! {
     CONNECT = Connect;
     ACCEPT = Accept;
     ACCEPT4 = Accept4;
+    CLOSE = Close;
+    DUP2 = Dup2;
+    DUP3 = Dup3;
     POLL = Poll;
     SELECT = Select;
     NANOSLEEP = Nanosleep;

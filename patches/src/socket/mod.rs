@@ -42,7 +42,7 @@
 mod tcp;
 mod udp;
 #[cfg(unix)]
-mod unix;
+pub mod unix;
 
 use std::io;
 use std::time::Duration;
@@ -53,7 +53,7 @@ pub use std::net::{AddrParseError, IpAddr, Ipv4Addr, Ipv6Addr, Shutdown, SocketA
 pub use tcp::{Incoming, TcpListener, TcpStream};
 pub use udp::UdpSocket;
 #[cfg(unix)]
-pub use unix::{UnixDatagram, UnixIncoming, UnixListener, UnixStream};
+pub use unix::{SocketAddr as UnixSocketAddr, UnixDatagram, UnixIncoming, UnixListener, UnixStream};
 
 /// The signature of `socket.lookup_host`: host and port to addresses.
 pub type LookupFn = for<'a> fn(&'a str, u16) -> io::Result<Vec<SocketAddr>>;
@@ -178,6 +178,39 @@ pub(crate) trait SocketOptions {
     fn set_nonblocking(&self, nonblocking: bool) -> io::Result<()>;
     fn take_error(&self) -> io::Result<Option<io::Error>>;
 }
+
+/// The fields std's `Debug` prints for a socket, in std's order: for IP
+/// sockets `addr` (local), `peer` (when connected), `fd`; for Unix sockets
+/// `fd`, `local`, `peer`. An address that cannot be read is left out, as
+/// std does. The facades' `Debug` adds `flavor` after them.
+pub(crate) trait StdDebug {
+    fn std_fields(&self, d: &mut std::fmt::DebugStruct<'_, '_>);
+}
+
+/// `StdDebug` for facade socket `$t` from its address methods.
+macro_rules! std_debug {
+    (ip $t:ident: [$($field:literal = $method:ident),*]) => {
+        impl crate::socket::StdDebug for $t {
+            fn std_fields(&self, d: &mut std::fmt::DebugStruct<'_, '_>) {
+                $(if let Ok(a) = self.$method() {
+                    d.field($field, &a);
+                })*
+                d.field("fd", &std::os::fd::AsRawFd::as_raw_fd(self));
+            }
+        }
+    };
+    (unix $t:ident: [$($field:literal = $method:ident),*]) => {
+        impl crate::socket::StdDebug for $t {
+            fn std_fields(&self, d: &mut std::fmt::DebugStruct<'_, '_>) {
+                d.field("fd", &std::os::fd::AsRawFd::as_raw_fd(self));
+                $(if let Ok(a) = self.$method() {
+                    d.field($field, &a);
+                })*
+            }
+        }
+    };
+}
+use std_debug;
 
 /// The timeouts of a connected or datagram socket.
 pub(crate) trait Timeouts {
@@ -374,12 +407,40 @@ macro_rules! socket_traits {
             }
         }
 
+        /// std's fields (`addr`/`peer`/`fd`, or `fd`/`local`/`peer` for
+        /// Unix sockets), then the flavor.
         impl std::fmt::Debug for $t {
             fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-                f.debug_struct(stringify!($t))
-                    .field("flavor", &self.flavor())
-                    .field("fd", &std::os::fd::AsRawFd::as_raw_fd(self))
-                    .finish()
+                let mut d = f.debug_struct(stringify!($t));
+                crate::socket::StdDebug::std_fields(self, &mut d);
+                d.field("flavor", &self.flavor()).finish()
+            }
+        }
+
+        /// Takes over a socket descriptor, with the flavor its module has
+        /// now (as `From<std>`).
+        impl std::os::fd::FromRawFd for $t {
+            #[track_caller]
+            unsafe fn from_raw_fd(fd: std::os::fd::RawFd) -> $t {
+                // SAFETY: forwarded: the caller hands over an open socket
+                // descriptor that it owns.
+                <$t>::from(unsafe { <$std as std::os::fd::FromRawFd>::from_raw_fd(fd) })
+            }
+        }
+
+        /// Takes over an owned socket descriptor (as `From<std>`).
+        impl From<std::os::fd::OwnedFd> for $t {
+            #[track_caller]
+            fn from(fd: std::os::fd::OwnedFd) -> $t {
+                <$t>::from(<$std>::from(fd))
+            }
+        }
+
+        /// Gives up the descriptor (a green socket is put back in blocking
+        /// mode first, as `From<$t> for std`).
+        impl From<$t> for std::os::fd::OwnedFd {
+            fn from(s: $t) -> std::os::fd::OwnedFd {
+                <$std>::from(s).into()
             }
         }
 

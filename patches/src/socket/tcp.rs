@@ -8,7 +8,7 @@ use std::time::Duration;
 
 use greenpatch_runtime::net as green;
 
-use super::{each_addr, socket_options, socket_traits, ToSocketAddrs};
+use super::{each_addr, socket_options, socket_traits, std_debug, ToSocketAddrs};
 use crate::flavor::{both, Flavored};
 
 fn std_connect(a: &SocketAddr) -> io::Result<TcpStream> {
@@ -77,6 +77,7 @@ pub struct TcpStream {
 }
 
 socket_traits!(TcpStream, std::net::TcpStream, green::TcpStream, CONNECT, check = "TcpStream", io);
+std_debug!(ip TcpStream: ["addr" = local_addr, "peer" = peer_addr]);
 socket_options!(
     TcpStream,
     "std::net::TcpStream",
@@ -208,6 +209,7 @@ pub struct TcpListener {
 }
 
 socket_traits!(TcpListener, std::net::TcpListener, green::TcpListener, BIND);
+std_debug!(ip TcpListener: ["addr" = local_addr]);
 socket_options!(
     TcpListener,
     "std::net::TcpListener",

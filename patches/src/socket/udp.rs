@@ -7,7 +7,7 @@ use std::time::Duration;
 
 use greenpatch_runtime::net as green;
 
-use super::{each_addr, socket_options, socket_traits, ToSocketAddrs};
+use super::{each_addr, socket_options, socket_traits, std_debug, ToSocketAddrs};
 use crate::flavor::{both, Flavored};
 
 fn std_bind(a: &SocketAddr) -> io::Result<UdpSocket> {
@@ -45,6 +45,7 @@ pub struct UdpSocket {
 }
 
 socket_traits!(UdpSocket, std::net::UdpSocket, green::UdpSocket, BIND, check = "UdpSocket");
+std_debug!(ip UdpSocket: ["addr" = local_addr]);
 socket_options!(
     UdpSocket,
     "std::net::UdpSocket",

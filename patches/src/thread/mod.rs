@@ -38,13 +38,17 @@
 //!   `ThreadId` (the *bridge*), and [`Thread::unpark`] on an OS handle
 //!   wakes both a std park and a green one — so a handle taken before
 //!   patching keeps working.
-//! - [`scope`](std::thread::scope) has no facade: scoped threads are
-//!   always OS threads (use `std::thread::scope`).
+//! - [`scope`] is std's (re-exported): scoped threads are always OS
+//!   threads, and a scope's end blocks its OS thread until they finish.
+//!   [`Once`], [`OnceLock`], [`LazyLock`] and [`Barrier`] wait through a
+//!   facade lock, so green after patching (see their module's docs);
+//!   `thread_local!` keys are per OS thread ([`Local`] is per green thread).
 
 mod event;
 mod handle;
 mod local;
 mod lock;
+mod once;
 mod semaphore;
 mod spawn;
 
@@ -57,10 +61,11 @@ use handle::{green_current, green_park, green_park_timeout, os_current};
 pub use handle::{Thread, ThreadId};
 pub use local::Local;
 pub use lock::{Condvar, Mutex, MutexGuard, RwLock, RwLockReadGuard, RwLockWriteGuard, WaitTimeoutResult};
+pub use once::{Barrier, BarrierWaitResult, LazyLock, Once, OnceLock, OnceState};
 pub use semaphore::Semaphore;
 pub use spawn::{Builder, JoinHandle};
 pub use std::sync::{LockResult, PoisonError, TryLockError, TryLockResult};
-pub use std::thread::{available_parallelism, panicking};
+pub use std::thread::{available_parallelism, panicking, scope, AccessError, LocalKey, Scope, ScopedJoinHandle};
 
 use crate::flavor::flavor_items;
 

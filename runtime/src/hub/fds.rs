@@ -32,8 +32,33 @@ use std::os::fd::RawFd;
 
 use slab::Slab;
 
-use super::readiness::Dir;
+use super::readiness::{Dir, IoKey};
 use crate::reactor::{FdPoller, Interest, Reactor};
+
+/// The persistent registrations of foreign descriptors: fd number → slot
+/// of the hub's readiness table (see `Hub::wait_foreign` in `wait.rs`).
+pub(crate) struct ForeignKeys {
+    keys: RefCell<HashMap<RawFd, IoKey>>,
+}
+
+impl ForeignKeys {
+    pub(crate) fn new() -> ForeignKeys {
+        ForeignKeys { keys: RefCell::new(HashMap::new()) }
+    }
+
+    #[inline]
+    pub(crate) fn get(&self, fd: RawFd) -> Option<IoKey> {
+        self.keys.borrow().get(&fd).copied()
+    }
+
+    pub(crate) fn set(&self, fd: RawFd, key: IoKey) {
+        self.keys.borrow_mut().insert(fd, key);
+    }
+
+    pub(crate) fn take(&self, fd: RawFd) -> Option<IoKey> {
+        self.keys.borrow_mut().remove(&fd)
+    }
+}
 
 struct Waiter {
     task: (u32, u32),

@@ -37,6 +37,11 @@
 //!   suspender.
 //! - The hub outlives every coroutine it runs: coroutines run only inside
 //!   this hub's loop, and teardown leaks (never resumes) unfinished ones.
+//! - A hub that ends (its thread exits, or its `Runtime` is dropped) first
+//!   kills its green threads and runs them to the end
+//!   (`kill_all_and_drain`); only what survives [`DRAIN_GRACE`] is leaked.
+//! - While a task unwinds, parking raises neither a kill nor a timeout
+//!   scope (see `park_slow`).
 
 use std::cell::{Cell, RefCell};
 use std::collections::VecDeque;
@@ -54,7 +59,7 @@ mod fds;
 pub(crate) mod readiness;
 mod wait;
 
-use self::fds::FdWaits;
+use self::fds::{FdWaits, ForeignKeys};
 use self::readiness::IoTable;
 pub(crate) use self::readiness::{Dir, IoKey, WaitEnd, GEN_MAX};
 
@@ -70,6 +75,10 @@ use crate::timer::Timers;
 
 /// Tasks run between two non-blocking reactor/timer polls when busy.
 pub(crate) const POLL_INTERVAL: u32 = 61;
+
+/// How long a hub that is shutting down (a dropped `Runtime`, an OS thread
+/// that exits) waits for its killed green threads to finish unwinding.
+pub(crate) const DRAIN_GRACE: Duration = Duration::from_secs(2);
 
 static NEXT_HUB: AtomicU32 = AtomicU32::new(1);
 
@@ -87,6 +96,18 @@ pub(crate) struct KillSignal;
 
 /// Payload a timeout scope unwinds with; carries the scope id.
 pub(crate) struct ScopeExpired(pub(crate) u64);
+
+/// Whether the running code is unwinding: then a blocking call blocks
+/// normally and raises neither a kill nor an expired timeout scope.
+///
+/// std's panic count is per OS thread, so while one green thread is
+/// suspended in the middle of an unwind (a destructor that blocks), the
+/// others on its hub are seen as unwinding too: their kills and scopes
+/// wait until it is done. That errs on the side that never aborts.
+#[inline]
+pub(crate) fn unwinding() -> bool {
+    std::thread::panicking()
+}
 
 /// Per-hub settings.
 #[derive(Clone)]
@@ -127,12 +148,18 @@ pub(crate) struct Hub {
     pub(crate) io: IoTable,
     /// Waits on descriptors the runtime does not own (`fds.rs`).
     fds: FdWaits,
+    /// Persistent registrations of foreign descriptors in the readiness
+    /// table (`fds.rs`, `wait.rs`).
+    foreign: ForeignKeys,
     stacks: RefCell<StackPool>,
     tick: Cell<u32>,
     live: Cell<usize>,
     inbox: RefCell<Vec<Msg>>,
     pub(crate) config: RefCell<HubConfig>,
     next_scope: Cell<u64>,
+    /// The cooperative budget each green thread gets when it is resumed
+    /// (`coop.rs`; `u32::MAX`: off).
+    coop_budget: Cell<u32>,
 }
 
 thread_local! {
@@ -145,6 +172,21 @@ struct HubOwner(Cell<*mut Hub>);
 
 impl Drop for HubOwner {
     fn drop(&mut self) {
+        let p = self.0.get();
+        if p.is_null() {
+            return;
+        }
+        // SAFETY: `p` came from `Box::into_raw` in `Hub::create` and is
+        // freed only below; CURRENT still points to it, so the green
+        // threads run here find their hub.
+        let live = unsafe { &*p }.live();
+        if live > 0 {
+            // The thread ends with green threads still alive: kill them and
+            // run them to the end (destructors, locks, joiners), as a
+            // `Runtime` does when it is dropped.
+            // SAFETY: as above.
+            unsafe { &*p }.kill_all_and_drain();
+        }
         let p = self.0.replace(ptr::null_mut());
         if !p.is_null() {
             crate::foreign::set_may_park(false);
@@ -197,6 +239,7 @@ impl Hub {
         crate::foreign::set_may_park(true);
         overflow::install();
         overflow::ensure_altstack();
+        crate::panic_hook::install();
         // SAFETY: just stored; lives until thread exit (see `current`).
         unsafe { &*p }
     }
@@ -229,12 +272,14 @@ impl Hub {
             reactor,
             io: IoTable::new(),
             fds: FdWaits::new(),
+            foreign: ForeignKeys::new(),
             stacks: RefCell::new(StackPool::new(DEFAULT_STACK_SIZE, MAX_CACHED)),
             tick: Cell::new(0),
             live: Cell::new(0),
             inbox: RefCell::new(Vec::new()),
             config: RefCell::new(HubConfig { stack_size: DEFAULT_STACK_SIZE }),
             next_scope: Cell::new(1),
+            coop_budget: Cell::new(crate::coop::process_budget()),
         })
     }
 
@@ -308,6 +353,11 @@ impl Hub {
         self.cur()
     }
 
+    /// Whether a green thread (not the root) runs now.
+    pub(crate) fn is_green(&self) -> bool {
+        self.current.get() != ROOT
+    }
+
     /// Slot index and generation of the running task.
     #[inline]
     pub(crate) fn current_key(&self) -> (u32, u32) {
@@ -346,25 +396,34 @@ impl Hub {
         // suspender was stored when its coroutine started.
         unsafe { coroutine::suspend(t.suspender.get()) };
         t.state.set(State::Running);
-        if t.kill.get() == Kill::Requested {
-            t.kill.set(Kill::Delivered);
+        if t.kill.get() == Kill::Requested && !unwinding() {
+            t.kill.set(Kill::None);
             std::panic::resume_unwind(Box::new(KillSignal));
         }
         Ok(Wake::Unparked)
     }
 
     /// `park` with a deadline, a timeout scope, a pending kill, or on the root.
+    ///
+    /// While the task unwinds (a kill, an expired scope or a panic is on
+    /// its way up), it parks like any other wait: a pending kill stays
+    /// pending until the unwind is over, and the timeout scopes opened
+    /// before the unwind are ignored (the one that expired already fired).
+    /// Raising either here would be a panic in a destructor during
+    /// cleanup: a process abort. A scope opened inside the destructor
+    /// still fires: its own `with_timeout`, in the destructor, catches it.
     #[inline(never)]
     fn park_slow(&self, deadline: Option<Instant>, wait: WaitOn) -> Result<Wake, WouldBlockForever> {
         let me = self.current.get();
         let t = self.cur();
-        if t.take_kill() {
+        let unwinding = unwinding();
+        if !unwinding && t.take_kill() {
             std::panic::resume_unwind(Box::new(KillSignal));
         }
         if t.notified.replace(false) {
             return Ok(Wake::Unparked);
         }
-        let scope = t.tightest_scope();
+        let scope = t.tightest_scope(unwinding);
         let effective = match (deadline, scope) {
             (Some(d), Some(s)) => Some(d.min(s.deadline)),
             (d, s) => d.or(s.map(|s| s.deadline)),
@@ -388,7 +447,7 @@ impl Hub {
         }
         t.state.set(State::Running);
         self.disarm(t);
-        if t.take_kill() {
+        if !unwinding && t.take_kill() {
             std::panic::resume_unwind(Box::new(KillSignal));
         }
         if t.timed_out.replace(false) {
@@ -422,7 +481,8 @@ impl Hub {
             return self.yield_root();
         }
         let t = self.cur();
-        if t.take_kill() {
+        if t.kill.get() == Kill::Requested && !unwinding() {
+            t.kill.set(Kill::None);
             std::panic::resume_unwind(Box::new(KillSignal));
         }
         t.state.set(State::Runnable);
@@ -435,7 +495,8 @@ impl Hub {
         // SAFETY: as in `park`: the running green thread's own suspender.
         unsafe { coroutine::suspend(t.suspender.get()) };
         t.state.set(State::Running);
-        if t.take_kill() {
+        if t.kill.get() == Kill::Requested && !unwinding() {
+            t.kill.set(Kill::None);
             std::panic::resume_unwind(Box::new(KillSignal));
         }
     }
@@ -470,6 +531,11 @@ impl Hub {
     }
 
     /// Requests that task `idx`/`gen` unwind at its next blocking point.
+    ///
+    /// Every kill counts: one that arrives after an earlier kill was
+    /// delivered (and perhaps caught) is delivered again. Two kills before
+    /// a delivery are one. A kill that arrives while the task unwinds waits
+    /// until the unwind is over (see `park_slow`).
     pub(crate) fn kill_local(&self, idx: u32, gen: u32) {
         if idx == ROOT {
             return;
@@ -477,7 +543,7 @@ impl Hub {
         let Some(p) = self.task(idx, gen) else { return };
         // SAFETY: as in `unpark_local`.
         let t = unsafe { p.as_ref() };
-        if t.kill.get() != Kill::None {
+        if t.kill.get() == Kill::Requested {
             return;
         }
         t.kill.set(Kill::Requested);
@@ -519,6 +585,7 @@ impl Hub {
         self.shared.beat.enter(t.id, t.spawn_site);
         self.prefetch_next();
         let loop_may_park = crate::foreign::set_may_park(true);
+        crate::coop::refill(self.coop_budget.get());
         let finished = coro.resume();
         crate::foreign::set_may_park(loop_may_park);
         self.shared.beat.leave();
@@ -800,31 +867,82 @@ impl Hub {
         self.serving.set(false);
     }
 
-    /// Kills every green thread of this hub and runs them until they end.
+    /// Kills every green thread of this hub and runs them until they end:
+    /// their destructors run (also ones that block: timers, I/O and
+    /// wake-ups from other threads keep working), their locks are
+    /// released and their joiners get `Killed`.
+    ///
+    /// A green thread that catches its kill and blocks again is killed
+    /// again. What is still alive after [`DRAIN_GRACE`] (a destructor that
+    /// waits for something that never comes, a thread that catches every
+    /// kill) is abandoned at teardown: its joiners get `Abandoned`.
     pub(crate) fn kill_all_and_drain(&self) {
-        let keys: Vec<(u32, u32)> = self
-            .tasks
-            .borrow()
-            .iter()
-            .filter(|(k, _)| *k != ROOT as usize)
-            // SAFETY: entries point to live tasks.
-            .map(|(k, e)| (k as u32, unsafe { e.task.as_ref() }.gen))
-            .collect();
-        for (idx, gen) in keys {
-            self.kill_local(idx, gen);
-        }
+        let give_up = Instant::now() + DRAIN_GRACE;
         while self.live.get() > 0 {
-            self.undefer();
-            let Some(idx) = self.runq.borrow_mut().pop_front() else {
-                // Tasks that survived the kill (they caught it and block
-                // again) are abandoned at teardown.
-                if self.fire_timers(Instant::now()) == 0 {
-                    break;
+            // Kill whatever has no kill pending: every thread at first, then
+            // the ones that caught theirs.
+            let keys: Vec<(u32, u32)> = self
+                .tasks
+                .borrow()
+                .iter()
+                .filter(|(k, _)| *k != ROOT as usize)
+                // SAFETY: entries point to live tasks.
+                .map(|(k, e)| (k as u32, unsafe { e.task.as_ref() }.gen))
+                .collect();
+            for (idx, gen) in keys {
+                self.kill_local(idx, gen);
+            }
+            loop {
+                if self.shared.has_pending() {
+                    self.drain_remote();
                 }
-                continue;
-            };
-            self.run_task(idx);
+                self.undefer();
+                let next = self.runq.borrow_mut().pop_front();
+                let Some(idx) = next else { break };
+                self.run_task(idx);
+            }
+            if self.live.get() == 0 {
+                break;
+            }
+            let now = Instant::now();
+            if now >= give_up {
+                break;
+            }
+            // What is left is parked, unwinding or not: wait for a timer,
+            // I/O or a wake-up from another thread (not past `give_up`).
+            let until = self.timers.borrow_mut().next_deadline().map_or(give_up, |d| d.min(give_up));
+            if self.shared.begin_sleep() {
+                let wait = until.saturating_duration_since(now).min(Duration::from_millis(50));
+                self.reactor.poll(Some(wait), |tok, r| self.dispatch_io(tok, r));
+                self.shared.end_sleep();
+            }
+            if self.timers.borrow().armed() > 0 {
+                self.fire_timers(Instant::now());
+            }
         }
+    }
+
+    // ------------------------------------------------- cooperative budget
+
+    /// The budget green threads of this hub get (`u32::MAX`: off).
+    #[inline]
+    pub(crate) fn coop_budget(&self) -> u32 {
+        self.coop_budget.get()
+    }
+
+    /// Sets the budget (`0`: off).
+    pub(crate) fn set_coop_budget(&self, n: u32) {
+        self.coop_budget.set(crate::coop::internal(n));
+    }
+
+    /// Yields for an exhausted budget, unless the root is driving the
+    /// loop (a destructor or a remote job run by the scheduler itself):
+    /// there the loop is already taking turns.
+    pub(crate) fn coop_yield(&self) {
+        if self.current.get() == ROOT && self.root.state.get() != State::Running {
+            return;
+        }
+        self.yield_now();
     }
 
     // ------------------------------------------------------ timeout scopes
@@ -833,7 +951,7 @@ impl Hub {
     pub(crate) fn push_scope(&self, deadline: Instant) -> u64 {
         let id = self.next_scope.get();
         self.next_scope.set(id + 1);
-        self.cur().scopes.borrow_mut().push(Scope { id, deadline });
+        self.cur().scopes.borrow_mut().push(Scope { id, deadline, in_unwind: unwinding() });
         id
     }
 
@@ -909,8 +1027,9 @@ impl Hub {
 
     // ------------------------------------------------------- teardown
 
-    /// At thread exit: fail the joiners of unfinished green threads and leak
-    /// their coroutines (resuming them now could re-enter this hub).
+    /// At thread exit, after the drain: fail the joiners of the green
+    /// threads that survived it and leak their coroutines (resuming them
+    /// now could re-enter this hub).
     fn teardown(self: Box<Hub>) {
         self.shared.stuck.unmark();
         deadlock::ours(-1);

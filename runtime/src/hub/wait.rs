@@ -21,13 +21,17 @@
 
 use std::io;
 use std::os::fd::RawFd;
-use std::time::Instant;
+use std::time::{Duration, Instant};
 
 use super::readiness::{Dir, IoKey, WaitEnd};
 use super::{Hub, Wake};
 use crate::deadlock::WouldBlockForever;
-use crate::reactor::{Readiness, Token, FD_POLLER};
+use crate::reactor::{self, Readiness, Token, FD_POLLER};
 use crate::task::WaitOn;
+
+/// How long a wait on a foreign descriptor trusts its persistent
+/// registration before proving it current (see [`Hub::wait_foreign`]).
+pub(crate) const TRUST_FOR: Duration = Duration::from_millis(100);
 
 impl Hub {
     /// Reactor callback: marks readiness and wakes the waiters.
@@ -96,6 +100,83 @@ impl Hub {
             self.reactor.add_io_waiter(-1);
             self.unpark_local(idx, gen);
         });
+    }
+
+    /// Parks until the foreign descriptor `fd` is ready in `dir`, through
+    /// its persistent registration in the readiness table; `Ok(false)` if
+    /// `deadline` passed. May return `Ok(true)` spuriously: the caller has
+    /// just seen `EAGAIN` and retries its call after every wake-up.
+    ///
+    /// The first wait on `fd` at this hub registers it edge-triggered (both
+    /// directions) under a fresh slot. Later waits trust that registration
+    /// for [`TRUST_FOR`] without a system call: the hooked `close`, `dup2`
+    /// and `dup3` drop it (`forget_foreign`), and an edge-triggered
+    /// registration reports every arrival after the caller's `EAGAIN`. Only
+    /// a descriptor closed behind the hooks' back (a raw system call) can
+    /// leave a stale entry whose file the kernel no longer watches; so a
+    /// wait still parked after [`TRUST_FOR`] re-arms the registration with
+    /// `EPOLL_CTL_MOD`, which proves it current (and raises an event if the
+    /// direction is ready) or fails, and then the stale slot is freed (its
+    /// waiters wake and retry) and the fd registers afresh under a new
+    /// generation, whose first wait finds it ready. Events still in flight
+    /// for the old generation are dropped by the table. So a raw close
+    /// costs at most a late wake-up ([`TRUST_FOR`]), never a lost one.
+    /// Descriptors the poll cannot hold this way (a socket the runtime owns
+    /// registered at this hub, a regular file) take [`Hub::wait_fd`].
+    pub(crate) fn wait_foreign(&self, fd: RawFd, dir: Dir, deadline: Option<Instant>) -> io::Result<bool> {
+        let (key, mut proven) = match self.foreign.get(fd) {
+            Some(key) => (key, false),
+            None => match self.register_foreign(fd) {
+                Some(key) => (key, true),
+                None => return self.wait_fd(fd, dir, deadline),
+            },
+        };
+        // The caller's last call in `dir` said EAGAIN: clear the bit in the
+        // same lookup; any arrival since raises an edge.
+        let mut clear = true;
+        loop {
+            let check_at = (!proven).then(|| Instant::now() + TRUST_FOR);
+            let until = match (deadline, check_at) {
+                (Some(d), Some(c)) => Some(d.min(c)),
+                (d, c) => d.or(c),
+            };
+            match self.wait_slot(key, dir, until, std::mem::take(&mut clear))? {
+                WaitEnd::Ready | WaitEnd::Closed => return Ok(true),
+                WaitEnd::TimedOut if until == deadline => return Ok(false),
+                WaitEnd::TimedOut => {
+                    let rearm = self.reactor.with_registry(|r| reactor::reregister_socket(r, fd, key.token()));
+                    if rearm.is_err() {
+                        // Closed behind the hooks' back (perhaps reused):
+                        // the caller retries, and its next wait registers
+                        // the file `fd` names now.
+                        self.forget_foreign(fd);
+                        return Ok(true);
+                    }
+                    proven = true;
+                }
+            }
+        }
+    }
+
+    /// Registers `fd` persistently at this hub (see [`Hub::wait_foreign`]);
+    /// `None` when the poll refuses it.
+    fn register_foreign(&self, fd: RawFd) -> Option<IoKey> {
+        let key = self.io.register(&self.reactor, fd).ok()?;
+        self.foreign.set(fd, key);
+        Some(key)
+    }
+
+    /// Drops `fd`'s persistent foreign registration at this hub, if any
+    /// (before the runtime registers the same descriptor as its own, and
+    /// when the descriptor is closed through the hooks): removes it from
+    /// the poll (the descriptor must still be open to be removed; if it is
+    /// not, the kernel already did) and frees its slot, waking its waiters
+    /// to retry their calls.
+    pub(crate) fn forget_foreign(&self, fd: RawFd) {
+        if let Some(key) = self.foreign.take(fd) {
+            let _ = self.reactor.with_registry(|r| reactor::deregister(r, fd));
+            self.close_slot(key);
+        }
     }
 
     /// Parks until the foreign descriptor `fd` is ready in `dir`;

@@ -193,6 +193,8 @@ impl Registration {
             }
             return Ok(None);
         }
+        // A foreign wait (a C-level hook) may have registered this fd here.
+        hub.forget_foreign(fd);
         let key = hub.io.register(&hub.reactor, fd)?;
         self.shared.fast.store(pack(&hub.shared, key), Ordering::Release);
         *home = Some(Home { hub: hub.shared.clone(), key, fd });

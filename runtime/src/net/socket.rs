@@ -106,6 +106,9 @@ impl<S: AsRawFd> Socket<S> {
     /// `WouldBlock`, park until ready (or fail per the options) and retry.
     #[inline]
     pub(crate) fn io<R>(&self, dir: Dir, mut op: impl FnMut(&S) -> io::Result<R>) -> io::Result<R> {
+        // Spent before the call (see `coop.rs`): a yield there may unwind
+        // with a kill, which must not lose what the call returned.
+        crate::coop::spend();
         // Our descriptors are non-blocking: their system calls go straight
         // to the C library, past any C-level hook (foreign.rs).
         let mut op = |s: &S| crate::foreign::internal(|| op(s));
@@ -143,6 +146,7 @@ impl<S: AsRawFd> Socket<S> {
             r
         };
         let Some(hub) = hub else { return self.io(Dir::Read, op) };
+        crate::coop::spend();
         if self.reg.known_drained(hub, Dir::Read) && !self.nonblocking() {
             return self.read_drained(hub, &mut op);
         }
@@ -318,12 +322,11 @@ macro_rules! socket_common {
             }
         }
 
+        /// What std prints for its socket of the same name (`addr`,
+        /// `peer`, `fd` for IP sockets; `fd`, `local`, `peer` for Unix ones).
         impl std::fmt::Debug for $t {
             fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-                f.debug_struct(stringify!($t))
-                    .field("fd", &std::os::fd::AsRawFd::as_raw_fd(&self.inner.sock))
-                    .field("nonblocking", &self.inner.nonblocking())
-                    .finish()
+                std::fmt::Debug::fmt(&self.inner.sock, f)
             }
         }
     };

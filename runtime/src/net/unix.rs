@@ -69,6 +69,42 @@ socket_mode!(UnixDatagram, "let (s, _t) = greenpatch_runtime::net::UnixDatagram:
 socket_timeouts!(UnixStream, "let (s, _t) = greenpatch_runtime::net::UnixStream::pair().unwrap();");
 socket_timeouts!(UnixDatagram, "let (s, _t) = greenpatch_runtime::net::UnixDatagram::pair().unwrap();");
 
+/// std's Unix address as socket2's: a path, or (Linux) an abstract name —
+/// socket2 reads a path that starts with a NUL byte as one.
+fn to_sockaddr(addr: &SocketAddr) -> io::Result<SockAddr> {
+    if let Some(p) = addr.as_pathname() {
+        return SockAddr::unix(p);
+    }
+    #[cfg(any(target_os = "linux", target_os = "android"))]
+    {
+        use std::os::linux::net::SocketAddrExt;
+        use std::os::unix::ffi::OsStrExt;
+        if let Some(name) = addr.as_abstract_name() {
+            let mut bytes = Vec::with_capacity(name.len() + 1);
+            bytes.push(0);
+            bytes.extend_from_slice(name);
+            return SockAddr::unix(std::ffi::OsStr::from_bytes(&bytes));
+        }
+    }
+    Err(io::Error::new(io::ErrorKind::InvalidInput, "an unnamed Unix socket address cannot be connected to"))
+}
+
+/// Whether the socket's reading side is shut down (`POLLRDHUP`, which a
+/// Unix datagram socket reports exactly for that).
+fn read_shut_down(s: &impl std::os::fd::AsRawFd) -> bool {
+    let mut p = libc::pollfd { fd: s.as_raw_fd(), events: libc::POLLRDHUP, revents: 0 };
+    // SAFETY: `p` is one valid pollfd for the call's duration; a zero
+    // timeout never blocks.
+    let n = unsafe { libc::poll(&mut p, 1, 0) };
+    n == 1 && p.revents & libc::POLLRDHUP != 0
+}
+
+/// An unnamed Unix address (what std's `recv_from` gives for an empty
+/// read with no sender): the address of an unbound socket.
+fn unnamed() -> io::Result<SocketAddr> {
+    unet::UnixDatagram::unbound()?.local_addr()
+}
+
 /// Wraps a std socket that was just made (blocking) by std.
 fn fresh<S: std::os::fd::AsRawFd>(s: S) -> io::Result<Socket<S>> {
     set_os_nonblocking(s.as_raw_fd(), true)?;
@@ -90,6 +126,27 @@ impl UnixListener {
     /// ```
     pub fn bind<P: AsRef<Path>>(path: P) -> io::Result<UnixListener> {
         Ok(UnixListener { inner: fresh(unet::UnixListener::bind(path)?)? })
+    }
+
+    /// Binds to `addr` — a path, or on Linux a name in the abstract
+    /// namespace (`SocketAddrExt::from_abstract_name`) — and listens.
+    ///
+    /// # Errors
+    /// As std's `UnixListener::bind_addr`.
+    ///
+    /// ```
+    /// use std::os::unix::net::SocketAddr;
+    /// use std::os::linux::net::SocketAddrExt;
+    /// use greenpatch_runtime::net::{UnixListener, UnixStream};
+    /// let name = format!("gp-doc-abstract-{}", std::process::id());
+    /// let addr = SocketAddr::from_abstract_name(name.as_bytes()).unwrap();
+    /// let l = UnixListener::bind_addr(&addr).unwrap();
+    /// let _c = UnixStream::connect_addr(&addr).unwrap();
+    /// let (s, _) = l.accept().unwrap();
+    /// assert_eq!(s.local_addr().unwrap().as_abstract_name(), Some(name.as_bytes()));
+    /// ```
+    pub fn bind_addr(addr: &SocketAddr) -> io::Result<UnixListener> {
+        Ok(UnixListener { inner: fresh(unet::UnixListener::bind_addr(addr)?)? })
     }
 
     /// Waits for a connection (parking only this green thread).
@@ -183,11 +240,31 @@ impl UnixStream {
     /// assert_eq!(err.kind(), std::io::ErrorKind::NotFound);
     /// ```
     pub fn connect<P: AsRef<Path>>(path: P) -> io::Result<UnixStream> {
-        let addr = SockAddr::unix(path)?;
+        UnixStream::connect_sockaddr(&SockAddr::unix(path)?)
+    }
+
+    /// Connects to `addr` (a path, or on Linux an abstract name), as
+    /// [`connect`](UnixStream::connect).
+    ///
+    /// # Errors
+    /// As std's `UnixStream::connect_addr`; `InvalidInput` for an unnamed
+    /// address.
+    ///
+    /// ```
+    /// use std::os::unix::net::SocketAddr;
+    /// let addr = SocketAddr::from_pathname("/nonexistent/gp.sock").unwrap();
+    /// let err = greenpatch_runtime::net::UnixStream::connect_addr(&addr).unwrap_err();
+    /// assert_eq!(err.kind(), std::io::ErrorKind::NotFound);
+    /// ```
+    pub fn connect_addr(addr: &SocketAddr) -> io::Result<UnixStream> {
+        UnixStream::connect_sockaddr(&to_sockaddr(addr)?)
+    }
+
+    fn connect_sockaddr(addr: &SockAddr) -> io::Result<UnixStream> {
         let s = socket2::Socket::new(Domain::UNIX, Type::STREAM.nonblocking(), None)?;
         let mut backoff = Duration::from_millis(1);
         loop {
-            match s.connect(&addr) {
+            match s.connect(addr) {
                 Ok(()) => break,
                 Err(e) if e.raw_os_error() == Some(libc::EINPROGRESS) => {
                     let stream = UnixStream { inner: Socket::new(s.into(), false) };
@@ -328,6 +405,58 @@ impl UnixDatagram {
         Ok(UnixDatagram { inner: fresh(unet::UnixDatagram::bind(path)?)? })
     }
 
+    /// Binds a datagram socket to `addr` (a path, or on Linux an abstract
+    /// name).
+    ///
+    /// # Errors
+    /// As std's `UnixDatagram::bind_addr`.
+    ///
+    /// ```
+    /// use std::os::unix::net::SocketAddr;
+    /// use std::os::linux::net::SocketAddrExt;
+    /// use greenpatch_runtime::net::UnixDatagram;
+    /// let name = format!("gp-doc-dgram-abstract-{}", std::process::id());
+    /// let addr = SocketAddr::from_abstract_name(name.as_bytes()).unwrap();
+    /// let server = UnixDatagram::bind_addr(&addr).unwrap();
+    /// let client = UnixDatagram::unbound().unwrap();
+    /// client.send_to_addr(b"hi", &addr).unwrap();
+    /// assert_eq!(server.recv(&mut [0; 4]).unwrap(), 2);
+    /// client.connect_addr(&addr).unwrap();
+    /// assert_eq!(client.send(b"x").unwrap(), 1);
+    /// ```
+    pub fn bind_addr(addr: &SocketAddr) -> io::Result<UnixDatagram> {
+        Ok(UnixDatagram { inner: fresh(unet::UnixDatagram::bind_addr(addr)?)? })
+    }
+
+    /// Sets the default peer to `addr` (a path or an abstract name).
+    ///
+    /// # Errors
+    /// As std's `UnixDatagram::connect_addr`.
+    ///
+    /// ```
+    /// use std::os::unix::net::SocketAddr;
+    /// let s = greenpatch_runtime::net::UnixDatagram::unbound().unwrap();
+    /// assert!(s.connect_addr(&SocketAddr::from_pathname("/nonexistent/gp.sock").unwrap()).is_err());
+    /// ```
+    pub fn connect_addr(&self, addr: &SocketAddr) -> io::Result<()> {
+        self.inner.sock.connect_addr(addr)
+    }
+
+    /// Sends a datagram to `addr` (a path or an abstract name), parking
+    /// only this green thread while the socket's buffer is full.
+    ///
+    /// # Errors
+    /// As std's `UnixDatagram::send_to_addr`.
+    ///
+    /// ```
+    /// use std::os::unix::net::SocketAddr;
+    /// let s = greenpatch_runtime::net::UnixDatagram::unbound().unwrap();
+    /// assert!(s.send_to_addr(b"x", &SocketAddr::from_pathname("/nonexistent/gp.sock").unwrap()).is_err());
+    /// ```
+    pub fn send_to_addr(&self, buf: &[u8], addr: &SocketAddr) -> io::Result<usize> {
+        self.inner.io(Dir::Write, |s| s.send_to_addr(buf, addr))
+    }
+
     /// A socket bound to no address.
     ///
     /// # Errors
@@ -392,7 +521,7 @@ impl UnixDatagram {
     /// assert_eq!(b.recv(&mut [0; 8]).unwrap(), 5);
     /// ```
     pub fn recv(&self, buf: &mut [u8]) -> io::Result<usize> {
-        self.inner.io(Dir::Read, |s| s.recv(buf))
+        self.inner.io(Dir::Read, |s| self.at_eof(s.recv(buf), || Ok(0)))
     }
 
     /// Sends a datagram to the socket at `path`.
@@ -420,7 +549,27 @@ impl UnixDatagram {
     /// assert_eq!(b.recv_from(&mut [0; 4]).unwrap().0, 1);
     /// ```
     pub fn recv_from(&self, buf: &mut [u8]) -> io::Result<(usize, SocketAddr)> {
-        self.inner.io(Dir::Read, |s| s.recv_from(buf))
+        self.inner.io(Dir::Read, |s| self.at_eof(s.recv_from(buf), || Ok((0, unnamed()?))))
+    }
+
+    /// std's blocking receive on a datagram socket whose reading side is
+    /// shut down returns 0 at once (the kernel's wait sees the shutdown);
+    /// the non-blocking call the green one makes returns `EAGAIN` instead,
+    /// while the descriptor polls readable with `POLLRDHUP`. So a
+    /// `WouldBlock` on a socket in blocking mode (from the user's view) is
+    /// turned into std's result when the reading side is shut down —
+    /// whoever shut it down (this handle, a clone, another process).
+    fn at_eof<R>(&self, r: io::Result<R>, eof: impl FnOnce() -> io::Result<R>) -> io::Result<R> {
+        match r {
+            Err(e)
+                if e.kind() == io::ErrorKind::WouldBlock
+                    && !self.inner.nonblocking()
+                    && read_shut_down(&self.inner.sock) =>
+            {
+                eof()
+            }
+            r => r,
+        }
     }
 
     /// The local address.

@@ -305,6 +305,7 @@ impl<T, S: Store<T>> Chan<T, S> {
     /// waits (and then does not wait for it to take the item).
     #[inline]
     pub(crate) fn try_push(&self, item: T) -> Result<(), PushError<T>> {
+        crate::coop::spend();
         let mut st = self.lock();
         if self.cap == 0 && st.recv_q.len() <= st.store.len() {
             return Err(if st.rx_alive { PushError::Full(item) } else { PushError::Disconnected(item) });
@@ -320,6 +321,7 @@ impl<T, S: Store<T>> Chan<T, S> {
     /// until its item is taken.
     #[inline]
     pub(crate) fn push(&self, item: T, deadline: Option<Instant>) -> Result<(), PushError<T>> {
+        crate::coop::spend();
         let mut slot = Some(item);
         let attempt = |st: &mut State<S>| {
             let item = slot.take()?;
@@ -431,6 +433,7 @@ impl<T, S: Store<T>> Chan<T, S> {
     /// Pops without waiting.
     #[inline]
     pub(crate) fn try_pop(&self) -> Result<T, PopError> {
+        crate::coop::spend();
         if self.len() == 0 && !self.tx_gone() {
             return Err(PopError::Empty);
         }
@@ -448,6 +451,7 @@ impl<T, S: Store<T>> Chan<T, S> {
     /// Pops, waiting for an item until `deadline`.
     #[inline]
     pub(crate) fn pop(&self, deadline: Option<Instant>) -> Result<T, PopError> {
+        crate::coop::spend();
         let (st, r) = self.wait(self.lock(), Q::Recv, deadline, self.names.recv, |st| self.pop_locked(st));
         match r {
             Some(Ok(item)) => {

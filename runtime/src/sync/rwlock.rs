@@ -144,6 +144,7 @@ impl<T: ?Sized> RwLock<T> {
     /// ```
     #[inline]
     pub fn read(&self) -> LockResult<RwLockReadGuard<'_, T>> {
+        crate::coop::spend();
         if !self.try_read_fast(true) {
             self.read_contended();
         }
@@ -190,6 +191,7 @@ impl<T: ?Sized> RwLock<T> {
     /// ```
     #[inline]
     pub fn write(&self) -> LockResult<RwLockWriteGuard<'_, T>> {
+        crate::coop::spend();
         if self.state.compare_exchange(0, WRITER, SeqCst, SeqCst).is_err() {
             self.write_contended();
         }
@@ -234,6 +236,7 @@ impl<T: ?Sized> RwLock<T> {
     /// ```
     #[inline]
     pub fn try_read(&self) -> TryLockResult<RwLockReadGuard<'_, T>> {
+        crate::coop::spend();
         if self.try_read_fast(false) {
             self.poison.try_result(RwLockReadGuard { lock: self, _marker: PhantomData })
         } else {
@@ -256,6 +259,7 @@ impl<T: ?Sized> RwLock<T> {
     /// ```
     #[inline]
     pub fn try_write(&self) -> TryLockResult<RwLockWriteGuard<'_, T>> {
+        crate::coop::spend();
         match self.state.compare_exchange(0, WRITER, SeqCst, SeqCst) {
             Ok(_) => self.poison.try_result(self.write_guard()),
             Err(_) => Err(TryLockError::WouldBlock),

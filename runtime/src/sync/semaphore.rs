@@ -69,6 +69,7 @@ impl Semaphore {
     /// ```
     #[inline]
     pub fn acquire(&self) {
+        crate::coop::spend();
         if !self.try_acquire() {
             self.acquire_until(None);
         }
@@ -83,6 +84,7 @@ impl Semaphore {
     /// ```
     #[inline]
     pub fn try_acquire(&self) -> bool {
+        crate::coop::spend();
         let mut n = self.permits.load(SeqCst);
         while n > 0 {
             match self.permits.compare_exchange_weak(n, n - 1, SeqCst, SeqCst) {
@@ -103,6 +105,7 @@ impl Semaphore {
     /// assert!(s.acquire_timeout(Duration::from_millis(10)));
     /// ```
     pub fn acquire_timeout(&self, timeout: Duration) -> bool {
+        crate::coop::spend();
         self.try_acquire() || self.acquire_until(Instant::now().checked_add(timeout))
     }
 

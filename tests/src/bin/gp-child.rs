@@ -24,11 +24,166 @@
 //! `gp-child libc-workload patched|unpatched` runs unmodified std::net and C
 //! socket code from green threads of the root thread (see
 //! `tests/libc_strace.rs`, which runs it under strace): it prints `TID <n>`
-//! (the root thread, which every green thread runs on) and `OK` at the end.
+//! (the root thread, which every green thread runs on) and `OK` at the end;
+//! `gp-child emfile-accept sleep|spin` runs a green accept loop out of
+//! descriptors (see `faults.rs`), backing off or spinning on `EMFILE`, and
+//! prints its CPU use while out of descriptors and its recovery time;
+//! `gp-child netem-server ADDR` / `gp-child netem-client ADDR` are the two
+//! ends of the network-fault run (checksummed echo, resets, timeouts);
+//! `gp-child unwind-blocks` runs destructors that block while their green
+//! thread unwinds (an expired scope, a kill, a panic): must not abort;
+//! `gp-child coop-emfile` loops on `accept` failing with `EMFILE` while a
+//! green thread would close descriptors (must recover);
+//! `gp-child named-panic` panics in a named and an unnamed green thread;
+//! `gp-child pool-width` counts how many blocking-pool jobs run at once;
+//! `gp-child pool-invalid` uses the pool with an invalid size setting;
+//! `gp-child coop-budget` prints the cooperative budget of its hub.
 
-use std::time::Duration;
+use std::sync::atomic::{AtomicUsize, Ordering};
+use std::sync::Arc;
+use std::time::{Duration, Instant};
 
 use greenpatch_runtime as rt;
+
+/// A destructor that blocks (green) for its duration, then counts itself.
+struct SleepyDrop(Duration, Arc<AtomicUsize>);
+
+impl Drop for SleepyDrop {
+    fn drop(&mut self) {
+        rt::sleep(self.0);
+        self.1.fetch_add(1, Ordering::SeqCst);
+    }
+}
+
+fn ms(n: u64) -> Duration {
+    Duration::from_millis(n)
+}
+
+/// Blocks (green) while unwinding: an expired scope, a kill in a scope
+/// that expires meanwhile, a kill during a panic, a scope that expires
+/// during a panic.
+fn unwind_blocks() {
+    let drops = Arc::new(AtomicUsize::new(0));
+    let d = drops.clone();
+    let r = rt::spawn(move || {
+        rt::with_timeout(ms(20), || {
+            let _d = SleepyDrop(ms(50), d);
+            rt::sleep(Duration::from_secs(10));
+        })
+    })
+    .join();
+    println!("expired scope: {}", matches!(r, Ok(Err(_))));
+    let d = drops.clone();
+    let h = rt::spawn(move || {
+        let _ = rt::with_timeout(ms(30), || {
+            let _d = SleepyDrop(ms(100), d);
+            rt::sleep(Duration::from_secs(10));
+        });
+    });
+    rt::sleep(ms(10));
+    h.kill();
+    println!("kill in a scope: {}", h.join().is_err_and(|e| e.is_killed()));
+    let d = drops.clone();
+    let h = rt::spawn(move || {
+        let _d = SleepyDrop(ms(100), d);
+        rt::sleep(ms(10));
+        panic!("boom during unwind test");
+    });
+    rt::sleep(ms(40));
+    h.kill();
+    println!("kill during a panic: {}", h.join().is_err_and(|e| e.is_panic()));
+    let d = drops.clone();
+    let h = rt::spawn(move || {
+        let _ = rt::with_timeout(ms(20), || {
+            let _d = SleepyDrop(ms(100), d);
+            panic!("boom in a scope");
+        });
+    });
+    println!("scope during a panic: {}", h.join().is_err_and(|e| e.is_panic()));
+    // A scope opened inside a destructor during a kill still bounds it.
+    let d = drops.clone();
+    let h = rt::spawn(move || {
+        struct Bounded(Arc<AtomicUsize>);
+        impl Drop for Bounded {
+            fn drop(&mut self) {
+                if rt::with_timeout(ms(20), || rt::sleep(Duration::from_secs(10))).is_err() {
+                    self.0.fetch_add(1, Ordering::SeqCst);
+                }
+            }
+        }
+        let _b = Bounded(d);
+        rt::sleep(Duration::from_secs(10));
+    });
+    rt::sleep(ms(10));
+    h.kill();
+    println!("scope in a destructor: {}", h.join().is_err_and(|e| e.is_killed()));
+    println!("DONE drops={}", drops.load(Ordering::SeqCst));
+}
+
+/// `accept` fails with `EMFILE` until a green thread closes descriptors.
+fn coop_emfile() {
+    rt::yield_now(); // the hub's descriptors first
+    let l = rt::net::TcpListener::bind("127.0.0.1:0").expect("bind");
+    let addr = l.local_addr().expect("addr");
+    // Queued in the backlog: accepting it needs one more descriptor.
+    let _client = std::net::TcpStream::connect(addr).expect("connect");
+    let lim = libc::rlimit { rlim_cur: 64, rlim_max: libc::RLIM_INFINITY };
+    let mut old = libc::rlimit { rlim_cur: 0, rlim_max: 0 };
+    // SAFETY: getrlimit/setrlimit with valid pointers to rlimit structs.
+    unsafe {
+        libc::getrlimit(libc::RLIMIT_NOFILE, &mut old);
+        let lim = libc::rlimit { rlim_max: old.rlim_max, ..lim };
+        assert_eq!(libc::setrlimit(libc::RLIMIT_NOFILE, &lim), 0, "setrlimit");
+    }
+    let mut hogs = Vec::new();
+    while let Ok(f) = std::fs::File::open("/dev/null") {
+        hogs.push(f);
+    }
+    let closer = rt::spawn(move || {
+        rt::sleep(ms(50));
+        drop(hogs);
+    });
+    let start = Instant::now();
+    let mut errors = 0u64;
+    let accepted = loop {
+        match l.accept() {
+            Ok((s, _)) => break s,
+            Err(_) => {
+                errors += 1;
+                continue;
+            }
+        }
+    };
+    drop(accepted);
+    closer.join().expect("closer");
+    println!("OK accepted after {} ms, {} failed accepts before", start.elapsed().as_millis(), errors.min(1));
+}
+
+/// How many blocking-pool jobs run at once (up to 100).
+fn pool_width() {
+    let running = Arc::new(AtomicUsize::new(0));
+    let max = Arc::new(AtomicUsize::new(0));
+    let hs: Vec<_> = (0..100)
+        .map(|_| {
+            let (running, max) = (running.clone(), max.clone());
+            rt::spawn_blocking(move || {
+                let n = running.fetch_add(1, Ordering::SeqCst) + 1;
+                max.fetch_max(n, Ordering::SeqCst);
+                let t0 = Instant::now();
+                while running.load(Ordering::SeqCst) < 100 && t0.elapsed() < Duration::from_secs(1) {
+                    std::thread::sleep(ms(1));
+                }
+                // Stay counted until every job has seen the count.
+                std::thread::sleep(ms(20));
+                running.fetch_sub(1, Ordering::SeqCst);
+            })
+        })
+        .collect();
+    for h in hs {
+        h.join().expect("job");
+    }
+    println!("MAX {}", max.load(Ordering::SeqCst));
+}
 
 fn recurse(depth: u64, buf: &mut [u8; 1024]) -> u64 {
     if depth == u64::MAX {
@@ -280,7 +435,31 @@ fn main() {
                 }
             }
         }
+        "unwind-blocks" => unwind_blocks(),
+        "coop-emfile" => coop_emfile(),
+        "named-panic" => {
+            let h = rt::Builder::new().name("worker-7".into()).spawn(|| -> () { panic!("boom-named") }).expect("spawn");
+            println!("NAMED {}", h.id());
+            let _ = h.join();
+            let h = rt::spawn(|| -> () { panic!("boom-unnamed") });
+            println!("UNNAMED {}", h.id());
+            let _ = h.join();
+            let _ = std::thread::Builder::new()
+                .name("plain-os".into())
+                .spawn(|| -> () { panic!("boom-os") })
+                .map(|t| t.join());
+            println!("DONE");
+        }
+        "pool-width" => pool_width(),
+        "coop-budget" => println!("BUDGET {}", rt::coop::budget()),
+        "pool-invalid" => {
+            assert_eq!(rt::blocking::run(|| 1), 1);
+            println!("DONE");
+        }
         "libc-workload" => libc_workload(std::env::args().nth(2).as_deref() == Some("patched")),
+        "emfile-accept" => emfile_accept(std::env::args().nth(2).as_deref() == Some("spin")),
+        "netem-server" => netem_server(&std::env::args().nth(2).expect("address")),
+        "netem-client" => netem_client(&std::env::args().nth(2).expect("address")),
         other => {
             eprintln!("unknown scenario '{other}'");
             std::process::exit(2);
@@ -358,4 +537,256 @@ fn libc_workload(patched: bool) {
     hs.into_iter().for_each(|h| h.join().expect("client"));
     server.join().expect("server");
     println!("OK");
+}
+
+/// CPU time (user + system) of this process so far.
+fn cpu_time() -> Duration {
+    // SAFETY: `getrusage` writes the struct it is given; zeroed is a valid
+    // initial value for it.
+    let ru = unsafe {
+        let mut ru: libc::rusage = std::mem::zeroed();
+        libc::getrusage(libc::RUSAGE_SELF, &mut ru);
+        ru
+    };
+    let tv = |t: libc::timeval| Duration::new(t.tv_sec as u64, t.tv_usec as u32 * 1000);
+    tv(ru.ru_utime) + tv(ru.ru_stime)
+}
+
+/// An accept loop under `RLIMIT_NOFILE` with every descriptor taken: it
+/// fails with `EMFILE` while clients wait in the backlog. Prints `PORT`,
+/// waits for `GO` on stdin (the parent's clients are connected), measures
+/// its CPU use for 700 ms, then frees the descriptors; the loop must then
+/// accept every client. Prints `EMFILE n CPU pct RECOVERY ms ACCEPTED n`.
+fn emfile_accept(spin: bool) {
+    use std::io::Write;
+    use std::sync::atomic::{AtomicUsize, Ordering};
+    use std::sync::Arc;
+    const CLIENTS: usize = 20;
+    let _ = greenpatch::monkey::patch_all(greenpatch::monkey::PatchAll::default()).expect("patch_all");
+    let lim = libc::rlimit { rlim_cur: 256, rlim_max: 256 };
+    // SAFETY: plain syscall on a valid struct.
+    assert_eq!(unsafe { libc::setrlimit(libc::RLIMIT_NOFILE, &lim) }, 0, "setrlimit");
+    let listener = greenpatch::socket::TcpListener::bind("127.0.0.1:0").expect("bind");
+    let port = listener.local_addr().expect("addr").port();
+    // The hub (its epoll and eventfd descriptors) exists before the
+    // descriptors run out.
+    greenpatch::time::sleep(Duration::from_millis(1));
+    // The parent says `GO` on stdin once its clients wait in the backlog.
+    let go = Arc::new(greenpatch::thread::Event::new());
+    let g = go.clone();
+    std::thread::spawn(move || {
+        let mut line = String::new();
+        let _ = std::io::stdin().read_line(&mut line);
+        g.set();
+    });
+    // Take every descriptor left.
+    let mut hog = Vec::new();
+    while let Ok(f) = std::fs::File::open("/dev/null") {
+        hog.push(f);
+    }
+    let accepted = Arc::new(AtomicUsize::new(0));
+    let emfile = Arc::new(AtomicUsize::new(0));
+    let (a, e) = (accepted.clone(), emfile.clone());
+    let _server = greenpatch::thread::spawn(move || {
+        let mut backoff = Duration::from_millis(5);
+        loop {
+            match listener.accept() {
+                Ok((conn, _)) => {
+                    backoff = Duration::from_millis(5);
+                    a.fetch_add(1, Ordering::SeqCst);
+                    drop(conn);
+                }
+                Err(err) => {
+                    if err.raw_os_error() == Some(libc::EMFILE) {
+                        e.fetch_add(1, Ordering::Relaxed);
+                    }
+                    if !spin {
+                        greenpatch::time::sleep(backoff);
+                        backoff = (backoff * 2).min(Duration::from_millis(100));
+                    }
+                }
+            }
+        }
+    });
+    println!("PORT {port}");
+    std::io::stdout().flush().expect("flush");
+    if !go.wait_timeout(Duration::from_secs(10)) {
+        println!("ERR no GO from the parent");
+        std::process::exit(1);
+    }
+    // Every client waits in the backlog; measure while out of descriptors.
+    let (c0, w0) = (cpu_time(), std::time::Instant::now());
+    greenpatch::time::sleep(Duration::from_millis(700));
+    let cpu = (cpu_time() - c0).as_secs_f64() / w0.elapsed().as_secs_f64() * 100.0;
+    let freed = std::time::Instant::now();
+    drop(hog);
+    while accepted.load(Ordering::SeqCst) < CLIENTS && freed.elapsed() < Duration::from_secs(5) {
+        greenpatch::time::sleep(Duration::from_millis(1));
+    }
+    println!(
+        "EMFILE {} CPU {cpu:.1} RECOVERY {} ACCEPTED {}",
+        emfile.load(Ordering::Relaxed),
+        freed.elapsed().as_millis(),
+        accepted.load(Ordering::SeqCst)
+    );
+    std::process::exit(0);
+}
+
+/// FNV-1a, the checksum of the network-fault run.
+fn fnv(h: u64, data: &[u8]) -> u64 {
+    data.iter().fold(h, |h, &b| (h ^ u64::from(b)).wrapping_mul(0x100_0000_01b3))
+}
+
+/// A green echo server: each connection is echoed until EOF; one that
+/// starts with `S` is read and never answered (for the client timeouts).
+/// An error on one connection (a reset) ends only that connection.
+fn netem_server(addr: &str) {
+    use std::io::{Read, Write};
+    let _ = greenpatch::monkey::patch_all(greenpatch::monkey::PatchAll::default()).expect("patch_all");
+    let l = greenpatch::socket::TcpListener::bind(addr).expect("bind");
+    println!("READY");
+    std::io::stdout().flush().expect("flush");
+    loop {
+        let Ok((mut c, _)) = l.accept() else { continue };
+        greenpatch::thread::spawn(move || {
+            let mut buf = [0u8; 16 * 1024];
+            let mut silent = None;
+            loop {
+                match c.read(&mut buf) {
+                    Ok(0) | Err(_) => return,
+                    Ok(n) => {
+                        let s = *silent.get_or_insert(buf[0] == b'S');
+                        if !s && c.write_all(&buf[..n]).is_err() {
+                            return;
+                        }
+                    }
+                }
+            }
+        });
+    }
+}
+
+/// Green clients against `netem_server` over the faulty link: 12 echo
+/// clients check their data (FNV-1a of sent and received bytes), 4 reset
+/// their connection mid-transfer (`SO_LINGER` 0), 4 wait on a silent
+/// connection with a 300 ms read timeout. Prints `INTACT n RESETS n
+/// TIMEOUTS n WORST_TIMEOUT_MS n` and exits 0 when every check held.
+fn netem_client(addr: &str) {
+    use greenpatch::socket::TcpStream;
+    use std::io::{Read, Write};
+    use std::os::fd::AsRawFd;
+    const LEN: usize = 64 * 1024;
+    let _ = greenpatch::monkey::patch_all(greenpatch::monkey::PatchAll::default()).expect("patch_all");
+    let addr: std::net::SocketAddr = addr.parse().expect("address");
+    let connect = move || TcpStream::connect_timeout(&addr, Duration::from_secs(10));
+    let echo: Vec<_> = (0..12u64)
+        .map(|i| {
+            greenpatch::thread::spawn(move || -> Result<(), String> {
+                let c = connect().map_err(|e| format!("connect: {e}"))?;
+                let mut w = c.try_clone().map_err(|e| e.to_string())?;
+                let data: Vec<u8> =
+                    (0..LEN as u64).map(|k| (k.wrapping_mul(31).wrapping_add(i * 7) % 251) as u8).collect();
+                let sent = fnv(0xcbf2_9ce4_8422_2325, &data);
+                let writer = greenpatch::thread::spawn(move || {
+                    w.write_all(&data).map_err(|e| format!("write: {e}"))?;
+                    w.shutdown(greenpatch::socket::Shutdown::Write).map_err(|e| format!("shutdown: {e}"))
+                });
+                let mut got = Vec::with_capacity(LEN);
+                (&c).read_to_end(&mut got).map_err(|e| format!("read: {e}"))?;
+                writer.join().map_err(|_| "writer panicked".to_string())??;
+                let recv = fnv(0xcbf2_9ce4_8422_2325, &got);
+                if got.len() != LEN || recv != sent {
+                    return Err(format!("corrupted: {} bytes, checksum {recv:x} != {sent:x}", got.len()));
+                }
+                Ok(())
+            })
+        })
+        .collect();
+    let resets: Vec<_> = (0..4)
+        .map(|_| {
+            greenpatch::thread::spawn(move || -> Result<(), String> {
+                let mut c = connect().map_err(|e| format!("connect: {e}"))?;
+                c.write_all(&[b'x'; 4096]).map_err(|e| format!("write: {e}"))?;
+                let linger = libc::linger { l_onoff: 1, l_linger: 0 };
+                // SAFETY: setsockopt on an open socket with a valid linger.
+                let rc = unsafe {
+                    libc::setsockopt(
+                        c.as_raw_fd(),
+                        libc::SOL_SOCKET,
+                        libc::SO_LINGER,
+                        (&linger as *const libc::linger).cast(),
+                        std::mem::size_of::<libc::linger>() as libc::socklen_t,
+                    )
+                };
+                if rc != 0 {
+                    return Err("SO_LINGER".into());
+                }
+                drop(c); // closes with a reset
+                Ok(())
+            })
+        })
+        .collect();
+    let timeouts: Vec<_> = (0..4)
+        .map(|_| {
+            greenpatch::thread::spawn(move || -> Result<Duration, String> {
+                let mut c = connect().map_err(|e| format!("connect: {e}"))?;
+                c.write_all(b"Silent, please").map_err(|e| format!("write: {e}"))?;
+                c.set_read_timeout(Some(Duration::from_millis(300))).map_err(|e| e.to_string())?;
+                let t = std::time::Instant::now();
+                match c.read(&mut [0; 8]) {
+                    Err(e) if e.kind() == std::io::ErrorKind::WouldBlock => {}
+                    other => return Err(format!("silent read gave {other:?}")),
+                }
+                let took = t.elapsed();
+                if took < Duration::from_millis(300) || took > Duration::from_millis(2300) {
+                    return Err(format!("timeout of 300 ms took {took:?}"));
+                }
+                Ok(took)
+            })
+        })
+        .collect();
+    let mut failures = Vec::new();
+    let mut intact = 0;
+    for h in echo {
+        match h.join() {
+            Ok(Ok(())) => intact += 1,
+            Ok(Err(e)) => failures.push(e),
+            Err(_) => failures.push("echo client panicked".into()),
+        }
+    }
+    let mut reset = 0;
+    for h in resets {
+        match h.join() {
+            Ok(Ok(())) => reset += 1,
+            Ok(Err(e)) => failures.push(e),
+            Err(_) => failures.push("reset client panicked".into()),
+        }
+    }
+    let (mut timed, mut worst) = (0, Duration::ZERO);
+    for h in timeouts {
+        match h.join() {
+            Ok(Ok(d)) => {
+                timed += 1;
+                worst = worst.max(d);
+            }
+            Ok(Err(e)) => failures.push(e),
+            Err(_) => failures.push("timeout client panicked".into()),
+        }
+    }
+    // The server survived the resets: one more echo works.
+    let after = connect().and_then(|mut c| {
+        c.write_all(b"after")?;
+        c.shutdown(greenpatch::socket::Shutdown::Write)?;
+        let mut v = Vec::new();
+        c.read_to_end(&mut v)?;
+        Ok(v)
+    });
+    if after.as_deref().ok() != Some(&b"after"[..]) {
+        failures.push(format!("echo after the resets: {after:?}"));
+    }
+    println!("INTACT {intact} RESETS {reset} TIMEOUTS {timed} WORST_TIMEOUT_MS {}", worst.as_millis());
+    for f in &failures {
+        println!("FAIL {f}");
+    }
+    std::process::exit(i32::from(!failures.is_empty()));
 }

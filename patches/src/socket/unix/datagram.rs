@@ -20,6 +20,7 @@ pub struct UnixDatagram {
 }
 
 socket_traits!(UnixDatagram, unet::UnixDatagram, green::UnixDatagram, STREAM_CONNECT, check = "UnixDatagram");
+std_debug!(unix UnixDatagram: ["local" = local_addr, "peer" = peer_addr]);
 socket_options!(
     UnixDatagram,
     "std::os::unix::net::UnixDatagram",
@@ -36,6 +37,7 @@ socket_options!(
 );
 
 impl UnixDatagram {
+    #[track_caller]
     pub(super) fn new(imp: Imp) -> UnixDatagram {
         UnixDatagram { imp, site: Location::caller() }
     }
@@ -61,6 +63,38 @@ impl UnixDatagram {
         let mut s = (DATAGRAM_BIND.get())(path.as_ref())?;
         s.site = site;
         Ok(s)
+    }
+
+    /// A socket bound to `addr` — a path, or on Linux an abstract name —
+    /// with the flavor `socket.UnixDatagram` has now.
+    ///
+    /// # Errors
+    ///
+    /// As std's `UnixDatagram::bind_addr`.
+    ///
+    /// # Example
+    ///
+    /// ```
+    /// use std::os::linux::net::SocketAddrExt;
+    /// use greenpatch::socket::unix::{SocketAddr, UnixDatagram};
+    /// let name = format!("gp-facade-dgram-{}", std::process::id());
+    /// let addr = SocketAddr::from_abstract_name(name.as_bytes()).unwrap();
+    /// let server = UnixDatagram::bind_addr(&addr).unwrap();
+    /// let client = UnixDatagram::unbound().unwrap();
+    /// client.send_to_addr(b"hi", &addr).unwrap();
+    /// client.connect_addr(&addr).unwrap();
+    /// client.send(b"!").unwrap();
+    /// assert_eq!(server.recv(&mut [0; 4]).unwrap(), 2);
+    /// assert_eq!(server.recv(&mut [0; 4]).unwrap(), 1);
+    /// ```
+    #[track_caller]
+    pub fn bind_addr(addr: &SocketAddr) -> io::Result<UnixDatagram> {
+        let imp = if DATAGRAM_BIND.is_patched() {
+            Flavored::Green(green::UnixDatagram::bind_addr(addr)?)
+        } else {
+            Flavored::Blocking(unet::UnixDatagram::bind_addr(addr)?)
+        };
+        Ok(UnixDatagram::new(imp))
     }
 
     /// An unbound socket, through `socket.UnixDatagram::unbound`.
@@ -111,6 +145,33 @@ impl UnixDatagram {
     /// ```
     pub fn connect<P: AsRef<Path>>(&self, path: P) -> io::Result<()> {
         crate::flavor::both!(&self.imp, s => s.connect(path.as_ref()))
+    }
+
+    /// Sets the default peer to `addr` (a path or an abstract name).
+    ///
+    /// # Errors
+    ///
+    /// As std's `UnixDatagram::connect_addr`.
+    ///
+    /// # Example
+    ///
+    /// See [`UnixDatagram::bind_addr`].
+    pub fn connect_addr(&self, addr: &SocketAddr) -> io::Result<()> {
+        crate::flavor::both!(&self.imp, s => s.connect_addr(addr))
+    }
+
+    /// Sends to `addr` (a path or an abstract name).
+    ///
+    /// # Errors
+    ///
+    /// As std's `UnixDatagram::send_to_addr`.
+    ///
+    /// # Example
+    ///
+    /// See [`UnixDatagram::bind_addr`].
+    pub fn send_to_addr(&self, buf: &[u8], addr: &SocketAddr) -> io::Result<usize> {
+        self.check();
+        crate::flavor::both!(&self.imp, s => s.send_to_addr(buf, addr))
     }
 
     /// Sends to the connected peer.

@@ -26,6 +26,7 @@ pub struct UnixListener {
 }
 
 socket_traits!(UnixListener, unet::UnixListener, green::UnixListener, STREAM_CONNECT);
+std_debug!(unix UnixListener: ["local" = local_addr]);
 socket_options!(
     UnixListener,
     "std::os::unix::net::UnixListener",
@@ -38,6 +39,7 @@ socket_options!(
 );
 
 impl UnixListener {
+    #[track_caller]
     pub(super) fn new(imp: Imp) -> UnixListener {
         UnixListener { imp, site: Location::caller() }
     }
@@ -57,6 +59,35 @@ impl UnixListener {
         let mut l = (LISTENER_BIND.get())(path.as_ref())?;
         l.site = site;
         Ok(l)
+    }
+
+    /// Binds to `addr` — a path, or on Linux an abstract name — and
+    /// listens, with the flavor `socket.UnixListener` has now.
+    ///
+    /// # Errors
+    ///
+    /// As std's `UnixListener::bind_addr`.
+    ///
+    /// # Example
+    ///
+    /// ```
+    /// use std::os::linux::net::SocketAddrExt;
+    /// use greenpatch::socket::unix::{SocketAddr, UnixListener, UnixStream};
+    /// let name = format!("gp-facade-abstract-{}", std::process::id());
+    /// let addr = SocketAddr::from_abstract_name(name.as_bytes()).unwrap();
+    /// let l = UnixListener::bind_addr(&addr).unwrap();
+    /// let _c = UnixStream::connect_addr(&addr).unwrap();
+    /// let (s, _) = l.accept().unwrap();
+    /// assert_eq!(s.local_addr().unwrap().as_abstract_name(), Some(name.as_bytes()));
+    /// ```
+    #[track_caller]
+    pub fn bind_addr(addr: &SocketAddr) -> io::Result<UnixListener> {
+        let imp = if LISTENER_BIND.is_patched() {
+            Flavored::Green(green::UnixListener::bind_addr(addr)?)
+        } else {
+            Flavored::Blocking(unet::UnixListener::bind_addr(addr)?)
+        };
+        Ok(UnixListener::new(imp))
     }
 
     /// Waits for a connection.
@@ -107,6 +138,15 @@ impl UnixListener {
 #[derive(Debug)]
 pub struct UnixIncoming<'a> {
     listener: &'a UnixListener,
+}
+
+/// `for s in &listener`, as std.
+impl<'a> IntoIterator for &'a UnixListener {
+    type Item = io::Result<UnixStream>;
+    type IntoIter = UnixIncoming<'a>;
+    fn into_iter(self) -> UnixIncoming<'a> {
+        self.incoming()
+    }
 }
 
 impl Iterator for UnixIncoming<'_> {

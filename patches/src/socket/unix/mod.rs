@@ -1,16 +1,31 @@
 //! Unix-domain sockets: [`UnixStream`], [`UnixListener`] and
-//! [`UnixDatagram`], std's (`std::os::unix::net`) or the runtime's.
+//! [`UnixDatagram`], std's (`std::os::unix::net`) or the runtime's — this
+//! module mirrors `std::os::unix::net`, with its [`SocketAddr`] (paths,
+//! unnamed addresses and, on Linux, abstract names through std's
+//! `SocketAddrExt`); `greenpatch::socket` re-exports the socket types.
+//!
+//! ```
+//! use greenpatch::socket::unix::{SocketAddr, UnixListener, UnixStream};
+//! let path = std::env::temp_dir().join(format!("gp-unix-mod-{}.sock", std::process::id()));
+//! let _ = std::fs::remove_file(&path);
+//! let l = UnixListener::bind_addr(&SocketAddr::from_pathname(&path).unwrap()).unwrap();
+//! let _c = UnixStream::connect(&path).unwrap();
+//! let (_s, from) = l.accept().unwrap();
+//! assert!(from.is_unnamed());
+//! std::fs::remove_file(&path).unwrap();
+//! ```
 
 use std::io;
 use std::net::Shutdown;
-use std::os::unix::net::{self as unet, SocketAddr};
+use std::os::unix::net as unet;
+pub use std::os::unix::net::SocketAddr;
 use std::panic::Location;
 use std::path::Path;
 use std::time::Duration;
 
 use greenpatch_runtime::net as green;
 
-use super::{socket_options, socket_traits};
+use super::{socket_options, socket_traits, std_debug};
 use crate::flavor::Flavored;
 
 type Pair<T> = io::Result<(T, T)>;

@@ -23,6 +23,7 @@ pub struct UnixStream {
 }
 
 socket_traits!(UnixStream, unet::UnixStream, green::UnixStream, STREAM_CONNECT, check = "UnixStream", io);
+std_debug!(unix UnixStream: ["local" = local_addr, "peer" = peer_addr]);
 socket_options!(
     UnixStream,
     "std::os::unix::net::UnixStream",
@@ -40,6 +41,7 @@ socket_options!(
 );
 
 impl UnixStream {
+    #[track_caller]
     pub(super) fn new(imp: Imp) -> UnixStream {
         UnixStream { imp, site: Location::caller() }
     }
@@ -68,6 +70,30 @@ impl UnixStream {
         let mut s = (STREAM_CONNECT.get())(path.as_ref())?;
         s.site = site;
         Ok(s)
+    }
+
+    /// Connects to `addr` — a path, or on Linux an abstract name — with
+    /// the flavor `socket.UnixStream` has now.
+    ///
+    /// # Errors
+    ///
+    /// As std's `UnixStream::connect_addr`.
+    ///
+    /// # Example
+    ///
+    /// ```
+    /// use greenpatch::socket::unix::{SocketAddr, UnixStream};
+    /// let addr = SocketAddr::from_pathname("/nonexistent/gp.sock").unwrap();
+    /// assert_eq!(UnixStream::connect_addr(&addr).unwrap_err().kind(), std::io::ErrorKind::NotFound);
+    /// ```
+    #[track_caller]
+    pub fn connect_addr(addr: &SocketAddr) -> io::Result<UnixStream> {
+        let imp = if STREAM_CONNECT.is_patched() {
+            Flavored::Green(green::UnixStream::connect_addr(addr)?)
+        } else {
+            Flavored::Blocking(unet::UnixStream::connect_addr(addr)?)
+        };
+        Ok(UnixStream::new(imp))
     }
 
     /// A connected pair, through `socket.UnixStream::pair`.
