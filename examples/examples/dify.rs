@@ -1,93 +1,114 @@
-//! The Dify scenario: a third-party driver made green by its own plugin,
-//! at the right moment, without the application knowing.
+//! The Dify stack on real servers: a green HTTP API whose handler queries
+//! PostgreSQL through libpq, reads and writes Redis through the `redis`
+//! crate, and calls a gRPC service (Python's grpcio) through the
+//! `greenpatch-grpc` driver plugin — none of those drivers written for
+//! greenpatch.
 //!
 //! ```text
-//! cargo run --release -p examples --example dify
+//! bash scripts/dify-stack.sh          # starts the three servers, runs this, stops them
 //! ```
 //!
-//! Dify (gevent + grpc + psycopg2) deadlocked because a driver was patched
-//! before the standard library it relied on. Here the `greenpatch-kvdriver`
-//! crate ships an `entry_point!` for `DidPatchBuiltinModules`: greenpatch
-//! calls it after `time`, `thread`, `socket` and `queue` are green, and it
-//! rebuilds the client's connection pool and heartbeat on green sockets
-//! and threads. The application only calls `patch_all()`.
+//! The script sets `DIFY_POSTGRES` (a libpq connection string),
+//! `DIFY_REDIS` (a `redis://` URL) and `DIFY_GRPC` (`http://host:port` of
+//! the demo servicer); `DIFY_REQUESTS` (200) and `DIFY_DELAY_MS` (100)
+//! size the run.
 //!
-//! 1. A local key-value server starts; every reply takes 50 ms.
-//! 2. The application makes a client *before* patching (the classic
-//!    mistake: blocking connections, an OS heartbeat thread).
-//! 3. `patch_all()`, printing the events and the warnings.
-//! 4. 1,000 concurrent green threads each make a driver call.
+//! 1. `patch_all()`, printing every event in delivery order; the driver
+//!    plugins (the tokio bridge, then gRPC) run at `DidPatchBuiltinModules`,
+//!    after every builtin module — the Dify fix — and this program's own
+//!    entry point, ordered after them, shows it.
+//! 2. The stack opens its pools (green, at once) and serves on a free port.
+//! 3. One request alone: the time of one chain (PostgreSQL, Redis, gRPC,
+//!    each ~`DIFY_DELAY_MS` in its server).
+//! 4. `DIFY_REQUESTS` requests at once: about one chain's time, not the sum.
 
-use std::sync::Arc;
-use std::time::{Duration, Instant};
+use std::time::Duration;
 
+use examples::dify::{load, Backends, Stack};
 use examples::{human, print_events};
 use greenpatch::monkey::{patch_all, PatchAll};
-use greenpatch::thread;
-use greenpatch_kvdriver::{plugin_runs, server::Server, Client};
-
-const CALLS: usize = 1_000;
-const DELAY: Duration = Duration::from_millis(50);
-const POOL: usize = 250;
+use greenpatch::plugins::{entry_point, Event, PluginError};
 
 fn fail(what: &str, e: impl std::fmt::Display) -> ! {
     eprintln!("{what}: {e}");
     std::process::exit(1)
 }
 
+fn env_num(name: &str, default: u64) -> u64 {
+    match std::env::var(name) {
+        Ok(v) => v.trim().parse().unwrap_or_else(|_| fail(name, format!("not a number: {v:?}"))),
+        Err(_) => default,
+    }
+}
+
+/// Runs at `DidPatchBuiltinModules`, after the driver plugins: shows that
+/// they ran there, with every builtin module already green.
+fn after_drivers(event: &Event<'_>) -> Result<(), PluginError> {
+    if let Event::DidPatchBuiltinModules(_) = event {
+        if let Some(info) = greenpatch_tokio::start_info() {
+            println!(
+                "      ↳ tokio-bridge plugin: started the shared tokio runtime ({} workers, {:?})",
+                info.workers, info.by
+            );
+        }
+        for run in greenpatch_grpc::plugin_runs() {
+            println!(
+                "      ↳ grpc plugin: ran at {} with {:?} green; bridge running: {}",
+                run.event, run.patched_modules, run.bridge_started
+            );
+        }
+    }
+    Ok(())
+}
+entry_point!(did_patch, name = "dify-example", after = ["tokio-bridge", "grpc"], handler = after_drivers);
+
 fn main() {
     examples::raise_open_file_limit();
-    let server = Server::start(DELAY).unwrap_or_else(|e| fail("kv server", e));
-    println!("[1] kv server on {} (every reply waits {})", server.addr(), human(DELAY));
+    let backends = Backends::from_env().unwrap_or_else(|e| fail("backends", e));
+    let n = u32::try_from(env_num("DIFY_REQUESTS", 200)).unwrap_or_else(|e| fail("DIFY_REQUESTS", e));
+    let delay = Duration::from_millis(env_num("DIFY_DELAY_MS", 100));
+    println!("[0] backends: postgres {:?}, redis {}, grpc {}", backends.postgres, backends.redis, backends.grpc);
 
-    let client = Client::builder(server.addr()).max_connections(POOL).connect().unwrap_or_else(|e| fail("connect", e));
-    println!("[2] client made before patch_all(): {:?}", client.status());
-
-    println!("[3] patch_all():");
+    println!("[1] patch_all(), events in delivery order:");
     let printer = print_events("      ");
     let outcome = patch_all(PatchAll::default()).unwrap_or_else(|e| fail("patch_all", e));
     printer.unsubscribe();
     for w in outcome.warnings() {
         println!("      warning: {w}");
     }
-    for run in plugin_runs() {
-        println!(
-            "      kvdriver plugin ran at {}: socket patched = {}, patched then = {:?}, clients rebuilt = {}",
-            run.event, run.socket_patched, run.patched_modules, run.clients_rebuilt
-        );
-        if run.clients_rebuilt > 0 {
-            println!("      (it replaced the blocking pool and the OS heartbeat thread warned about above)");
-        }
-    }
-    println!("    client now: {:?}", client.status());
 
-    println!("[4] {CALLS} concurrent driver calls from green threads (pool of {POOL} connections)");
-    client.set("greeting", "hello").unwrap_or_else(|e| fail("set", e));
-    let client = Arc::new(client);
-    let start = Instant::now();
-    let calls: Vec<_> = (0..CALLS)
-        .map(|i| {
-            let c = client.clone();
-            thread::spawn(move || c.get(if i % 2 == 0 { "greeting" } else { "nobody" }))
-        })
-        .collect();
-    let mut ok = 0;
-    for (i, h) in calls.into_iter().enumerate() {
-        match h.join() {
-            Ok(Ok(v)) if v.as_deref() == (i % 2 == 0).then_some("hello") => ok += 1,
-            other => eprintln!("call {i}: {other:?}"),
+    let stack = Stack::start(&backends, n as usize, delay).unwrap_or_else(|e| fail("start the stack", e));
+    println!("[2] API on http://{} ({n} PostgreSQL sessions and Redis connections pooled)", stack.addr());
+
+    let one = load(stack.addr(), 0, 1);
+    let single = match (one.answers.first(), one.failures.first()) {
+        (Some(a), _) => {
+            println!("[3] one request alone: {}  ({a})", human(one.wall));
+            one.wall
         }
-    }
-    let took = start.elapsed();
-    let serial = DELAY * CALLS as u32;
+        (None, Some(e)) => fail("one request", e),
+        (None, None) => fail("one request", "no answer"),
+    };
+
+    let r = load(stack.addr(), 1, n);
+    let serial = single * n;
     println!(
-        "    {ok}/{CALLS} calls in {} — one at a time they would take {} ({:.0}x overlap)",
-        human(took),
+        "[4] {n} concurrent requests: {}/{n} answered in {} — one chain takes {}, {n} one after the other {} ({:.0}x overlap)",
+        r.answers.len(),
+        human(r.wall),
+        human(single),
         human(serial),
-        serial.as_secs_f64() / took.as_secs_f64().max(1e-9)
+        serial.as_secs_f64() / r.wall.as_secs_f64().max(1e-9)
     );
-    println!("    server answered {} requests on {} connections", server.requests(), server.connections());
-    if ok != CALLS {
+    let worst = |i: usize| r.answers.iter().map(|a| a.ms[i]).max().unwrap_or(0);
+    println!("      slowest stage per backend: postgres {} ms, redis {} ms, grpc {} ms", worst(0), worst(1), worst(2));
+    if let Some(a) = r.answers.first() {
+        println!("      e.g. {a}");
+    }
+    for f in r.failures.iter().take(5) {
+        eprintln!("      failed: {f}");
+    }
+    if !r.failures.is_empty() {
         std::process::exit(1);
     }
 }

@@ -1,5 +1,6 @@
 //! What the documented programs share (`examples/demo.rs`,
-//! `examples/dify.rs`).
+//! `examples/dify.rs`, `examples/kvdriver.rs`), and the Dify stack
+//! ([`dify`]) that `examples/dify.rs` runs and `tests/dify_stack.rs` tests.
 //!
 //! # Model
 //!
@@ -11,6 +12,7 @@
 //! sockets. [`slow_http`] is the slow HTTP server the demo's unmodified
 //! client (`ureq`) talks to.
 
+pub mod dify;
 pub mod echo;
 pub mod slow_http;
 

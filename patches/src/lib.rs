@@ -329,3 +329,14 @@ pub use greenpatch_plugins as plugins;
 /// greenpatch::monitor::disable();
 /// ```
 pub use greenpatch_runtime::monitor;
+
+/// Runs a `Future` to completion, parking only the calling green thread
+/// (from plain code, the OS thread blocks while it runs its hub, as with
+/// [`io::wait_readable`]): the way into `async` libraries from green code.
+/// Its waker works from any OS thread; a kill or a
+/// [`time::with_timeout`] scope ends the wait and drops the future.
+///
+/// ```
+/// assert_eq!(greenpatch::block_on(async { 1 + 1 }).unwrap(), 2);
+/// ```
+pub use greenpatch_runtime::block_on;

@@ -8,11 +8,12 @@
 //! timing assertion, the hub ticker and the loopback setup.
 //!
 //! For the `libc` patch module's tests (`tests/libc_real.rs`,
-//! `tests/libc_unpatched.rs`, `tests/libc_strace.rs`): [`servers`] starts
-//! real servers (Debian's `redis-server` and PostgreSQL, small std HTTP and
-//! echo servers) on free loopback ports; [`cnet`] is a small C socket
-//! client built with the `cc` crate; [`green`] runs N calls as green
-//! threads on one OS thread and times them.
+//! `tests/libc_unpatched.rs`, `tests/libc_strace.rs`) and the Dify stack
+//! (`tests/dify_stack.rs`): [`servers`] starts real servers (Debian's
+//! `redis-server` and PostgreSQL, small std HTTP and echo servers) on free
+//! loopback ports; [`cnet`] is a small C socket client built with the `cc`
+//! crate; [`green`] runs N calls as green threads on one OS thread and
+//! times them.
 
 pub mod cnet;
 pub mod green;

@@ -269,6 +269,16 @@ impl Postgres {
     /// PostgreSQL's server programs are not installed outside CI (see
     /// [`missing`]). Panics if they are installed but fail.
     pub fn start() -> Option<Postgres> {
+        Postgres::start_with_max_connections(64)
+    }
+
+    /// As [`Postgres::start`], allowing `max_connections` sessions at once
+    /// (the Dify stack holds one per concurrent request).
+    ///
+    /// ```no_run
+    /// let pg = tests::servers::Postgres::start_with_max_connections(250);
+    /// ```
+    pub fn start_with_max_connections(max_connections: u32) -> Option<Postgres> {
         let Some(bin) = postgres_bin_dir() else {
             return missing("PostgreSQL's server (initdb, postgres under /usr/lib/postgresql) is not installed");
         };
@@ -322,7 +332,8 @@ impl Postgres {
                 .arg(&dir)
                 .args(["-p", &port.to_string(), "-h", "127.0.0.1"])
                 .args(["-c", "fsync=off", "-c", "synchronous_commit=off", "-c", "full_page_writes=off"])
-                .args(["-c", "shared_buffers=16MB", "-c", "max_connections=64", "-c", "logging_collector=off"])
+                .args(["-c", "shared_buffers=16MB", "-c", &format!("max_connections={max_connections}")])
+                .args(["-c", "logging_collector=off"])
                 .stdout(log.try_clone().expect("postgres log file"))
                 .stderr(log)
                 .spawn()

@@ -8,7 +8,8 @@
 //! implementation, the green one, and the current one, switched with one
 //! atomic store. Slots are grouped in [`Module`]s declared with
 //! [`patchable_module!`](crate::patchable_module); the
-//! [`BUILTIN_MODULES`] come with greenpatch, and any crate can declare more.
+//! [`BUILTIN_MODULES`] come with greenpatch (`libc` is the C-level layer:
+//! the C library's blocking calls, see `greenpatch_libc`), and any crate can declare more.
 //!
 //! [`patch_all`] switches the requested modules' slots to green and
 //! announces each step to plugins (see `greenpatch_plugins`):
