@@ -257,11 +257,18 @@ pub fn spend() {
 #[cold]
 #[inline(never)]
 fn spend_exhausted() {
+    // A hook spends before its call: the yield must leave the caller's
+    // `errno` as it found it.
+    // SAFETY: __errno_location returns the calling thread's errno slot,
+    // valid for the thread's life; a green thread never changes OS thread.
+    let saved = unsafe { *libc::__errno_location() };
     if may_park() {
         let _ = no_unwind(|| crate::coop::exhausted(true));
     } else {
         crate::coop::exhausted(false);
     }
+    // SAFETY: as above.
+    unsafe { *libc::__errno_location() = saved };
 }
 
 /// Runs `f` on the blocking pool and waits for it, without ever unwinding.

@@ -12,6 +12,7 @@ use std::io::{ErrorKind, Read, Write};
 use std::net::{Shutdown, TcpListener, TcpStream, ToSocketAddrs};
 use std::os::fd::{AsRawFd, FromRawFd, OwnedFd};
 use std::os::unix::net::UnixStream;
+use std::rc::Rc;
 use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
 use std::sync::{mpsc, Arc, Mutex};
 use std::time::{Duration, Instant};
@@ -820,5 +821,34 @@ fn eight_blocking_std_clients_on_one_hub_take_the_time_of_one() {
         assert_eq!(got, (1..=8).collect::<Vec<u8>>());
         // Sum: 2.4 s. Max: 0.3 s.
         assert!(took < Duration::from_millis(1500), "the calls did not overlap: {took:?}");
+    });
+}
+
+/// A loop over hooked calls that never wait (a non-blocking `recv` that
+/// says `EAGAIN`, retried until another green thread sets a flag) spends
+/// the cooperative budget, so the other green thread gets to run. Before
+/// the hooks spent it, the loop held the hub for good (the watchdog fired).
+#[test]
+fn a_loop_of_hooked_calls_that_never_wait_lets_the_others_run() {
+    within(20, || {
+        let (c, _s) = tcp_pair();
+        c.set_nonblocking(true).unwrap();
+        let flag = Rc::new(std::cell::Cell::new(false));
+        let f = flag.clone();
+        // The spinner is queued first, so it runs first and the setter can
+        // only run if the spinner's hooked calls yield.
+        let spinner = rt::spawn_local(move || {
+            let mut spins = 0u64;
+            let mut buf = [0u8; 8];
+            while !flag.get() {
+                assert_eq!((&c).read(&mut buf).unwrap_err().kind(), ErrorKind::WouldBlock);
+                spins += 1;
+            }
+            spins
+        });
+        let setter = rt::spawn_local(move || f.set(true));
+        let spins = spinner.join().unwrap();
+        setter.join().unwrap();
+        assert!(spins > 0);
     });
 }

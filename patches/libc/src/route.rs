@@ -28,9 +28,16 @@ pub const TIMED_OUT: c_int = libc::ETIMEDOUT;
 pub const NEVER: c_int = libc::EDEADLK;
 
 /// Whether `h` reroutes this call: the hook is on and the caller may park.
+/// A rerouted call spends the green thread's cooperative budget (an empty
+/// one yields to the hub first, never unwinding, `errno` kept), so a C loop
+/// over calls that never wait cannot starve the hub.
 #[inline(always)]
 pub(crate) fn reroute(h: Hook) -> bool {
-    h.is_enabled() && foreign::may_park()
+    if h.is_enabled() && foreign::may_park() {
+        foreign::spend();
+        return true;
+    }
+    false
 }
 
 /// The calling thread's `errno`.
