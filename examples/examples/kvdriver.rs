@@ -10,7 +10,7 @@
 //! Dify (gevent + grpc + psycopg2) deadlocked because a driver was patched
 //! before the standard library it relied on. Here the `greenpatch-kvdriver`
 //! crate ships an `entry_point!` for `DidPatchBuiltinModules`: greenpatch
-//! calls it after `time`, `thread`, `socket` and `queue` are green, and it
+//! calls it after the builtin modules (`time`, `thread`, `fs`, `socket`, `libc`, `queue`) are green, and it
 //! rebuilds the client's connection pool and heartbeat on green sockets
 //! and threads. The application only calls `patch_all()`.
 //!

@@ -84,8 +84,10 @@ pub struct PoolState {
 /// assert!(s.idle <= s.workers && s.workers <= s.max_workers);
 /// ```
 pub fn state() -> PoolState {
-    let pool = POOL.lock().unwrap_or_else(|e| e.into_inner());
-    PoolState { workers: pool.workers, idle: pool.idle, queued: pool.jobs.len(), max_workers: max_workers() }
+    let mut pool = POOL.lock().unwrap_or_else(|e| e.into_inner());
+    // `size` under the lock already held (`max_workers` would take it again).
+    let max_workers = pool.size();
+    PoolState { workers: pool.workers, idle: pool.idle, queued: pool.jobs.len(), max_workers }
 }
 
 type Job = Box<dyn FnOnce() + Send>;

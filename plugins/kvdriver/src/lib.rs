@@ -7,7 +7,7 @@
 //! Dify deadlocked because a driver (grpc) was patched before the standard
 //! library it needs. This driver cannot be patched too early: its plugin is
 //! an [`entry_point!`] for `DidPatchBuiltinModules`, which greenpatch
-//! delivers only after `time`, `thread`, `socket` and `queue` are green, and
+//! delivers only after the builtin modules (`time`, `thread`, `fs`, `socket`, `libc`, `queue`) are green, and
 //! which the application never has to call.
 //!
 //! # Model
