@@ -212,6 +212,46 @@ pub fn forget(fd: RawFd) {
     }
 }
 
+/// Whether the calling thread's hub knows that `fd` has nothing to read:
+/// the descriptor has this hub's persistent registration (a wait on it
+/// made one), its last read came back short ([`read_drained`]) or said
+/// `EAGAIN`, no event arrived since, and the reactor never reported its
+/// read side closed, an error or urgent data. A C-level hook then waits
+/// before reading, instead of making a call that would say `EAGAIN` (the
+/// short-read rule of the runtime's own TCP streams). `false` without a
+/// hub or a registration. Never creates a hub.
+///
+/// ```
+/// use std::os::fd::AsRawFd;
+/// let (a, _b) = std::os::unix::net::UnixStream::pair().unwrap();
+/// assert!(!greenpatch_runtime::foreign::read_known_drained(a.as_raw_fd()));
+/// ```
+#[inline]
+pub fn read_known_drained(fd: RawFd) -> bool {
+    Hub::try_current().is_some_and(|hub| hub.foreign_read_known_drained(fd))
+}
+
+/// Records that a read of `fd` just came back short (fewer bytes than
+/// asked, but some), which on a TCP stream means its receive queue was
+/// empty: see [`read_known_drained`]. Anything that arrives later raises a
+/// new edge on the registration, so nothing is lost; call it right after
+/// the read, before the hub can poll again. Only for TCP streams read
+/// without `MSG_PEEK` (a datagram, or a Unix stream stopping at a message
+/// that carries descriptors, may come back short with more queued). A
+/// no-op without a hub or a registration. Never creates a hub.
+///
+/// ```
+/// use std::os::fd::AsRawFd;
+/// let (a, _b) = std::os::unix::net::UnixStream::pair().unwrap();
+/// greenpatch_runtime::foreign::read_drained(a.as_raw_fd()); // no registration: a no-op
+/// ```
+#[inline]
+pub fn read_drained(fd: RawFd) {
+    if let Some(hub) = Hub::try_current() {
+        hub.foreign_read_drained(fd);
+    }
+}
+
 /// Sleeps the calling green thread (or root) until `deadline`, without
 /// ever unwinding.
 ///

@@ -15,7 +15,7 @@ use libc::{addrinfo, fd_set, iovec, msghdr, nfds_t, pollfd, size_t, sockaddr, so
 
 use crate::route::reroute;
 use crate::sys::{real, Hook};
-use crate::{dns, io, wait};
+use crate::{dns, fdstate, io, wait};
 
 /// Standard output and standard error: writes to them never park. std
 /// (and C's stdio) serialise them under a process-wide lock; a green thread
@@ -165,24 +165,35 @@ pub(crate) unsafe extern "C" fn connect(fd: c_int, addr: *const sockaddr, alen: 
     unsafe { io::connect(fd, addr, alen) }
 }
 
+/// A descriptor number a call just returned names a new object: nothing
+/// cached about the number still holds (it may have been closed behind
+/// the hooks' back).
+#[inline(always)]
+fn fresh(fd: c_int) -> c_int {
+    if fd >= 0 {
+        fdstate::reset(fd);
+    }
+    fd
+}
+
 #[no_mangle]
 pub(crate) unsafe extern "C" fn accept(fd: c_int, addr: *mut sockaddr, alen: *mut socklen_t) -> c_int {
     if !reroute(Hook::Accept) {
         // SAFETY: see above.
-        return unsafe { real::accept(fd, addr, alen) };
+        return fresh(unsafe { real::accept(fd, addr, alen) });
     }
     // SAFETY: see above.
-    unsafe { io::accept4(fd, addr, alen, None) }
+    fresh(unsafe { io::accept4(fd, addr, alen, None) })
 }
 
 #[no_mangle]
 pub(crate) unsafe extern "C" fn accept4(fd: c_int, addr: *mut sockaddr, alen: *mut socklen_t, flags: c_int) -> c_int {
     if !reroute(Hook::Accept4) {
         // SAFETY: see above.
-        return unsafe { real::accept4(fd, addr, alen, flags) };
+        return fresh(unsafe { real::accept4(fd, addr, alen, flags) });
     }
     // SAFETY: see above.
-    unsafe { io::accept4(fd, addr, alen, Some(flags)) }
+    fresh(unsafe { io::accept4(fd, addr, alen, Some(flags)) })
 }
 
 /// Drops the calling hub's persistent registration of `fd` (and wakes its
@@ -197,29 +208,51 @@ fn forget(h: Hook, fd: c_int) {
     }
 }
 
+// `close`, `dup2` and `dup3` also keep the descriptor-state cache
+// (`fdstate.rs`) exact, for every caller: the number closed is forgotten
+// before the call (no fill racing it can outlive it) and after (a fill
+// between the two, by a use racing the close, is dropped too); a
+// duplicate shares its open file description with `old`, so both are
+// marked shared (never cached).
+
 #[no_mangle]
 pub(crate) unsafe extern "C" fn close(fd: c_int) -> c_int {
     forget(Hook::Close, fd);
+    fdstate::reset(fd);
     // SAFETY: see above.
-    unsafe { real::close(fd) }
+    let r = unsafe { real::close(fd) };
+    fdstate::reset(fd);
+    r
 }
 
 #[no_mangle]
 pub(crate) unsafe extern "C" fn dup2(old: c_int, new: c_int) -> c_int {
     if old != new {
         forget(Hook::Dup2, new);
+        fdstate::reset(new);
     }
     // SAFETY: see above.
-    unsafe { real::dup2(old, new) }
+    let r = unsafe { real::dup2(old, new) };
+    if r >= 0 && old != new {
+        fdstate::share(old);
+        fdstate::share(new);
+    }
+    r
 }
 
 #[no_mangle]
 pub(crate) unsafe extern "C" fn dup3(old: c_int, new: c_int, flags: c_int) -> c_int {
     if old != new {
         forget(Hook::Dup3, new);
+        fdstate::reset(new);
     }
     // SAFETY: see above.
-    unsafe { real::dup3(old, new, flags) }
+    let r = unsafe { real::dup3(old, new, flags) };
+    if r >= 0 {
+        fdstate::share(old);
+        fdstate::share(new);
+    }
+    r
 }
 
 #[no_mangle]

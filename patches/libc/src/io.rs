@@ -33,27 +33,64 @@ use std::time::{Duration, Instant};
 
 use libc::{iovec, msghdr, size_t, sockaddr, socklen_t, ssize_t};
 
+use greenpatch_runtime::foreign;
+
+use crate::fdstate;
 use crate::route::{
     errno, interrupted_errno, nonblocking, ready_now, set_errno, sock_deadline, sock_int, wait_fd, Wait,
 };
 use crate::sys::real;
 
-/// A socket call made with `MSG_DONTWAIT`; on `EAGAIN`, behaves as the
+/// The kernel moves at most this many bytes in one call (`MAX_RW_COUNT`):
+/// a read asked for more that returns this many did not drain anything.
+const MAX_RW_COUNT: usize = (i32::MAX as usize) & !4095;
+
+/// A socket read made with `MSG_DONTWAIT`; on `EAGAIN`, behaves as the
 /// blocking call would. `op(dontwait)` makes the call (`false`: the
 /// original, blocking call, for descriptors the runtime cannot watch).
+///
+/// `asked` is the length a plain read asks for (no `MSG_PEEK`, no
+/// `MSG_WAITALL`, …), or 0: then, on a blocking TCP stream (the
+/// descriptor-state cache says so), the *short-read rule* of the runtime's
+/// own TCP streams applies. A read that returns fewer bytes than asked
+/// (but some) emptied the receive queue: it tells the hub
+/// (`foreign::read_drained`), and the next read, while the hub has seen
+/// no new event, parks first instead of making a call that would only say
+/// `EAGAIN` (`foreign::read_known_drained`). Whatever arrives after the
+/// short read raises a new edge, so nothing is lost; a slot whose read
+/// side was ever reported closed, in error or with urgent data reads
+/// without the rule for good (the end of stream raises no edge after the
+/// short read that ate it), and so does a non-blocking caller.
 #[inline(always)]
-pub(crate) unsafe fn sock_read(fd: c_int, mut op: impl FnMut(bool) -> ssize_t) -> ssize_t {
+pub(crate) unsafe fn sock_read(fd: c_int, asked: usize, mut op: impl FnMut(bool) -> ssize_t) -> ssize_t {
     let entry = errno();
+    let rule = asked != 0 && fdstate::cached(fd).is_some_and(|f| f.tcp() && !f.nonblocking());
+    if !rule {
+        let r = op(true);
+        if r >= 0 || errno() != libc::EAGAIN {
+            return r;
+        }
+        return read_wait(fd, entry, 0, &mut op);
+    }
+    let asked = asked.min(MAX_RW_COUNT);
+    if foreign::read_known_drained(fd) {
+        return read_wait(fd, entry, asked, &mut op);
+    }
     let r = op(true);
+    if r > 0 && (r as usize) < asked {
+        foreign::read_drained(fd);
+    }
     if r >= 0 || errno() != libc::EAGAIN {
         return r;
     }
-    read_wait(fd, entry, &mut op)
+    read_wait(fd, entry, asked, &mut op)
 }
 
+/// The wait of [`sock_read`]: the last call said `EAGAIN`, or (`asked`
+/// non-zero, the short-read rule) the hub knows there is nothing to read.
 #[cold]
 #[inline(never)]
-fn read_wait(fd: c_int, entry: c_int, op: &mut dyn FnMut(bool) -> ssize_t) -> ssize_t {
+fn read_wait(fd: c_int, entry: c_int, asked: usize, op: &mut dyn FnMut(bool) -> ssize_t) -> ssize_t {
     if nonblocking(fd) {
         set_errno(libc::EAGAIN);
         return -1;
@@ -77,6 +114,9 @@ fn read_wait(fd: c_int, entry: c_int, op: &mut dyn FnMut(bool) -> ssize_t) -> ss
         }
         set_errno(entry);
         let r = op(true);
+        if asked != 0 && r > 0 && (r as usize) < asked {
+            foreign::read_drained(fd);
+        }
         if r >= 0 || errno() != libc::EAGAIN {
             return r;
         }
@@ -292,6 +332,25 @@ fn other_write(fd: c_int, iov: &[iovec], entry: c_int, orig: &mut dyn FnMut() ->
     }
 }
 
+/// Whether the descriptor-state cache knows `fd` is not a socket: then
+/// `read`/`write` go straight to the path for other descriptors instead
+/// of first trying a socket call that says `ENOTSOCK`.
+#[inline(always)]
+fn known_not_socket(fd: c_int) -> bool {
+    fdstate::cached(fd).is_some_and(|f| !f.socket())
+}
+
+/// A socket call said `ENOTSOCK`: whatever the cache held about `fd` is
+/// wrong (its number was reused behind the hooks' back), so it is
+/// forgotten; `errno` goes back to `entry` for the other path.
+#[cold]
+fn not_a_socket(fd: c_int, entry: c_int) {
+    if fdstate::cached(fd).is_some_and(|f| f.socket()) {
+        fdstate::reset(fd);
+    }
+    set_errno(entry);
+}
+
 // ------------------------------------------------------------ the calls
 
 pub(crate) unsafe fn recv(fd: c_int, buf: *mut c_void, len: size_t, flags: c_int) -> ssize_t {
@@ -310,7 +369,8 @@ pub(crate) unsafe fn recvfrom(
     let once = |b: *mut c_void, l: size_t| {
         // SAFETY: the caller's arguments, with MSG_DONTWAIT added or not.
         unsafe {
-            sock_read(fd, |dw| {
+            // A plain read (no flags) may take the short-read rule.
+            sock_read(fd, if flags == 0 { l } else { 0 }, |dw| {
                 real::recvfrom(fd, b, l, if dw { flags | libc::MSG_DONTWAIT } else { flags }, addr, alen)
             })
         }
@@ -341,7 +401,7 @@ pub(crate) unsafe fn recvfrom(
 
 pub(crate) unsafe fn recvmsg(fd: c_int, msg: *mut msghdr, flags: c_int) -> ssize_t {
     // SAFETY: the caller's arguments, with MSG_DONTWAIT added or not.
-    unsafe { sock_read(fd, |dw| real::recvmsg(fd, msg, if dw { flags | libc::MSG_DONTWAIT } else { flags })) }
+    unsafe { sock_read(fd, 0, |dw| real::recvmsg(fd, msg, if dw { flags | libc::MSG_DONTWAIT } else { flags })) }
 }
 
 pub(crate) unsafe fn sendto(
@@ -429,21 +489,24 @@ pub(crate) unsafe fn read(fd: c_int, buf: *mut c_void, len: size_t) -> ssize_t {
         return unsafe { real::read(fd, buf, len) };
     }
     let entry = errno();
-    // SAFETY: on a socket, recv(MSG_DONTWAIT) is read without blocking.
-    let r = unsafe {
-        sock_read(fd, |dw| {
-            real::recvfrom(
-                fd,
-                buf,
-                len,
-                if dw { libc::MSG_DONTWAIT } else { 0 },
-                std::ptr::null_mut(),
-                std::ptr::null_mut(),
-            )
-        })
-    };
-    if r >= 0 || errno() != libc::ENOTSOCK {
-        return r;
+    if !known_not_socket(fd) {
+        // SAFETY: on a socket, recv(MSG_DONTWAIT) is read without blocking.
+        let r = unsafe {
+            sock_read(fd, len, |dw| {
+                real::recvfrom(
+                    fd,
+                    buf,
+                    len,
+                    if dw { libc::MSG_DONTWAIT } else { 0 },
+                    std::ptr::null_mut(),
+                    std::ptr::null_mut(),
+                )
+            })
+        };
+        if r >= 0 || errno() != libc::ENOTSOCK {
+            return r;
+        }
+        not_a_socket(fd, entry);
     }
     let iov = [iovec { iov_base: buf, iov_len: len }];
     // SAFETY: the caller's call.
@@ -456,16 +519,19 @@ pub(crate) unsafe fn write(fd: c_int, buf: *const c_void, len: size_t) -> ssize_
         return unsafe { real::write(fd, buf, len) };
     }
     let entry = errno();
-    let op = |done: usize, dw: bool| {
-        let f = if dw { libc::MSG_DONTWAIT } else { 0 };
-        // SAFETY: `done <= len`: the rest of the caller's buffer. On a
-        // socket, send without flags is write (SIGPIPE included).
-        unsafe { real::sendto(fd, buf.cast::<u8>().add(done).cast(), len - done, f, std::ptr::null(), 0) }
-    };
-    // SAFETY: `op` makes the caller's call.
-    let r = unsafe { sock_write(fd, len, op) };
-    if r >= 0 || errno() != libc::ENOTSOCK {
-        return r;
+    if !known_not_socket(fd) {
+        let op = |done: usize, dw: bool| {
+            let f = if dw { libc::MSG_DONTWAIT } else { 0 };
+            // SAFETY: `done <= len`: the rest of the caller's buffer. On a
+            // socket, send without flags is write (SIGPIPE included).
+            unsafe { real::sendto(fd, buf.cast::<u8>().add(done).cast(), len - done, f, std::ptr::null(), 0) }
+        };
+        // SAFETY: `op` makes the caller's call.
+        let r = unsafe { sock_write(fd, len, op) };
+        if r >= 0 || errno() != libc::ENOTSOCK {
+            return r;
+        }
+        not_a_socket(fd, entry);
     }
     let iov = [iovec { iov_base: buf.cast_mut(), iov_len: len }];
     // SAFETY: the caller's call.
@@ -473,19 +539,24 @@ pub(crate) unsafe fn write(fd: c_int, buf: *const c_void, len: size_t) -> ssize_
 }
 
 pub(crate) unsafe fn readv(fd: c_int, iov: *const iovec, n: c_int) -> ssize_t {
-    if iov_total(iov, n) == 0 {
+    let total = iov_total(iov, n);
+    if total == 0 {
         // SAFETY: the caller's call; nothing to wait for (or invalid).
         return unsafe { real::readv(fd, iov, n) };
     }
     let entry = errno();
-    // SAFETY: an all-zero msghdr is valid (no name, no control).
-    let mut m: msghdr = unsafe { std::mem::zeroed() };
-    m.msg_iov = iov.cast_mut();
-    m.msg_iovlen = n as _;
-    // SAFETY: recvmsg over the caller's iovecs is readv on a socket.
-    let r = unsafe { sock_read(fd, |dw| real::recvmsg(fd, &mut m, if dw { libc::MSG_DONTWAIT } else { 0 })) };
-    if r >= 0 || errno() != libc::ENOTSOCK {
-        return r;
+    if !known_not_socket(fd) {
+        // SAFETY: an all-zero msghdr is valid (no name, no control).
+        let mut m: msghdr = unsafe { std::mem::zeroed() };
+        m.msg_iov = iov.cast_mut();
+        m.msg_iovlen = n as _;
+        // SAFETY: recvmsg over the caller's iovecs is readv on a socket.
+        let r =
+            unsafe { sock_read(fd, total, |dw| real::recvmsg(fd, &mut m, if dw { libc::MSG_DONTWAIT } else { 0 })) };
+        if r >= 0 || errno() != libc::ENOTSOCK {
+            return r;
+        }
+        not_a_socket(fd, entry);
     }
     // SAFETY: the caller's `n` iovecs (n > 0: their total is not zero).
     let v = unsafe { std::slice::from_raw_parts(iov, n as usize) };
@@ -500,14 +571,17 @@ pub(crate) unsafe fn writev(fd: c_int, iov: *const iovec, n: c_int) -> ssize_t {
         return unsafe { real::writev(fd, iov, n) };
     }
     let entry = errno();
-    // SAFETY: an all-zero msghdr is valid.
-    let mut m: msghdr = unsafe { std::mem::zeroed() };
-    m.msg_iov = iov.cast_mut();
-    m.msg_iovlen = n as _;
-    // SAFETY: sendmsg over the caller's iovecs is writev on a socket.
-    let r = unsafe { sendmsg(fd, &m, 0) };
-    if r >= 0 || errno() != libc::ENOTSOCK {
-        return r;
+    if !known_not_socket(fd) {
+        // SAFETY: an all-zero msghdr is valid.
+        let mut m: msghdr = unsafe { std::mem::zeroed() };
+        m.msg_iov = iov.cast_mut();
+        m.msg_iovlen = n as _;
+        // SAFETY: sendmsg over the caller's iovecs is writev on a socket.
+        let r = unsafe { sendmsg(fd, &m, 0) };
+        if r >= 0 || errno() != libc::ENOTSOCK {
+            return r;
+        }
+        not_a_socket(fd, entry);
     }
     // SAFETY: the caller's `n` iovecs (n > 0: their total is not zero).
     let v = unsafe { std::slice::from_raw_parts(iov, n as usize) };
@@ -525,7 +599,7 @@ pub(crate) unsafe fn accept4(fd: c_int, addr: *mut sockaddr, alen: *mut socklen_
     };
     let mut deadline = None;
     loop {
-        if ready_now(fd, libc::POLLIN) || nonblocking(fd) {
+        if nonblocking(fd) || ready_now(fd, libc::POLLIN) {
             set_errno(entry);
             return op();
         }

@@ -151,10 +151,12 @@
 //! ```
 
 mod dns;
+mod fdstate;
 mod hooks;
 mod io;
 mod route;
 mod sys;
+mod track;
 mod wait;
 
 pub use route::{KILLED, NEVER, TIMED_OUT};

@@ -18,6 +18,7 @@ use std::time::{Duration, Instant};
 
 use greenpatch_runtime::foreign::{self, Interrupted};
 
+use crate::fdstate;
 use crate::sys::{real, Hook};
 
 /// `errno` of a call interrupted because its green thread was killed.
@@ -56,16 +57,25 @@ pub(crate) fn set_errno(e: c_int) {
 }
 
 /// Whether the descriptor is in non-blocking mode (`O_NONBLOCK`, which
-/// `FIONBIO` sets too). Unknown (an error) counts as blocking.
+/// `FIONBIO` sets too): from the descriptor-state cache for a socket
+/// (`fdstate.rs`), else from the kernel. Unknown (an error) counts as
+/// blocking.
 pub(crate) fn nonblocking(fd: c_int) -> bool {
+    if let Some(f) = fdstate::cached(fd).filter(|f| f.socket()) {
+        return f.nonblocking();
+    }
     // SAFETY: F_GETFL reads the descriptor's flags; no memory is passed.
-    let flags = unsafe { libc::fcntl(fd, libc::F_GETFL) };
+    let flags = unsafe { crate::track::real_fcntl(fd, libc::F_GETFL, 0) };
     flags >= 0 && flags & libc::O_NONBLOCK != 0
 }
 
 /// The socket's receive or send timeout (`SO_RCVTIMEO`/`SO_SNDTIMEO`) as a
-/// deadline from now; `None` when unset (or not a socket).
+/// deadline from now; `None` when unset (or not a socket). The cache says
+/// when it is unset; a set one is read from the kernel.
 pub(crate) fn sock_deadline(fd: c_int, opt: c_int) -> Option<Instant> {
+    if fdstate::cached(fd).is_some_and(|f| f.socket() && !f.has_timeout(opt == libc::SO_RCVTIMEO)) {
+        return None;
+    }
     let mut tv = libc::timeval { tv_sec: 0, tv_usec: 0 };
     let mut len = std::mem::size_of::<libc::timeval>() as libc::socklen_t;
     // SAFETY: `tv` and `len` are valid for writes of the sizes given.

@@ -310,6 +310,7 @@ impl Hook {
             for &h in Hook::ALL {
                 original(h);
             }
+            crate::track::resolve_all();
         }
         // Release pairs with nothing in particular: the hooks keep no state
         // that enabling publishes; the store only needs to become visible.

@@ -27,6 +27,7 @@
 
 use std::cell::RefCell;
 use std::collections::HashMap;
+use std::hash::{BuildHasherDefault, Hasher};
 use std::io;
 use std::os::fd::RawFd;
 
@@ -35,15 +36,42 @@ use slab::Slab;
 use super::readiness::{Dir, IoKey};
 use crate::reactor::{FdPoller, Interest, Reactor};
 
+/// Hashes a descriptor number by one multiplication (Fibonacci hashing):
+/// the keys are small integers chosen by the kernel, not by an adversary,
+/// and the map is looked up on every hooked read of a TCP stream, where
+/// SipHash cost more than the lookup itself.
+#[derive(Default)]
+pub(crate) struct FdHasher(u64);
+
+impl Hasher for FdHasher {
+    #[inline]
+    fn finish(&self) -> u64 {
+        self.0
+    }
+
+    #[inline]
+    fn write(&mut self, bytes: &[u8]) {
+        for &b in bytes {
+            self.0 = (self.0.rotate_left(8) ^ u64::from(b)).wrapping_mul(0x9e37_79b9_7f4a_7c15);
+        }
+    }
+
+    #[inline]
+    fn write_i32(&mut self, n: i32) {
+        // The high bits spread the value over hashbrown's control bytes.
+        self.0 = u64::from(n as u32).wrapping_mul(0x9e37_79b9_7f4a_7c15);
+    }
+}
+
 /// The persistent registrations of foreign descriptors: fd number → slot
 /// of the hub's readiness table (see `Hub::wait_foreign` in `wait.rs`).
 pub(crate) struct ForeignKeys {
-    keys: RefCell<HashMap<RawFd, IoKey>>,
+    keys: RefCell<HashMap<RawFd, IoKey, BuildHasherDefault<FdHasher>>>,
 }
 
 impl ForeignKeys {
     pub(crate) fn new() -> ForeignKeys {
-        ForeignKeys { keys: RefCell::new(HashMap::new()) }
+        ForeignKeys { keys: RefCell::new(HashMap::default()) }
     }
 
     #[inline]

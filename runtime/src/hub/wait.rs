@@ -179,6 +179,22 @@ impl Hub {
         }
     }
 
+    /// Whether `fd`'s persistent foreign registration here is known to have
+    /// nothing to read (see `foreign::read_known_drained`).
+    #[inline]
+    pub(crate) fn foreign_read_known_drained(&self, fd: RawFd) -> bool {
+        self.foreign.get(fd).is_some_and(|key| self.io.known_drained(key, Dir::Read))
+    }
+
+    /// Clears the read bit of `fd`'s persistent foreign registration here,
+    /// if any (see `foreign::read_drained`).
+    #[inline]
+    pub(crate) fn foreign_read_drained(&self, fd: RawFd) {
+        if let Some(key) = self.foreign.get(fd) {
+            self.io.clear_ready(key, Dir::Read);
+        }
+    }
+
     /// Parks until the foreign descriptor `fd` is ready in `dir`;
     /// `Ok(false)` if `deadline` passed.
     pub(crate) fn wait_fd(&self, fd: RawFd, dir: Dir, deadline: Option<Instant>) -> io::Result<bool> {
