@@ -17,8 +17,9 @@
 //! - `io_waiters` counts green threads parked on I/O readiness of this hub
 //!   (sockets and foreign descriptors alike); the would-block-forever check
 //!   treats any of them as a possible wake-up.
-//! - Socket tokens never equal [`WAKER`] or [`FD_POLLER`] (the readiness
-//!   table keeps its generations below `u32::MAX`).
+//! - Socket tokens never equal [`WAKER`], [`FD_POLLER`] or
+//!   [`FOREIGN_SWEEP`] (the readiness table keeps its generations below
+//!   `u32::MAX`).
 
 use std::cell::{Cell, RefCell};
 use std::io;
@@ -33,6 +34,10 @@ pub(crate) const WAKER: Token = Token(usize::MAX);
 
 /// Token of the hub's nested [`FdPoller`].
 pub(crate) const FD_POLLER: Token = Token(usize::MAX - 1);
+
+/// Token of the hub's foreign-registration sweep timer (a timerfd, see
+/// `Hub::wait_foreign`).
+pub(crate) const FOREIGN_SWEEP: Token = Token(usize::MAX - 2);
 
 /// One hub's poller.
 pub(crate) struct Reactor {
@@ -206,6 +211,11 @@ fn socket_interests() -> MioInterest {
 /// (and urgent data) under `token`.
 pub(crate) fn register_socket(registry: &Registry, fd: RawFd, token: Token) -> io::Result<()> {
     registry.register(&mut mio::unix::SourceFd(&fd), token, socket_interests())
+}
+
+/// Registers a timer descriptor (a timerfd) for readability under `token`.
+pub(crate) fn register_timer(registry: &Registry, fd: RawFd, token: Token) -> io::Result<()> {
+    registry.register(&mut mio::unix::SourceFd(&fd), token, MioInterest::READABLE)
 }
 
 /// Re-arms `fd`'s registration under `token` (`EPOLL_CTL_MOD`): fails

@@ -25,66 +25,130 @@
 //!   only by its timeout (or a kill). Nothing unsound follows: a stale
 //!   event can only cause a spurious wake-up, which callers tolerate.
 
-use std::cell::RefCell;
+use std::cell::{Cell, RefCell};
 use std::collections::HashMap;
-use std::hash::{BuildHasherDefault, Hasher};
 use std::io;
-use std::os::fd::RawFd;
+use std::os::fd::{OwnedFd, RawFd};
 
 use slab::Slab;
 
 use super::readiness::{Dir, IoKey};
 use crate::reactor::{FdPoller, Interest, Reactor};
 
-/// Hashes a descriptor number by one multiplication (Fibonacci hashing):
-/// the keys are small integers chosen by the kernel, not by an adversary,
-/// and the map is looked up on every hooked read of a TCP stream, where
-/// SipHash cost more than the lookup itself.
-#[derive(Default)]
-pub(crate) struct FdHasher(u64);
+/// Descriptor numbers below this index [`ForeignKeys`]' vector; larger
+/// ones (rare: numbers are allocated lowest first) its map.
+const DENSE: usize = 1 << 16;
 
-impl Hasher for FdHasher {
-    #[inline]
-    fn finish(&self) -> u64 {
-        self.0
-    }
+/// The persistent registrations of foreign descriptors: fd number → slot
+/// of the hub's readiness table (see `Hub::wait_foreign` in `wait.rs`).
+/// Looked up on every hooked read of a TCP stream, so small numbers index
+/// a vector (generation 0, which no slot has, marks an empty entry).
+pub(crate) struct ForeignKeys {
+    dense: RefCell<Vec<Dense>>,
+    sparse: RefCell<HashMap<RawFd, IoKey>>,
+    /// Descriptors a wait parked on since the last sweep, through a
+    /// registration it did not make (see `Hub::wait_foreign`); a dense one
+    /// is listed once (its `listed` flag).
+    unproven: RefCell<Vec<RawFd>>,
+    /// The sweep's periodic timer (a timerfd in the hub's poll), once made.
+    pub(crate) sweep: RefCell<Option<OwnedFd>>,
+    /// Whether the sweep's timer runs.
+    pub(crate) sweep_armed: Cell<bool>,
+    /// The timer could not be made: waits arm their own check instead.
+    pub(crate) sweep_failed: Cell<bool>,
+}
 
-    #[inline]
-    fn write(&mut self, bytes: &[u8]) {
-        for &b in bytes {
-            self.0 = (self.0.rotate_left(8) ^ u64::from(b)).wrapping_mul(0x9e37_79b9_7f4a_7c15);
+#[derive(Clone, Copy)]
+struct Dense {
+    key: IoKey,
+    listed: bool,
+}
+
+const EMPTY: Dense = Dense { key: IoKey { idx: 0, gen: 0 }, listed: false };
+
+impl ForeignKeys {
+    pub(crate) fn new() -> ForeignKeys {
+        ForeignKeys {
+            dense: RefCell::new(Vec::new()),
+            sparse: RefCell::new(HashMap::new()),
+            unproven: RefCell::new(Vec::new()),
+            sweep: RefCell::new(None),
+            sweep_armed: Cell::new(false),
+            sweep_failed: Cell::new(false),
         }
     }
 
     #[inline]
-    fn write_i32(&mut self, n: i32) {
-        // The high bits spread the value over hashbrown's control bytes.
-        self.0 = u64::from(n as u32).wrapping_mul(0x9e37_79b9_7f4a_7c15);
-    }
-}
-
-/// The persistent registrations of foreign descriptors: fd number → slot
-/// of the hub's readiness table (see `Hub::wait_foreign` in `wait.rs`).
-pub(crate) struct ForeignKeys {
-    keys: RefCell<HashMap<RawFd, IoKey, BuildHasherDefault<FdHasher>>>,
-}
-
-impl ForeignKeys {
-    pub(crate) fn new() -> ForeignKeys {
-        ForeignKeys { keys: RefCell::new(HashMap::default()) }
-    }
-
-    #[inline]
     pub(crate) fn get(&self, fd: RawFd) -> Option<IoKey> {
-        self.keys.borrow().get(&fd).copied()
+        match usize::try_from(fd) {
+            Ok(i) if i < DENSE => self.dense.borrow().get(i).map(|d| d.key).filter(|k| k.gen != 0),
+            _ => self.sparse.borrow().get(&fd).copied(),
+        }
     }
 
     pub(crate) fn set(&self, fd: RawFd, key: IoKey) {
-        self.keys.borrow_mut().insert(fd, key);
+        match usize::try_from(fd) {
+            Ok(i) if i < DENSE => {
+                let mut d = self.dense.borrow_mut();
+                if d.len() <= i {
+                    d.resize(i + 1, EMPTY);
+                }
+                d[i].key = key;
+            }
+            _ => {
+                self.sparse.borrow_mut().insert(fd, key);
+            }
+        }
     }
 
     pub(crate) fn take(&self, fd: RawFd) -> Option<IoKey> {
-        self.keys.borrow_mut().remove(&fd)
+        match usize::try_from(fd) {
+            Ok(i) if i < DENSE => {
+                let mut d = self.dense.borrow_mut();
+                d.get_mut(i).map(|e| std::mem::replace(&mut e.key, EMPTY.key)).filter(|k| k.gen != 0)
+            }
+            _ => self.sparse.borrow_mut().remove(&fd),
+        }
+    }
+
+    /// Lists `fd` for the next sweep (once, for a dense number).
+    #[inline]
+    pub(crate) fn list_unproven(&self, fd: RawFd) {
+        if let Ok(i) = usize::try_from(fd) {
+            if let Some(e) = self.dense.borrow_mut().get_mut(i) {
+                if e.listed {
+                    return;
+                }
+                e.listed = true;
+            }
+        }
+        self.unproven.borrow_mut().push(fd);
+    }
+
+    /// Takes the listed descriptors (each once), clearing their marks.
+    pub(crate) fn take_unproven(&self) -> Vec<RawFd> {
+        let mut listed = std::mem::take(&mut *self.unproven.borrow_mut());
+        let mut d = self.dense.borrow_mut();
+        for &fd in &listed {
+            if let Some(e) = usize::try_from(fd).ok().and_then(|i| d.get_mut(i)) {
+                e.listed = false;
+            }
+        }
+        // Sparse numbers may be listed more than once.
+        if listed.iter().any(|&fd| usize::try_from(fd).map_or(true, |i| i >= DENSE)) {
+            listed.sort_unstable();
+            listed.dedup();
+        }
+        listed
+    }
+
+    /// Gives back the (emptied) list's memory for the next period.
+    pub(crate) fn recycle_unproven(&self, mut spare: Vec<RawFd>) {
+        spare.clear();
+        let mut u = self.unproven.borrow_mut();
+        if u.is_empty() {
+            *u = spare;
+        }
     }
 }
 

@@ -20,13 +20,13 @@
 //! - No table borrow is held across `park`.
 
 use std::io;
-use std::os::fd::RawFd;
+use std::os::fd::{AsRawFd, FromRawFd, OwnedFd, RawFd};
 use std::time::{Duration, Instant};
 
 use super::readiness::{Dir, IoKey, WaitEnd};
 use super::{Hub, Wake};
 use crate::deadlock::WouldBlockForever;
-use crate::reactor::{self, Readiness, Token, FD_POLLER};
+use crate::reactor::{self, Readiness, Token, FD_POLLER, FOREIGN_SWEEP};
 use crate::task::WaitOn;
 
 /// How long a wait on a foreign descriptor trusts its persistent
@@ -37,7 +37,9 @@ impl Hub {
     /// Reactor callback: marks readiness and wakes the waiters.
     #[inline]
     pub(crate) fn dispatch_io(&self, token: Token, r: Readiness) {
-        if token == FD_POLLER {
+        if token == FOREIGN_SWEEP {
+            self.sweep_foreign();
+        } else if token == FD_POLLER {
             // Foreign-fd waiters stay listed (and counted) until their
             // guard takes them off.
             self.fds.dispatch(|idx, gen| self.unpark_local(idx, gen));
@@ -109,23 +111,28 @@ impl Hub {
     ///
     /// The first wait on `fd` at this hub registers it edge-triggered (both
     /// directions) under a fresh slot. Later waits trust that registration
-    /// for [`TRUST_FOR`] without a system call: the hooked `close`, `dup2`
-    /// and `dup3` drop it (`forget_foreign`), and an edge-triggered
-    /// registration reports every arrival after the caller's `EAGAIN`. Only
-    /// a descriptor closed behind the hooks' back (a raw system call) can
-    /// leave a stale entry whose file the kernel no longer watches; so a
-    /// wait still parked after [`TRUST_FOR`] re-arms the registration with
-    /// `EPOLL_CTL_MOD`, which proves it current (and raises an event if the
-    /// direction is ready) or fails, and then the stale slot is freed (its
-    /// waiters wake and retry) and the fd registers afresh under a new
-    /// generation, whose first wait finds it ready. Events still in flight
-    /// for the old generation are dropped by the table. So a raw close
-    /// costs at most a late wake-up ([`TRUST_FOR`]), never a lost one.
-    /// Descriptors the poll cannot hold this way (a socket the runtime owns
-    /// registered at this hub, a regular file) take [`Hub::wait_fd`].
+    /// without a system call: the hooked `close`, `dup2` and `dup3` drop it
+    /// (`forget_foreign`), and an edge-triggered registration reports every
+    /// arrival after the caller's `EAGAIN`. Only a descriptor closed behind
+    /// the hooks' back (a raw system call) can leave a stale entry whose
+    /// file the kernel no longer watches. So every such wait is proven once
+    /// while it is parked, within [`TRUST_FOR`]: it lists `fd` for the hub's
+    /// *sweep*, a periodic timer (a timerfd in the hub's poll, running only
+    /// while waits are listed) whose tick re-arms each listed registration
+    /// that still has waiters with `EPOLL_CTL_MOD`. That proves it current
+    /// (and raises an event if a direction is ready) or fails, and then the
+    /// stale slot is freed (its waiters wake and retry) and the fd
+    /// registers afresh under a new generation, whose first wait finds it
+    /// ready. Events still in flight for the old generation are dropped by
+    /// the table. So a raw close costs at most a late wake-up
+    /// ([`TRUST_FOR`]), never a lost one — and a wait costs no timer of its
+    /// own. (Where no timerfd can be made, each wait arms its own check
+    /// after [`TRUST_FOR`] instead.) Descriptors the poll cannot hold this
+    /// way (a socket the runtime owns registered at this hub, a regular
+    /// file) take [`Hub::wait_fd`].
     pub(crate) fn wait_foreign(&self, fd: RawFd, dir: Dir, deadline: Option<Instant>) -> io::Result<bool> {
         let (key, mut proven) = match self.foreign.get(fd) {
-            Some(key) => (key, false),
+            Some(key) => (key, self.sweep_will_prove(fd)),
             None => match self.register_foreign(fd) {
                 Some(key) => (key, true),
                 None => return self.wait_fd(fd, dir, deadline),
@@ -144,18 +151,102 @@ impl Hub {
                 WaitEnd::Ready | WaitEnd::Closed => return Ok(true),
                 WaitEnd::TimedOut if until == deadline => return Ok(false),
                 WaitEnd::TimedOut => {
-                    let rearm = self.reactor.with_registry(|r| reactor::reregister_socket(r, fd, key.token()));
-                    if rearm.is_err() {
+                    if !self.prove_foreign(fd, key) {
                         // Closed behind the hooks' back (perhaps reused):
                         // the caller retries, and its next wait registers
                         // the file `fd` names now.
-                        self.forget_foreign(fd);
                         return Ok(true);
                     }
                     proven = true;
                 }
             }
         }
+    }
+
+    /// Lists `fd` for the sweep, starting its timer if it is not running;
+    /// `false` when there is no sweep (no timerfd): the wait proves itself.
+    #[inline]
+    fn sweep_will_prove(&self, fd: RawFd) -> bool {
+        let f = &self.foreign;
+        if !f.sweep_armed.get() && !self.arm_sweep() {
+            return false;
+        }
+        f.list_unproven(fd);
+        true
+    }
+
+    /// Starts the sweep's timer (making it on first use); `false` if it
+    /// cannot run.
+    #[cold]
+    fn arm_sweep(&self) -> bool {
+        let f = &self.foreign;
+        if f.sweep_failed.get() {
+            return false;
+        }
+        let mut sweep = f.sweep.borrow_mut();
+        if sweep.is_none() {
+            // SAFETY: timerfd_create takes no memory; a non-negative result
+            // is a new descriptor owned by the OwnedFd made from it.
+            let made = unsafe { libc::timerfd_create(libc::CLOCK_MONOTONIC, libc::TFD_NONBLOCK | libc::TFD_CLOEXEC) };
+            if made < 0 {
+                f.sweep_failed.set(true);
+                return false;
+            }
+            // SAFETY: see above.
+            let owned = unsafe { OwnedFd::from_raw_fd(made) };
+            let reg = self.reactor.with_registry(|r| reactor::register_timer(r, owned.as_raw_fd(), FOREIGN_SWEEP));
+            if reg.is_err() {
+                f.sweep_failed.set(true);
+                return false;
+            }
+            *sweep = Some(owned);
+        }
+        let Some(t) = sweep.as_ref() else { return false };
+        if !set_timer(t.as_raw_fd(), Some(TRUST_FOR)) {
+            f.sweep_failed.set(true);
+            return false;
+        }
+        f.sweep_armed.set(true);
+        true
+    }
+
+    /// The sweep's tick: proves the registrations listed since the last
+    /// one that still have waiters; stops the timer when none were listed.
+    fn sweep_foreign(&self) {
+        let f = &self.foreign;
+        if let Some(t) = f.sweep.borrow().as_ref() {
+            let mut ticks = 0u64;
+            // SAFETY: reads 8 bytes into `ticks` from our non-blocking
+            // timerfd, straight to the C library (foreign.rs).
+            crate::foreign::internal(|| unsafe { libc::read(t.as_raw_fd(), (&raw mut ticks).cast(), 8) });
+        }
+        let listed = f.take_unproven();
+        if listed.is_empty() {
+            if let Some(t) = f.sweep.borrow().as_ref() {
+                set_timer(t.as_raw_fd(), None);
+            }
+            f.sweep_armed.set(false);
+            return;
+        }
+        for &fd in &listed {
+            if let Some(key) = f.get(fd) {
+                if self.io.has_waiters(key) {
+                    self.prove_foreign(fd, key);
+                }
+            }
+        }
+        f.recycle_unproven(listed);
+    }
+
+    /// Re-arms `fd`'s registration `key` (`EPOLL_CTL_MOD`): `true` when it
+    /// is current; else the stale registration is dropped (its waiters
+    /// wake and retry) and `false`.
+    fn prove_foreign(&self, fd: RawFd, key: IoKey) -> bool {
+        if self.reactor.with_registry(|r| reactor::reregister_socket(r, fd, key.token())).is_ok() {
+            return true;
+        }
+        self.forget_foreign(fd);
+        false
     }
 
     /// Registers `fd` persistently at this hub (see [`Hub::wait_foreign`]);
@@ -217,6 +308,16 @@ impl Hub {
             // Spurious wake-up: keep waiting.
         }
     }
+}
+
+/// Sets the periodic timerfd `fd` to tick every `period`, or stops it
+/// (`None`); `false` on failure.
+fn set_timer(fd: RawFd, period: Option<Duration>) -> bool {
+    let ts = |d: Duration| libc::timespec { tv_sec: d.as_secs() as _, tv_nsec: d.subsec_nanos() as _ };
+    let p = period.map_or(libc::timespec { tv_sec: 0, tv_nsec: 0 }, ts);
+    let spec = libc::itimerspec { it_interval: p, it_value: p };
+    // SAFETY: `spec` is a valid itimerspec; no old value is asked for.
+    unsafe { libc::timerfd_settime(fd, 0, &spec, std::ptr::null_mut()) == 0 }
 }
 
 /// Takes a waiter off its socket slot's list when its wait ends for any
