@@ -852,3 +852,279 @@ fn a_loop_of_hooked_calls_that_never_wait_lets_the_others_run() {
         assert!(spins > 0);
     });
 }
+
+// ------------------------------------- what the caller wanted, cached
+//
+// The hooks cache per descriptor what its caller asked for (O_NONBLOCK,
+// SO_RCVTIMEO/SO_SNDTIMEO, socket type), kept exact by the hooked calls
+// that change it, and read blocking TCP streams with the short-read rule.
+// Each scenario first uses the descriptor green (so its state is cached,
+// the hub holds a registration of it, and a short read left it known
+// drained), then changes what the caller wants, then checks the next call
+// answers as the kernel would.
+
+/// Has a green thread read `a` while nothing is there (so the read parks:
+/// the descriptor's state is cached and the hub registers it), then `b`
+/// writes 3 bytes: a short read. Returns what was read.
+fn used_green(a: &TcpStream, b: &TcpStream) -> Vec<u8> {
+    let fd = a.as_raw_fd();
+    let reader = rt::spawn_local(move || {
+        let mut buf = [0u8; 16];
+        // SAFETY: `fd` stays open (the caller holds `a`); a valid buffer.
+        let n = unsafe { libc::recv(fd, buf.as_mut_ptr().cast(), buf.len(), 0) };
+        buf[..n.max(0) as usize].to_vec()
+    });
+    rt::sleep(Duration::from_millis(20));
+    (&*b).write_all(b"abc").unwrap();
+    reader.join().unwrap()
+}
+
+/// Reads `fd` on a green thread that must not park: a second green thread,
+/// which can only run if the read parks, sends `peer` bytes that would
+/// turn a parked read into a successful one. Returns the read's result.
+fn read_must_not_park(fd: i32, peer: TcpStream) -> Result<usize, ErrorKind> {
+    let parked = Rc::new(std::cell::Cell::new(false));
+    let p = parked.clone();
+    let reader = rt::spawn_local(move || {
+        let mut buf = [0u8; 16];
+        // SAFETY: `fd` stays open (the caller holds its stream).
+        let n = unsafe { libc::recv(fd, buf.as_mut_ptr().cast(), buf.len(), 0) };
+        if n < 0 {
+            Err(std::io::Error::last_os_error().kind())
+        } else {
+            Ok(n as usize)
+        }
+    });
+    let other = rt::spawn_local(move || {
+        p.set(true);
+        (&peer).write_all(b"late").unwrap();
+        peer
+    });
+    let r = reader.join().unwrap();
+    let _peer = other.join().unwrap();
+    assert!(!parked.get() || r.is_err(), "the read parked: {r:?}");
+    r
+}
+
+#[test]
+fn a_short_read_of_a_blocking_std_tcp_stream_leaves_it_known_drained_until_new_data() {
+    within(20, || {
+        let (a, b) = tcp_pair();
+        let fd = a.as_raw_fd();
+        assert_eq!(used_green(&a, &b), b"abc");
+        // The short read emptied the queue: the hub knows, so the next read
+        // waits first (no recv that would only say EAGAIN) and wakes on the
+        // edge of the next write.
+        assert!(rt::foreign::read_known_drained(fd), "the short-read rule was not applied");
+        let writer = rt::spawn_local(move || {
+            rt::sleep(Duration::from_millis(10));
+            (&b).write_all(&[7u8; 40]).unwrap();
+            b
+        });
+        let mut buf = [0u8; 16];
+        let got = green(move || {
+            let n = (&a).read(&mut buf).unwrap();
+            (a, n)
+        });
+        let (a, n) = got;
+        assert_eq!(n, 16);
+        // A read that filled the buffer says nothing about what is left.
+        assert!(!rt::foreign::read_known_drained(fd));
+        let _b = writer.join().unwrap();
+        let rest = green(move || {
+            let mut buf = [0u8; 64];
+            let mut got = 0;
+            while got < 24 {
+                got += (&a).read(&mut buf).unwrap();
+            }
+            got
+        });
+        assert_eq!(rest, 24);
+    });
+}
+
+#[test]
+fn end_of_stream_eaten_by_a_short_read_still_ends_the_stream() {
+    within(20, || {
+        let (a, b) = tcp_pair();
+        let fd = a.as_raw_fd();
+        assert_eq!(used_green(&a, &b), b"abc");
+        (&b).write_all(b"xyz").unwrap();
+        drop(b);
+        // Let the hub poll: it sees readable + read-closed before the read.
+        rt::sleep(Duration::from_millis(20));
+        let (n, known, eof) = green(move || {
+            let mut buf = [0u8; 16];
+            let n = (&a).read(&mut buf).unwrap();
+            // The FIN came with the last bytes: no edge follows it, so the
+            // rule must not hold the next read back.
+            let known = rt::foreign::read_known_drained(fd);
+            let eof = (&a).read(&mut buf).unwrap();
+            (n, known, eof)
+        });
+        assert_eq!(n, 3, "the last bytes, and the FIN with them");
+        assert!(!known, "a read-closed stream was left known drained");
+        assert_eq!(eof, 0);
+    });
+}
+
+#[test]
+fn o_nonblocking_set_with_fcntl_after_green_use_returns_would_block_at_once() {
+    within(20, || {
+        let (a, b) = tcp_pair();
+        assert_eq!(used_green(&a, &b), b"abc");
+        let fd = a.as_raw_fd();
+        // SAFETY: F_GETFL/F_SETFL on an open descriptor.
+        unsafe {
+            let fl = libc::fcntl(fd, libc::F_GETFL);
+            assert_eq!(libc::fcntl(fd, libc::F_SETFL, fl | libc::O_NONBLOCK), 0);
+        }
+        assert_eq!(read_must_not_park(fd, b), Err(ErrorKind::WouldBlock));
+        // And back: blocking again, the read waits for the bytes.
+        // SAFETY: as above.
+        unsafe {
+            let fl = libc::fcntl(fd, libc::F_GETFL);
+            assert_eq!(libc::fcntl(fd, libc::F_SETFL, fl & !libc::O_NONBLOCK), 0);
+        }
+        let n = green(move || (&a).read(&mut [0u8; 16]).unwrap());
+        assert_eq!(n, 4, "the bytes the second green thread sent");
+    });
+}
+
+#[test]
+fn fionbio_after_green_use_returns_would_block_at_once() {
+    within(20, || {
+        let (a, b) = tcp_pair();
+        assert_eq!(used_green(&a, &b), b"abc");
+        // std's set_nonblocking is ioctl(FIONBIO) on Linux.
+        a.set_nonblocking(true).unwrap();
+        assert_eq!(read_must_not_park(a.as_raw_fd(), b), Err(ErrorKind::WouldBlock));
+        let mut on = 0i32;
+        // SAFETY: FIONBIO with a valid int.
+        assert_eq!(unsafe { libc::ioctl(a.as_raw_fd(), libc::FIONBIO, &mut on) }, 0);
+        assert_eq!(green(move || (&a).read(&mut [0u8; 16]).unwrap()), 4);
+    });
+}
+
+#[test]
+fn so_rcvtimeo_set_after_green_use_expires_as_on_an_os_thread() {
+    within(20, || {
+        let probe = |(a, b): (TcpStream, TcpStream), green_use: bool| {
+            if green_use {
+                assert_eq!(used_green(&a, &b), b"abc");
+            }
+            a.set_read_timeout(Some(Duration::from_millis(60))).unwrap();
+            let e = (&a).read(&mut [0; 8]).unwrap_err().kind();
+            a.set_write_timeout(Some(Duration::from_millis(60))).unwrap();
+            (e, b)
+        };
+        let p1 = tcp_pair();
+        let p2 = tcp_pair();
+        let (on_os, _b1) = os(move || probe(p1, false));
+        // The hub itself (root code) made the green use; the read is green.
+        let (on_green, _b2) = green(move || probe(p2, true));
+        assert_eq!(on_os, ErrorKind::WouldBlock);
+        assert_eq!(on_green, on_os);
+    });
+}
+
+#[test]
+fn a_duplicate_made_non_blocking_makes_the_original_non_blocking_too() {
+    within(20, || {
+        // try_clone is fcntl(F_DUPFD_CLOEXEC); both numbers share one open
+        // file description, and so O_NONBLOCK.
+        let (a, b) = tcp_pair();
+        assert_eq!(used_green(&a, &b), b"abc");
+        let dup = a.try_clone().unwrap();
+        dup.set_nonblocking(true).unwrap();
+        assert_eq!(read_must_not_park(a.as_raw_fd(), b), Err(ErrorKind::WouldBlock));
+
+        // dup(2) itself, and a flag set through the original this time.
+        let (c, d) = tcp_pair();
+        assert_eq!(used_green(&c, &d), b"abc");
+        // SAFETY: dup of an open descriptor; the new one is owned below.
+        let raw = unsafe { libc::dup(c.as_raw_fd()) };
+        assert!(raw >= 0);
+        // SAFETY: `raw` is a new descriptor owned by nothing else.
+        let c2 = unsafe { TcpStream::from_raw_fd(raw) };
+        assert_eq!(used_green(&c2, &d), b"abc");
+        c.set_nonblocking(true).unwrap();
+        assert_eq!(read_must_not_park(c2.as_raw_fd(), d), Err(ErrorKind::WouldBlock));
+    });
+}
+
+#[test]
+fn a_closed_number_reused_by_another_kind_of_descriptor_behaves_as_the_new_one() {
+    within(30, || {
+        // A number cached as a blocking TCP stream, closed through the
+        // hooks, then taken by a descriptor made without any hooked call
+        // (socket(2), pipe2(2) and open(2) are not hooked): each must
+        // answer as the new object does on an OS thread. Other tests make
+        // descriptors meanwhile, so the scenario retries until the number
+        // is reused.
+        let reuse = |make: &dyn Fn() -> i32| -> i32 {
+            for _ in 0..200 {
+                let (a, b) = tcp_pair();
+                assert_eq!(used_green(&a, &b), b"abc");
+                let fd = a.as_raw_fd();
+                drop(a);
+                let new = make();
+                if new == fd {
+                    return new;
+                }
+                // SAFETY: `new` is ours.
+                unsafe { libc::close(new) };
+            }
+            panic!("the descriptor number was never reused");
+        };
+        let answer = |fd: i32| -> (isize, Option<i32>) {
+            let mut buf = [0u8; 16];
+            // SAFETY: a valid buffer; `fd` is open.
+            let r = unsafe { libc::read(fd, buf.as_mut_ptr().cast(), buf.len()) };
+            (r, (r < 0).then(|| std::io::Error::last_os_error().raw_os_error()).flatten())
+        };
+        // A non-blocking UDP socket: EAGAIN at once (a stale "blocking TCP"
+        // would park forever: the watchdog).
+        // SAFETY: socket(2) with constant arguments.
+        let udp = || unsafe { libc::socket(libc::AF_INET, libc::SOCK_DGRAM | libc::SOCK_NONBLOCK, 0) };
+        let fd = reuse(&udp);
+        let on_green = green(move || answer(fd));
+        let other = udp();
+        let on_os = os(move || answer(other));
+        assert_eq!(on_green, (-1, Some(libc::EAGAIN)));
+        assert_eq!(on_green, on_os);
+        // SAFETY: both ours.
+        unsafe { (libc::close(fd), libc::close(other)) };
+
+        // A non-blocking pipe: EAGAIN at once, as the pipe says.
+        let pipe_nb = || {
+            let mut p = [0; 2];
+            // SAFETY: room for two descriptors.
+            assert_eq!(unsafe { libc::pipe2(p.as_mut_ptr(), libc::O_NONBLOCK | libc::O_CLOEXEC) }, 0);
+            // The write end is kept open (never closed: a few bytes of the test).
+            p[0]
+        };
+        let fd = reuse(&pipe_nb);
+        let on_green = green(move || answer(fd));
+        let other = pipe_nb();
+        let on_os = os(move || answer(other));
+        assert_eq!(on_green, (-1, Some(libc::EAGAIN)));
+        assert_eq!(on_green, on_os);
+
+        // A regular file: its bytes.
+        let path = std::env::temp_dir().join(format!("greenpatch-libc-reuse-{}", std::process::id()));
+        std::fs::write(&path, b"file bytes").unwrap();
+        let c_path = std::ffi::CString::new(path.to_str().unwrap()).unwrap();
+        // SAFETY: a NUL-terminated path.
+        let open = || unsafe { libc::open(c_path.as_ptr(), libc::O_RDONLY | libc::O_CLOEXEC) };
+        let fd = reuse(&open);
+        let on_green = green(move || answer(fd));
+        let other = open();
+        let on_os = os(move || answer(other));
+        assert_eq!(on_green, (10, None));
+        assert_eq!(on_green, on_os);
+        // SAFETY: both ours.
+        unsafe { (libc::close(fd), libc::close(other)) };
+        let _ = std::fs::remove_file(&path);
+    });
+}
