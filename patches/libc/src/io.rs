@@ -3,10 +3,13 @@
 //! # Model
 //! Sockets: the call is made with `MSG_DONTWAIT` (a per-call non-blocking
 //! flag: no descriptor state changes, no race with other threads). Only on
-//! `EAGAIN` does the hook ask what the caller wanted: a non-blocking
-//! descriptor gets its `EAGAIN`; a blocking one parks the green thread on
-//! readiness until `SO_RCVTIMEO`/`SO_SNDTIMEO` (then `EAGAIN`, as the
-//! kernel) and retries. A blocking send completes the whole buffer.
+//! `EAGAIN` does the hook look at what the caller wanted (the
+//! descriptor-state cache, `fdstate.rs`): a non-blocking descriptor gets
+//! its `EAGAIN`; a blocking one parks the green thread on readiness until
+//! `SO_RCVTIMEO`/`SO_SNDTIMEO` (then `EAGAIN`, as the kernel) and retries.
+//! A blocking send completes the whole buffer. Plain reads of a blocking
+//! TCP stream follow the short-read rule ([`sock_read`]): after a short
+//! read, the next one waits first.
 //!
 //! Other descriptors (`read`/`write` on pipes, eventfds, files, …):
 //! `preadv2`/`pwritev2` with `RWF_NOWAIT` (a per-call non-blocking flag,

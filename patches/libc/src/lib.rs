@@ -29,11 +29,12 @@
 //!
 //! | symbol | rerouted |
 //! |---|---|
-//! | `recv`, `recvfrom`, `recvmsg`, `__recv_chk`, `__recvfrom_chk` | with `MSG_DONTWAIT`; on `EAGAIN`: a non-blocking descriptor (`O_NONBLOCK`/`FIONBIO`) gets `EAGAIN`; a blocking one parks on readability until `SO_RCVTIMEO` (then `EAGAIN`, as the kernel) and retries. `MSG_WAITALL` on a stream socket waits for the whole length (`recv`, `recvfrom`; `recvmsg` returns what has come). A caller's own `MSG_DONTWAIT`, and `MSG_ERRQUEUE`/`MSG_OOB` (which never wait), pass through |
+//! | `recv`, `recvfrom`, `recvmsg`, `__recv_chk`, `__recvfrom_chk` | with `MSG_DONTWAIT`; on `EAGAIN`: a non-blocking descriptor (`O_NONBLOCK`/`FIONBIO`) gets `EAGAIN`; a blocking one parks on readability until `SO_RCVTIMEO` (then `EAGAIN`, as the kernel) and retries. A plain read (no flags; `read`, `readv` too) of a blocking TCP stream follows the *short-read rule* (below). `MSG_WAITALL` on a stream socket waits for the whole length (`recv`, `recvfrom`; `recvmsg` returns what has come). A caller's own `MSG_DONTWAIT`, and `MSG_ERRQUEUE`/`MSG_OOB` (which never wait), pass through |
 //! | `send`, `sendto`, `sendmsg` | with `MSG_DONTWAIT`; a blocking socket sends the whole buffer (parking on writability between parts, `SO_SNDTIMEO` honoured: the bytes sent so far, or `EAGAIN`), a non-blocking one gets the kernel's answer |
 //! | `read`, `readv`, `__read_chk`, `write`, `writev` | on a socket: as `recv`/`send`. Otherwise `preadv2`/`pwritev2` with `RWF_NOWAIT` (pipes, eventfds, cached file data); on `EAGAIN`: non-blocking → `EAGAIN`; ready (file data to read from disk) → the original; else park on readiness; a blocking write completes every byte (a pipe's reader drains it meanwhile). Descriptors without `RWF_NOWAIT` (terminals, some devices): `poll` with timeout 0; ready or non-blocking → the original, else park. Zero-length calls pass through, and so do writes to standard output and standard error (std and stdio hold a process-wide lock around them: a green thread parked there would make the next one that prints block the hub on that lock) |
 //! | `accept`, `accept4` | `poll` with timeout 0; ready or non-blocking → the original; else park on readability (`SO_RCVTIMEO` → `EAGAIN`) |
-//! | `close`, `dup2`, `dup3` | the original, after dropping the calling hub's persistent registration of the descriptor closed (`close`'s, `dup2`/`dup3`'s target): green threads of the hub waiting on it wake and retry their calls, which fail as on a closed descriptor (`EBADF`) instead of waiting forever |
+//! | `close`, `dup2`, `dup3` | the original, after dropping the calling hub's persistent registration of the descriptor closed (`close`'s, `dup2`/`dup3`'s target): green threads of the hub waiting on it wake and retry their calls, which fail as on a closed descriptor (`EBADF`) instead of waiting forever. For every caller, they also keep the descriptor-state cache (below) exact |
+//! | `fcntl`, `fcntl64`, `ioctl`, `setsockopt`, `dup` (bookkeeping, not registry items) | never rerouted: the original for every caller, hub or not, patched or not, then — when it changed `O_NONBLOCK` (`F_SETFL`, `FIONBIO`), a `SOL_SOCKET` option (the timeouts) or duplicated a descriptor (`dup`, `F_DUPFD*`) — the descriptor-state cache is updated (below). `fcntl` and `ioctl` are only defined on Linux on x86_64 and aarch64 (see below) |
 //! | `connect` | a non-blocking caller passes through (`EINPROGRESS` unchanged). A blocking socket is made non-blocking for the one `connect` call, then restored; `EINPROGRESS` parks on writability (`SO_SNDTIMEO` → `EINPROGRESS`, as the kernel) and the result is read from `SO_ERROR` and returned as the blocking call would (0, or -1 with that error) |
 //! | `poll`, `__poll_chk`, `select`, `ppoll` (no signal mask), `epoll_wait` | timeout 0 → the original. Otherwise the original with timeout 0, and while nothing is ready a green wait on all the descriptors at once (a private level-triggered epoll instance; `epoll_wait` waits on its own descriptor), then the original again with timeout 0, so `revents`/`fd_set`s are the kernel's. `select` reports the time left in `timeout`, as Linux does |
 //! | `nanosleep`, `clock_nanosleep` (`CLOCK_REALTIME`/`MONOTONIC`/`BOOTTIME`/`TAI`, relative or `TIMER_ABSTIME`), `usleep`, `sleep` | park until the deadline; 0 |
@@ -43,6 +44,56 @@
 //! rerouted: the atomic signal-mask change they exist for cannot be
 //! reproduced by a green wait (`pselect` and `epoll_pwait` are not hooked
 //! at all; `ppoll` passes through when given a mask).
+//!
+//! ## What the caller wanted, cached
+//!
+//! A rerouted call that would block must know what its caller asked for:
+//! `O_NONBLOCK`, `SO_RCVTIMEO`/`SO_SNDTIMEO`, whether the descriptor is a
+//! socket (a TCP stream). The hooks cache that per descriptor number,
+//! process-wide, asking the kernel once, and keep it exact through the
+//! calls that change it, all hooked for every caller: `fcntl(F_SETFL)`,
+//! `ioctl(FIONBIO)` (std's `set_nonblocking`), `setsockopt` (`SOL_SOCKET`),
+//! and `close`, `dup2`/`dup3` (their target) and the descriptors `accept`
+//! returns, which name new objects. Two numbers that share an open file
+//! description through a hooked `dup`, `dup2`, `dup3` or `F_DUPFD*` are
+//! never cached (a flag set through one is the other's too). For pipes
+//! and terminals, often shared with other processes, `O_NONBLOCK` is asked
+//! of the kernel every time. So a blocking TCP stream's wait costs no
+//! system call beyond the `recv` that said `EAGAIN`.
+//!
+//! `fcntl` and `ioctl` are C-variadic; Rust cannot define a variadic
+//! function, so they are defined with a register-wide third argument,
+//! which is ABI-compatible with their calls (an `int` or a pointer) on
+//! Linux on x86_64 and aarch64. On other targets they are not hooked and
+//! nothing is cached: every wait asks the kernel.
+//!
+//! **The trade-off.** A change the hooks cannot see is not seen by the
+//! cache: a raw `fcntl`/`ioctl`/`setsockopt` system call (rustix's raw
+//! backend), another process changing an open file description it shares
+//! (a `fork`ed child, a descriptor passed over a Unix socket, which also
+//! shares it with any number of this process), and a number closed behind
+//! the hooks' back (a raw `close`; the C library's internal closes, such as
+//! `fclose` of an `fdopen`ed socket) and reused by a descriptor no hooked
+//! call returned. Such a descriptor may be treated as what it was: a
+//! non-blocking socket as blocking (the call parks until it is ready
+//! instead of returning `EAGAIN`), or the reverse. A socket call on a
+//! number the cache wrongly holds for a socket corrects the entry
+//! (`ENOTSOCK`), and a wait on a stale registration is proven within
+//! 100 ms by the runtime (its sweep), as before the cache.
+//!
+//! **The short-read rule.** A plain read of a blocking TCP stream that
+//! returns fewer bytes than asked emptied the receive queue (the rule of
+//! the runtime's own TCP streams, and tokio's): the hook tells its hub, and
+//! the next read of the stream, while the hub has reported nothing new on
+//! it, parks first instead of making a `recv` that would only say
+//! `EAGAIN`. Anything that arrives later raises a new edge on the
+//! registration, so nothing is lost. A stream whose read side the hub
+//! ever saw closed, in error or with urgent data reads without the rule
+//! for good (end of stream raises no edge after the short read that ate
+//! it); a non-blocking caller always asks the kernel; `MSG_PEEK` and other
+//! flags, datagrams and Unix streams (which may stop short at a message
+//! carrying descriptors) never use it. An echo round trip of a blocking
+//! std server is then one `recv` and one `send`, as a green socket's.
 //!
 //! ## errno
 //!
@@ -117,6 +168,9 @@
 //!   parks: another green thread of the same hub that then takes the lock
 //!   blocks the OS thread in `futex`, and the holder can never resume —
 //!   share sockets between green threads with greenpatch's `thread::Mutex`;
+//! - changes of a descriptor's flags or timeouts made where no hook runs,
+//!   and numbers closed and reused behind the hooks' back (see "What the
+//!   caller wanted, cached");
 //! - signal handlers other than the runtime's own run with the interrupted
 //!   code's state: a handler that calls a blocking hooked function on a
 //!   blocking socket while a green thread runs could park from the handler;
