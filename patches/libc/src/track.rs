@@ -162,7 +162,9 @@ pub(crate) unsafe extern "C" fn ioctl(fd: c_int, req: c_ulong, arg: usize) -> c_
         // SAFETY: see above.
         None => unsafe { libc::syscall(libc::SYS_ioctl, fd, req, arg) as c_int },
     };
-    if r >= 0 && req == libc::FIONBIO as c_ulong {
+    // The kernel reads the request as 32 bits (callers declaring it `int`
+    // may leave the register's upper half undefined).
+    if r >= 0 && req as u32 == libc::FIONBIO as u32 {
         fdstate::invalidate(fd);
     }
     r
