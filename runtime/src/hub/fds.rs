@@ -78,7 +78,7 @@ impl ForeignKeys {
         }
     }
 
-    #[inline]
+    #[inline(always)]
     pub(crate) fn get(&self, fd: RawFd) -> Option<IoKey> {
         match usize::try_from(fd) {
             Ok(i) if i < DENSE => self.dense.borrow().get(i).map(|d| d.key).filter(|k| k.gen != 0),
