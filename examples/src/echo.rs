@@ -2,8 +2,8 @@
 //!
 //! # Model
 //!
-//! A server thread accepts connections and starts one handler thread per
-//! connection; a handler reads fixed-size requests, waits `latency` (a
+//! A [`StreamServer`] (the facade one: it follows the facade rule) accepts
+//! connections and starts one handler thread per connection; a handler reads fixed-size requests, waits `latency` (a
 //! stand-in for the work a real server does: a database call, a disk
 //! read), and echoes the request back. `clients` client threads each
 //! connect and make `requests` round trips, checking every echo.
@@ -17,17 +17,17 @@
 //!
 //! # Invariant
 //!
-//! [`run`] returns only after every thread it started has finished (the
-//! server joins its handlers), so a blocking run leaves no OS thread behind
+//! [`run`] returns only after every thread it started has finished (a
+//! stopped server has joined its handler threads), so a blocking run leaves no OS thread behind
 //! for `patch_all()` to warn about.
 
 use std::collections::HashSet;
 use std::io::{self, Read, Write};
 use std::net::SocketAddr;
-use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::{Arc, Mutex as StdMutex};
 use std::time::{Duration, Instant};
 
+use greenpatch::server::{ServerHandle, StreamServer};
 use greenpatch::socket::{TcpListener, TcpStream};
 use greenpatch::thread::{self, JoinHandle, Semaphore};
 use greenpatch::{time, Flavor};
@@ -113,11 +113,12 @@ fn note(seen: &Seen) {
     seen.lock().unwrap_or_else(|p| p.into_inner()).insert(std::thread::current().id());
 }
 
-/// The echo server: an accept loop and one handler per connection.
+/// The echo server: a [`StreamServer`] running [`handle`] per connection,
+/// on an OS thread each before `patch_all()` and a green thread after
+/// (the server takes its listener's flavor).
 struct Server {
     addr: SocketAddr,
-    stop: Arc<AtomicBool>,
-    accept_loop: JoinHandle<()>,
+    running: ServerHandle,
 }
 
 impl Server {
@@ -125,32 +126,18 @@ impl Server {
         let listener = TcpListener::bind("127.0.0.1:0")?;
         deepen_accept_queue(&listener);
         let addr = listener.local_addr()?;
-        let stop = Arc::new(AtomicBool::new(false));
-        let flag = stop.clone();
-        let accept_loop = thread::Builder::new().name("echo-accept".into()).spawn(move || {
-            let mut handlers = Vec::new();
-            for conn in listener.incoming() {
-                if flag.load(Ordering::Acquire) {
-                    break;
-                }
-                let Ok(conn) = conn else { continue };
-                let seen = seen.clone();
-                if let Ok(h) = thread::Builder::new().spawn(move || handle(conn, latency, &seen)) {
-                    handlers.push(h);
-                }
-            }
-            for h in handlers {
-                let _ = h.join();
-            }
-        })?;
-        Ok(Server { addr, stop, accept_loop })
+        let running = StreamServer::new(listener, move |conn, _peer| handle(conn, latency, &seen)).start();
+        Ok(Server { addr, running })
     }
 
-    /// Stops accepting and waits for every handler to finish.
+    /// Stops accepting and waits for every handler to finish (the clients
+    /// have all left, so each ends at its next read; the timeout is only a
+    /// safety net).
     fn stop(self) {
-        self.stop.store(true, Ordering::Release);
-        let _ = TcpStream::connect(self.addr); // wakes the accept loop
-        let _ = self.accept_loop.join();
+        let stopped = self.running.stop(Duration::from_secs(10));
+        if stopped.still_running == 0 {
+            let _ = self.running.wait();
+        }
     }
 }
 

@@ -179,6 +179,7 @@ pub mod io;
 pub mod monkey;
 pub mod process;
 pub mod queue;
+pub mod server;
 pub mod socket;
 pub(crate) mod stale;
 pub mod thread;
