@@ -15,7 +15,10 @@
 //!
 //! [`toolbox`] holds gevent's tools, which are green in both modes (as in
 //! gevent): groups and pools, waits on many sources, one-shot cells,
-//! `spawn_later`, scoped green threads and `StreamServer`.
+//! `spawn_later`, scoped green threads and `StreamServer`. [`server`]'s
+//! `StreamServer` serves the facade listeners and follows the facade rule:
+//! a handler per connection on an OS thread before `patch_all()`, on a
+//! green thread after.
 //!
 //! Below the facades, the builtin module `libc` (also patched by default)
 //! makes the C library's blocking calls green on a hub: crates that call

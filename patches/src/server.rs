@@ -31,15 +31,21 @@
 //! # Stopping OS threads
 //!
 //! An OS thread cannot be killed. The blocking flavor therefore keeps a
-//! duplicate descriptor of every connection a handler is serving (one more
-//! descriptor per connection; when the duplicate cannot be made the
-//! connection is served anyway, and `stop` can only wait for it). At
+//! duplicate descriptor of the connection each handler is serving, and at
 //! `stop`'s deadline it *shuts down* the connections of the handlers still
-//! running (`shutdown(SHUT_RDWR)`): their reads return end-of-file and their
-//! writes fail, which ends any handler that serves its connection. Those
-//! are counted in [`Stopped::killed`]; a handler that still runs after that
-//! (it waits on something else) is counted in [`Stopped::still_running`],
-//! and [`ServerHandle::wait`] waits for it.
+//! running (`shutdown(SHUT_RDWR)`): their reads return end-of-file and
+//! their writes fail, which ends any handler that serves its connection.
+//! Those are counted in [`Stopped::killed`]; a handler that still runs
+//! after that (it waits on something else) is counted in
+//! [`Stopped::still_running`], and [`ServerHandle::wait`] waits for it.
+//!
+//! Descriptors go to connections first: a duplicate is made only while
+//! the connection's descriptor is below half the process's open-file
+//! limit, and when `accept` runs out of descriptors the server closes every
+//! duplicate it holds and retries at once. A connection without a
+//! duplicate is served all the same; `stop` can only wait for its handler.
+//! (Keeping the bare descriptor number instead would not be sound: the
+//! handler may close it and the number be reused by an unrelated socket.)
 //!
 //! # Invariants
 //! - Blocking flavor: `active` counts handlers spawned and not finished;
@@ -601,6 +607,17 @@ fn poll_in(fds: &[RawFd], timeout: Option<Duration>) -> io::Result<Vec<bool>> {
     }
 }
 
+/// The soft open-file limit, as a descriptor number (`RawFd::MAX` when
+/// unlimited or unknown).
+fn open_file_limit() -> RawFd {
+    let mut lim = libc::rlimit { rlim_cur: 0, rlim_max: 0 };
+    // SAFETY: `lim` is a valid, writable rlimit for getrlimit to fill.
+    if unsafe { libc::getrlimit(libc::RLIMIT_NOFILE, &mut lim) } != 0 || lim.rlim_cur == libc::RLIM_INFINITY {
+        return RawFd::MAX;
+    }
+    RawFd::try_from(lim.rlim_cur).unwrap_or(RawFd::MAX)
+}
+
 fn os_accept_loop<L: Listener>(
     listener: &L,
     handler: &Arc<Handler<L>>,
@@ -614,6 +631,7 @@ fn os_accept_loop<L: Listener>(
     let mut last_report: Option<Instant> = None;
     // Finished handler threads are joined when their list doubles.
     let mut sweep_at = 32;
+    let dup_below = open_file_limit() / 2;
     loop {
         // Take a slot (or see the stop), and join finished handlers.
         let finished = {
@@ -664,6 +682,11 @@ fn os_accept_loop<L: Listener>(
                          tries) until resources free up (raise the limit with `ulimit -n` if this persists)"
                     );
                 }
+                // Give the duplicates' descriptors to connections.
+                let freed = shared.state().conns.values_mut().filter_map(Option::take).count();
+                if freed > 0 {
+                    continue;
+                }
                 poll_in(&[wfd], Some(backoff))?;
                 backoff = (backoff * 2).min(BACKOFF_MAX);
                 continue;
@@ -677,7 +700,7 @@ fn os_accept_loop<L: Listener>(
         backoff = BACKOFF_MIN;
         let key = next_key;
         next_key += 1;
-        let dup = conn.as_fd().try_clone_to_owned().ok();
+        let dup = if conn.as_fd().as_raw_fd() < dup_below { conn.as_fd().try_clone_to_owned().ok() } else { None };
         {
             let mut st = shared.state();
             st.conns.insert(key, dup);

@@ -11,7 +11,9 @@
 //! OS threads alike: a plain thread that waits (a `join_next`, a `wait`, a
 //! `serve_forever`) drives its own hub meanwhile, blocking that OS thread
 //! only. A program that wants OS threads uses `greenpatch::thread` before
-//! patching instead.
+//! patching instead — and for a server, [`crate::server::StreamServer`],
+//! which serves the facade listeners under the facade rule (an OS thread
+//! per connection before `patch_all()`, a green thread after).
 //!
 //! | item | gevent | std / tokio |
 //! |---|---|---|
@@ -20,7 +22,7 @@
 //! | [`AsyncResult`] | `AsyncResult` | |
 //! | [`spawn_later`] | `spawn_later` | |
 //! | [`scope`] | | `std::thread::scope` |
-//! | [`StreamServer`] | `StreamServer` | |
+//! | [`StreamServer`] (runtime listeners, always green; [`crate::server::StreamServer`] for facade listeners) | `StreamServer` | |
 //!
 //! ```
 //! use greenpatch::toolbox::Pool;

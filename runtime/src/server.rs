@@ -109,6 +109,7 @@ pub struct StreamServer<L: Listener> {
     listener: L,
     handler: Arc<Handler<L>>,
     pool: Option<usize>,
+    local: bool,
 }
 
 impl<L: Listener> StreamServer<L> {
@@ -122,7 +123,7 @@ impl<L: Listener> StreamServer<L> {
     /// # drop(s);
     /// ```
     pub fn new(listener: L, handler: impl Fn(L::Conn, L::Addr) + Send + Sync + 'static) -> StreamServer<L> {
-        StreamServer { listener, handler: Arc::new(handler), pool: None }
+        StreamServer { listener, handler: Arc::new(handler), pool: None, local: false }
     }
 
     /// Serves at most `size` connections at once (gevent's
@@ -135,6 +136,22 @@ impl<L: Listener> StreamServer<L> {
     /// ```
     pub fn pool(mut self, size: usize) -> StreamServer<L> {
         self.pool = Some(size.max(1));
+        self
+    }
+
+    /// Keeps every handler on the acceptor's hub (`true`) instead of
+    /// placing it over the hubs of the acceptor's multi-hub runtime (the
+    /// default, hand-off). One such server per hub, each on a listener of
+    /// its own bound with `SO_REUSEPORT`, is the other way to serve on
+    /// many hubs: see the [module](self) for how the two compare.
+    ///
+    /// ```
+    /// use greenpatch_runtime::{net::TcpListener, server::StreamServer};
+    /// let s = StreamServer::new(TcpListener::bind("127.0.0.1:0").unwrap(), |_c, _a| {}).local(true);
+    /// # drop(s);
+    /// ```
+    pub fn local(mut self, on: bool) -> StreamServer<L> {
+        self.local = on;
         self
     }
 
@@ -169,7 +186,7 @@ impl<L: Listener> StreamServer<L> {
         let finished = Finished(s.clone());
         let acceptor = crate::Builder::new().name("stream-server".into()).spawn_site(site).spawn(move || {
             let _f = finished;
-            if let Err(e) = accept_loop(&self.listener, &self.handler, self.pool, &s) {
+            if let Err(e) = accept_loop(&self.listener, &self.handler, self.pool, self.local, &s) {
                 *s.error.lock().unwrap_or_else(PoisonError::into_inner) = Some(e);
             }
         });
@@ -203,7 +220,7 @@ impl<L: Listener> StreamServer<L> {
 
 impl<L: Listener> fmt::Debug for StreamServer<L> {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.debug_struct("StreamServer").field("pool", &self.pool).finish()
+        f.debug_struct("StreamServer").field("pool", &self.pool).field("local", &self.local).finish()
     }
 }
 
@@ -287,6 +304,7 @@ fn accept_loop<L: Listener>(
     listener: &L,
     handler: &Arc<Handler<L>>,
     pool: Option<usize>,
+    local: bool,
     shared: &Arc<Shared>,
 ) -> io::Result<()> {
     let slots = pool.map(|n| Arc::new(Semaphore::new(n)));
@@ -337,10 +355,12 @@ fn accept_loop<L: Listener>(
         // Hold the lock across spawn and insert: the guard's removal takes
         // it, so a handler that ends at once cannot leave its entry behind.
         let mut handlers = shared.handlers();
-        match crate::Builder::new().spawn(move || {
+        let body = move || {
             let _guard = guard;
             h(conn, peer);
-        }) {
+        };
+        let spawned = if local { crate::Builder::new().spawn_local(body) } else { crate::Builder::new().spawn(body) };
+        match spawned {
             Ok(jh) => {
                 handlers.insert(key, jh);
             }

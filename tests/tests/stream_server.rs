@@ -1,6 +1,9 @@
 //! `StreamServer`: handlers per connection, the pool bound, graceful stop
 //! with kills, and accept errors under a descriptor limit (in a child
-//! process, this test binary run again).
+//! process, this test binary run again) — for the runtime's server and for
+//! the facade one (`greenpatch::server`), which this binary runs in its
+//! blocking flavor: it never calls `patch_all()`, so its handlers are OS
+//! threads.
 
 use std::io::{BufRead, BufReader, Read, Write};
 use std::process::{Command, Stdio};
@@ -147,18 +150,31 @@ fn zz_child_server_under_a_descriptor_limit() {
     let lim = libc::rlimit { rlim_cur: 64, rlim_max: 64 };
     // SAFETY: setrlimit reads one struct from a valid pointer.
     assert_eq!(unsafe { libc::setrlimit(libc::RLIMIT_NOFILE, &lim) }, 0);
-    let l = TcpListener::bind("127.0.0.1:0").unwrap();
-    println!("port {}", l.local_addr().unwrap().port());
     let accepted = Arc::new(AtomicUsize::new(0));
     let a = accepted.clone();
-    std::thread::spawn(move || {
-        StreamServer::new(l, move |s: TcpStream, _| {
+    if std::env::var(CHILD).as_deref() == Ok("facade") {
+        // OS threads and blocking sockets.
+        let l = greenpatch::socket::TcpListener::bind("127.0.0.1:0").unwrap();
+        println!("port {}", l.local_addr().unwrap().port());
+        let server = greenpatch::server::StreamServer::new(l, move |mut s: greenpatch::socket::TcpStream, _| {
             a.fetch_add(1, Ordering::SeqCst);
-            drain(&s);
+            let _ = s.read_to_end(&mut Vec::new());
         })
-        .serve_forever()
-        .unwrap();
-    });
+        .start();
+        assert_eq!(server.flavor(), greenpatch::Flavor::Blocking);
+        std::mem::forget(server);
+    } else {
+        let l = TcpListener::bind("127.0.0.1:0").unwrap();
+        println!("port {}", l.local_addr().unwrap().port());
+        std::thread::spawn(move || {
+            StreamServer::new(l, move |s: TcpStream, _| {
+                a.fetch_add(1, Ordering::SeqCst);
+                drain(&s);
+            })
+            .serve_forever()
+            .unwrap();
+        });
+    }
     let stdin = std::io::stdin();
     for line in stdin.lock().lines() {
         let line = line.unwrap();
@@ -192,9 +208,20 @@ fn zz_child_server_under_a_descriptor_limit() {
 
 #[test]
 fn out_of_descriptors_the_server_backs_off_quietly_and_recovers() {
+    out_of_descriptors("runtime");
+}
+
+#[test]
+fn out_of_descriptors_the_os_thread_server_backs_off_quietly_and_recovers() {
+    out_of_descriptors("facade");
+}
+
+/// Runs the child server (`mode`: the runtime's, or the facade one on OS
+/// threads) under `RLIMIT_NOFILE = 64` with 150 clients.
+fn out_of_descriptors(mode: &str) {
     let mut child = Command::new(std::env::current_exe().unwrap())
         .args(["--exact", "zz_child_server_under_a_descriptor_limit", "--nocapture", "--test-threads=1"])
-        .env(CHILD, "1")
+        .env(CHILD, mode)
         .stdin(Stdio::piped())
         .stdout(Stdio::piped())
         .stderr(Stdio::piped())
@@ -235,10 +262,131 @@ fn out_of_descriptors_the_server_backs_off_quietly_and_recovers() {
     let accepted: usize = parts.nth(1).unwrap().parse().unwrap();
     assert_eq!(accepted, 150, "every client was served in the end");
     assert!(ms < 2000, "recovered after {ms} ms");
-    eprintln!("out of descriptors: {:.2}% CPU; recovered {ms} ms after descriptors freed", cpu * 100.0);
+    eprintln!("{mode}: out of descriptors: {:.2}% CPU; recovered {ms} ms after descriptors freed", cpu * 100.0);
     drop(stay);
     writeln!(to_child, "quit").unwrap();
     let out = child.wait_with_output().unwrap();
     let err = String::from_utf8_lossy(&out.stderr);
     assert_eq!(err.matches("accept failed").count(), 1, "logged once: {err}");
+}
+
+// ------------------------------------------------ the facade server, unpatched
+
+use greenpatch::server::StreamServer as FacadeServer;
+use greenpatch::socket as fsock;
+
+#[test]
+fn facade_server_before_patching_runs_each_handler_on_an_os_thread_within_the_pool() {
+    let l = fsock::TcpListener::bind("127.0.0.1:0").unwrap();
+    let addr = l.local_addr().unwrap();
+    let running = Arc::new(AtomicUsize::new(0));
+    let peak = Arc::new(AtomicUsize::new(0));
+    let threads = Arc::new(std::sync::Mutex::new(std::collections::HashSet::new()));
+    let (r, p, t) = (running.clone(), peak.clone(), threads.clone());
+    let server = FacadeServer::new(l, move |mut s: fsock::TcpStream, _| {
+        assert_eq!(s.flavor(), greenpatch::Flavor::Blocking);
+        t.lock().unwrap().insert(std::thread::current().id());
+        let now = r.fetch_add(1, Ordering::SeqCst) + 1;
+        p.fetch_max(now, Ordering::SeqCst);
+        std::thread::sleep(Duration::from_millis(20));
+        let mut b = [0u8; 1];
+        if s.read_exact(&mut b).is_ok() {
+            let _ = s.write_all(&b);
+        }
+        r.fetch_sub(1, Ordering::SeqCst);
+    })
+    .pool(4)
+    .start();
+    assert_eq!(server.flavor(), greenpatch::Flavor::Blocking);
+    let clients: Vec<_> = (0..24u8)
+        .map(|i| {
+            std::thread::spawn(move || {
+                let mut c = std::net::TcpStream::connect(addr).unwrap();
+                c.write_all(&[i]).unwrap();
+                let mut b = [0u8; 1];
+                c.read_exact(&mut b).unwrap();
+                b[0]
+            })
+        })
+        .collect();
+    for (i, c) in clients.into_iter().enumerate() {
+        assert_eq!(usize::from(c.join().unwrap()), i);
+    }
+    let peak = peak.load(Ordering::SeqCst);
+    assert!(peak <= 4, "peak {peak}");
+    // Handlers sleeping 20 ms each, 24 of them: they overlapped (OS threads).
+    assert!(peak >= 2, "the handlers never ran at the same time");
+    let threads = threads.lock().unwrap();
+    assert!(threads.len() >= 2 && !threads.contains(&std::thread::current().id()), "{threads:?}");
+    assert_eq!(server.stop(Duration::from_secs(2)), greenpatch::server::Stopped { killed: 0, still_running: 0 });
+    server.wait().unwrap();
+    // The listener closed with the acceptor.
+    assert!(std::net::TcpStream::connect(addr).is_err());
+}
+
+#[test]
+fn facade_stop_shuts_os_thread_handlers_connections_down_and_reports_the_one_that_keeps_running() {
+    const N: usize = 50;
+    let l = fsock::TcpListener::bind("127.0.0.1:0").unwrap();
+    let addr = l.local_addr().unwrap();
+    let started = Arc::new(AtomicUsize::new(0));
+    let ended = Arc::new(AtomicUsize::new(0));
+    let (st, en) = (started.clone(), ended.clone());
+    let server = FacadeServer::new(l, move |mut s: fsock::TcpStream, _| {
+        let n = st.fetch_add(1, Ordering::SeqCst);
+        if n == 0 {
+            // Waits on something that is not its connection: a shutdown
+            // cannot end it.
+            std::thread::sleep(Duration::from_millis(1500));
+        } else {
+            let _ = s.read_to_end(&mut Vec::new());
+        }
+        en.fetch_add(1, Ordering::SeqCst);
+    })
+    .start();
+    let clients: Vec<_> = (0..N).map(|_| std::net::TcpStream::connect(addr).unwrap()).collect();
+    let t = Instant::now();
+    while started.load(Ordering::SeqCst) < N {
+        assert!(t.elapsed() < Duration::from_secs(30), "only {} handlers started", started.load(Ordering::SeqCst));
+        std::thread::sleep(Duration::from_millis(5));
+    }
+    let timeout = Duration::from_millis(400);
+    let t = Instant::now();
+    let stopped = server.stop(timeout);
+    let took = t.elapsed();
+    assert!(took < timeout + Duration::from_millis(500), "stop took {took:?}");
+    assert_eq!(stopped.killed, N, "every connection still served at the deadline was shut down");
+    assert_eq!(stopped.still_running, 1, "{stopped:?}");
+    assert_eq!(ended.load(Ordering::SeqCst), N - 1);
+    // The clients see the shutdown as end-of-file.
+    let mut c = &clients[1];
+    assert_eq!(c.read(&mut [0u8; 8]).unwrap(), 0);
+    server.wait().unwrap();
+    assert_eq!(ended.load(Ordering::SeqCst), N);
+    assert_eq!(server.active(), 0);
+}
+
+#[test]
+fn facade_serve_forever_over_a_unix_listener_until_stopped_from_another_thread() {
+    let path = std::env::temp_dir().join(format!("gp-facade-server-{}", std::process::id()));
+    let _ = std::fs::remove_file(&path);
+    let l = fsock::UnixListener::bind(&path).unwrap();
+    let server = Arc::new(
+        FacadeServer::new(l, |mut s: fsock::UnixStream, _| {
+            let _ = s.write_all(b"hi");
+        })
+        .start(),
+    );
+    let mut c = std::os::unix::net::UnixStream::connect(&path).unwrap();
+    let mut got = String::new();
+    c.read_to_string(&mut got).unwrap();
+    assert_eq!(got, "hi");
+    let s2 = server.clone();
+    let stopper = std::thread::spawn(move || {
+        std::thread::sleep(Duration::from_millis(50));
+        s2.stop(Duration::from_secs(1))
+    });
+    server.wait().unwrap();
+    assert_eq!(stopper.join().unwrap().killed, 0);
+    let _ = std::fs::remove_file(&path);
 }

@@ -125,6 +125,75 @@ pub fn greenpatch_server(
     Ok(Server::new(addr, move || drop(rt)))
 }
 
+/// The greenpatch server as it was written before `StreamServer`: one green
+/// thread loops on `accept` and spawns a green thread running `handler` per
+/// connection, with no pool, no accounting and no back-off — the floor
+/// that `StreamServer` must keep up with (same runtime, same placement).
+pub fn greenpatch_handwritten_server(
+    hubs: usize,
+    cpu: Option<usize>,
+    handler: fn(greenpatch_runtime::net::TcpStream),
+) -> Result<Server, String> {
+    let rt = rts::greenpatch(hubs);
+    if let (1, Some(cpu)) = (hubs, cpu) {
+        rt.block_on(move || rts::pin_current_thread(cpu));
+    }
+    let l = greenpatch_runtime::net::TcpListener::bind("127.0.0.1:0").map_err(|e| format!("bind: {e}"))?;
+    let addr = l.local_addr().map_err(|e| e.to_string())?;
+    drop(rt.spawn(move || loop {
+        if let Ok((s, _)) = l.accept() {
+            let _ = s.set_nodelay(true);
+            drop(greenpatch_runtime::spawn(move || handler(s)));
+        }
+    }));
+    // Dropping the runtime kills the accept loop and any connection left.
+    Ok(Server::new(addr, move || drop(rt)))
+}
+
+/// Multi-hub serving by `SO_REUSEPORT` instead of hand-off: one listener
+/// per hub on the same port, each with its own `StreamServer` whose
+/// handlers stay on the acceptor's hub (the kernel spreads connections
+/// over the listeners by hash). For the comparison in `server.rs`'s docs.
+pub fn greenpatch_reuseport_server(
+    hubs: usize,
+    handler: fn(greenpatch_runtime::net::TcpStream),
+) -> Result<Server, String> {
+    let rt = rts::greenpatch(hubs);
+    let mut addr: SocketAddr = "127.0.0.1:0".parse().map_err(|e| format!("{e}"))?;
+    let (tx, rx) = std::sync::mpsc::channel();
+    for _ in 0..hubs {
+        let l = reuseport_listener(addr).map_err(|e| format!("bind {addr}: {e}"))?;
+        addr = l.local_addr().map_err(|e| e.to_string())?;
+        let l = greenpatch_runtime::net::TcpListener::from(l);
+        let tx = tx.clone();
+        drop(rt.spawn(move || {
+            let _ = tx.send(thread::current().id());
+            let server =
+                greenpatch_runtime::server::StreamServer::new(l, move |s: greenpatch_runtime::net::TcpStream, _| {
+                    let _ = s.set_nodelay(true);
+                    handler(s);
+                })
+                .local(true);
+            let _ = server.serve_forever();
+        }));
+    }
+    let on: std::collections::HashSet<_> =
+        (0..hubs).map(|_| rx.recv().map_err(|e| e.to_string())).collect::<Result<_, _>>()?;
+    if on.len() != hubs {
+        return Err(format!("the {hubs} acceptors share {} hub thread(s)", on.len()));
+    }
+    Ok(Server::new(addr, move || drop(rt)))
+}
+
+fn reuseport_listener(addr: SocketAddr) -> std::io::Result<std::net::TcpListener> {
+    let s = socket2::Socket::new(socket2::Domain::IPV4, socket2::Type::STREAM, None)?;
+    s.set_reuse_address(true)?;
+    s.set_reuse_port(true)?;
+    s.bind(&addr.into())?;
+    s.listen(1024)?;
+    Ok(s.into())
+}
+
 /// A side that starts a server with `make` on first use and then, per call,
 /// runs `tool` with `conns` connections for `secs` seconds against it
 /// (pinned to `cpu` when given), returning the result keys `keys`
