@@ -10,6 +10,33 @@
 //! every hub without `SO_REUSEPORT` listeners; on a plain thread they stay
 //! on its hub.
 //!
+//! # Multi-hub serving: hand-off, not `SO_REUSEPORT`
+//! The other way to serve on many hubs is one listener per hub, bound to
+//! the same port with `SO_REUSEPORT`, each served by a [`local`]
+//! (`StreamServer::local(true)`) server on its hub: the kernel then picks
+//! the listener of each connection by hashing its addresses. Measured on
+//! the 2-hub rows of the side-by-side suite (64 keep-alive connections; the
+//! `SO_REUSEPORT` server as their floor: `VERSUS_REUSEPORT=1 cargo run
+//! --release -p benches --bin versus -- --only http-mt,echo64-mt`, 3 runs,
+//! 30 rounds, a shared 2-core machine at load 7 to 8), hand-off reached
+//! 1.10× the `SO_REUSEPORT` server's requests per second on HTTP and 1.02×
+//! its round trips on echo (medians of the per-round ratios; single
+//! rounds ranged 0.5× to 1.9×, so the two are within noise). Hand-off is
+//! kept as the default:
+//! - it did not measure worse, and once a connection is placed both serve
+//!   it the same way (on one hub, no cross-hub traffic);
+//! - placement picks the less loaded hub, while the kernel's hash ignores
+//!   load: 64 connections split by it came out 134/122 over four runs, and
+//!   a long-lived busy connection can never move;
+//! - one listener works for any listener (a Unix socket, one inherited
+//!   from a supervisor) and needs no socket options at bind time.
+//!
+//! `SO_REUSEPORT` would win where accepting itself is the load (a connection
+//! per request on many cores: no single acceptor, no cross-hub spawn); for
+//! that, bind one listener per hub and serve each with `local(true)`.
+//!
+//! [`local`]: StreamServer::local
+//!
 //! With a pool bound ([`StreamServer::pool`]) the acceptor takes a slot
 //! before it accepts, so a full server leaves new connections in the
 //! kernel's accept queue instead of accepting what it cannot serve.

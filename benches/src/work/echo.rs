@@ -12,7 +12,9 @@
 //! - a second floor for 64 connections: the same mio server with the
 //!   short-read rule (a read shorter than the buffer emptied the queue, so
 //!   no read that would return `EAGAIN`), which greenpatch and tokio both
-//!   apply: the least any server can do on one core.
+//!   apply: the least any server can do on one core;
+//! - with `VERSUS_REUSEPORT=1`, the 2-hub row's floor is the greenpatch
+//!   server with one `SO_REUSEPORT` listener per hub instead of hand-off.
 
 use std::io::{self, Read, Write};
 use std::net::SocketAddr;
@@ -27,7 +29,10 @@ use tokio::io::{AsyncReadExt, AsyncWriteExt};
 use crate::child::Tool;
 use crate::harness::{Baseline, Better, Config, RowSpec, Side, Sides, Target, Workload};
 use crate::rts;
-use crate::work::server::{client_side, greenpatch_server, tokio_server, Server, Tokio, BUF};
+use crate::work::server::{
+    client_side, greenpatch_reuseport_server, greenpatch_server, reuseport_floor, tokio_server, Server, Tokio, BUF,
+    REUSEPORT,
+};
 
 /// Connections of the many-connection rows.
 pub const MANY: usize = 64;
@@ -291,14 +296,18 @@ pub fn many_mt(cfg: &Config) -> Workload {
     Workload {
         rows: vec![RowSpec::new(format!("TCP echo {MANY} conns, 2 hubs"), "round trips/s", Better::Higher)
             .target(Target::tokio_at_least(1.0))
-            .floor("mio, 1 thread")],
+            .floor(if reuseport_floor() { REUSEPORT } else { "mio, 1 thread" })],
         baseline: Baseline::Multi,
         note: format!("64 B messages, {secs} s per run; 2 hubs vs multi_thread(2); nothing pinned"),
         sides: Sides {
             greenpatch: Ok(side(Box::new(greenpatch_echo(2, None)))),
             tokio_current: None,
             tokio_multi: Some(side(Box::new(tokio_echo(Tokio::Multi(2), None)))),
-            floor: Some(side(Box::new(|| mio_server(None, false)))),
+            floor: Some(if reuseport_floor() {
+                side(Box::new(|| greenpatch_reuseport_server(2, greenpatch_conn)))
+            } else {
+                side(Box::new(|| mio_server(None, false)))
+            }),
         },
     }
 }

@@ -14,7 +14,9 @@
 //!
 //! The floor column of every row is the greenpatch server written as the
 //! hand-written accept loop that `StreamServer` replaced (same handler,
-//! same runtime): the target is ≥ 0.97× of it.
+//! same runtime): the target is ≥ 0.97× of it. With `VERSUS_REUSEPORT=1`
+//! the 2-hub row's floor is instead one `SO_REUSEPORT` listener per hub
+//! (see `server::reuseport_floor`).
 //!
 //! Every response is `200 OK` with `content-type`, `content-length`, a
 //! `date` header (cached per second, as hyper does) and `Hello, World!`.
@@ -32,7 +34,8 @@ use crate::harness::{Baseline, Better, Config, RowSpec, Sides, Target, Workload}
 use crate::rts;
 use crate::work::echo;
 use crate::work::server::{
-    client_side, greenpatch_handwritten_server, greenpatch_server, tokio_server, Server, Tokio, BUF,
+    client_side, greenpatch_handwritten_server, greenpatch_reuseport_server, greenpatch_server, reuseport_floor,
+    tokio_server, Server, Tokio, BUF, REUSEPORT,
 };
 
 /// Keep-alive connections of the load.
@@ -275,17 +278,26 @@ pub fn hyper_mt(cfg: &Config) -> Workload {
     let secs = cfg.pick(1.0, 0.3);
     let side = |make| client_side(make, Tool::HttpLoad, None, CONNS, secs, KEYS);
     Workload {
-        rows: vec![vs_loop(
-            RowSpec::new(format!("HTTP hello {CONNS} conns vs hyper, 2 hubs"), "req/s", Better::Higher)
-                .target(Target::tokio_at_least(1.0)),
-        )],
+        rows: vec![{
+            let row = RowSpec::new(format!("HTTP hello {CONNS} conns vs hyper, 2 hubs"), "req/s", Better::Higher)
+                .target(Target::tokio_at_least(1.0));
+            if reuseport_floor() {
+                row.floor(REUSEPORT)
+            } else {
+                vs_loop(row)
+            }
+        }],
         baseline: Baseline::Multi,
         note: format!("keep-alive, {secs} s per run; 2 hubs vs multi_thread(2); nothing pinned"),
         sides: Sides {
             greenpatch: Ok(side(greenpatch_http(2, None))),
             tokio_current: None,
             tokio_multi: Some(side(hyper_server(Tokio::Multi(2), None))),
-            floor: Some(side(greenpatch_handwritten_http(2, None))),
+            floor: Some(side(if reuseport_floor() {
+                Box::new(|| greenpatch_reuseport_server(2, greenpatch_conn))
+            } else {
+                greenpatch_handwritten_http(2, None)
+            })),
         },
     }
 }

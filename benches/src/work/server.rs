@@ -150,6 +150,18 @@ pub fn greenpatch_handwritten_server(
     Ok(Server::new(addr, move || drop(rt)))
 }
 
+/// Whether the 2-hub rows (`http-mt`, `echo64-mt`) take the
+/// `SO_REUSEPORT` server ([`greenpatch_reuseport_server`]) as their floor
+/// instead of their usual one: set `VERSUS_REUSEPORT=1` to compare
+/// multi-hub serving by hand-off (the greenpatch column) with one listener
+/// per hub (the floor column).
+pub fn reuseport_floor() -> bool {
+    std::env::var_os("VERSUS_REUSEPORT").is_some()
+}
+
+/// The floor's name when [`reuseport_floor`] is on.
+pub const REUSEPORT: &str = "greenpatch, SO_REUSEPORT listener per hub";
+
 /// Multi-hub serving by `SO_REUSEPORT` instead of hand-off: one listener
 /// per hub on the same port, each with its own `StreamServer` whose
 /// handlers stay on the acceptor's hub (the kernel spreads connections
@@ -161,7 +173,12 @@ pub fn greenpatch_reuseport_server(
     let rt = rts::greenpatch(hubs);
     let mut addr: SocketAddr = "127.0.0.1:0".parse().map_err(|e| format!("{e}"))?;
     let (tx, rx) = std::sync::mpsc::channel();
-    for _ in 0..hubs {
+    // Connections each listener got, printed when the server stops: the
+    // kernel's hash decides, not the hubs' load.
+    let counts: std::sync::Arc<Vec<std::sync::atomic::AtomicUsize>> =
+        std::sync::Arc::new((0..hubs).map(|_| std::sync::atomic::AtomicUsize::new(0)).collect());
+    for i in 0..hubs {
+        let counts = counts.clone();
         let l = reuseport_listener(addr).map_err(|e| format!("bind {addr}: {e}"))?;
         addr = l.local_addr().map_err(|e| e.to_string())?;
         let l = greenpatch_runtime::net::TcpListener::from(l);
@@ -170,6 +187,7 @@ pub fn greenpatch_reuseport_server(
             let _ = tx.send(thread::current().id());
             let server =
                 greenpatch_runtime::server::StreamServer::new(l, move |s: greenpatch_runtime::net::TcpStream, _| {
+                    counts[i].fetch_add(1, std::sync::atomic::Ordering::Relaxed);
                     let _ = s.set_nodelay(true);
                     handler(s);
                 })
@@ -182,7 +200,11 @@ pub fn greenpatch_reuseport_server(
     if on.len() != hubs {
         return Err(format!("the {hubs} acceptors share {} hub thread(s)", on.len()));
     }
-    Ok(Server::new(addr, move || drop(rt)))
+    Ok(Server::new(addr, move || {
+        drop(rt);
+        let per: Vec<usize> = counts.iter().map(|c| c.load(std::sync::atomic::Ordering::Relaxed)).collect();
+        eprintln!("SO_REUSEPORT server: connections per listener (one per hub): {per:?}");
+    }))
 }
 
 fn reuseport_listener(addr: SocketAddr) -> std::io::Result<std::net::TcpListener> {
