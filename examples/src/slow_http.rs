@@ -4,9 +4,10 @@
 //! # Model
 //!
 //! One accept thread, one thread per connection. A connection reads one
-//! request head, sleeps `delay` (a stand-in for a slow backend), answers
-//! `200 OK` with the body `hello <path>` and `Connection: close`, and
-//! closes. The server never runs green: its threads have no hub, so the
+//! request head, counts it ([`SlowHttp::requests`]), sleeps `delay` (a
+//! stand-in for a slow backend), answers `200 OK` with the body
+//! `hello <path>` and `Connection: close`, and closes. The tests' HTTP peer
+//! is this server too. The server never runs green: its threads have no hub, so the
 //! `libc` hooks pass straight through for them, and only the client side
 //! of the demo changes when the program patches.
 //!
@@ -18,7 +19,7 @@
 
 use std::io::{BufRead, BufReader, Write};
 use std::net::{Shutdown, SocketAddr, TcpListener, TcpStream};
-use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
 use std::sync::Arc;
 use std::thread::{self, JoinHandle};
 use std::time::Duration;
@@ -34,15 +35,17 @@ use std::time::Duration;
 /// c.write_all(b"GET /a HTTP/1.1\r\nHost: x\r\n\r\n").unwrap();
 /// let mut text = String::new();
 /// c.read_to_string(&mut text).unwrap();
-/// assert!(text.ends_with("hello /a"));
+/// assert!(text.starts_with("HTTP/1.1 200 OK") && text.ends_with("hello /a"));
+/// assert_eq!(s.requests(), 1);
 /// ```
 pub struct SlowHttp {
     addr: SocketAddr,
     stop: Arc<AtomicBool>,
+    hits: Arc<AtomicUsize>,
     accept: Option<JoinHandle<()>>,
 }
 
-fn answer(c: TcpStream, delay: Duration) {
+fn answer(c: TcpStream, delay: Duration, hits: &AtomicUsize) {
     let _ = c.set_read_timeout(Some(Duration::from_secs(10)));
     let Ok(read_half) = c.try_clone() else { return };
     let mut r = BufReader::new(read_half);
@@ -59,6 +62,7 @@ fn answer(c: TcpStream, delay: Duration) {
             Ok(_) => {}
         }
     }
+    hits.fetch_add(1, Ordering::Relaxed);
     thread::sleep(delay);
     let body = format!("hello {path}");
     let mut c = c;
@@ -72,11 +76,20 @@ fn answer(c: TcpStream, delay: Duration) {
 
 impl SlowHttp {
     /// Starts it on a free loopback port.
+    ///
+    /// # Errors
+    ///
+    /// The listener could not be bound or its thread started.
+    ///
+    /// # Example
+    ///
+    /// See [`SlowHttp`].
     pub fn start(delay: Duration) -> std::io::Result<SlowHttp> {
         let l = TcpListener::bind("127.0.0.1:0")?;
         let addr = l.local_addr()?;
         let stop = Arc::new(AtomicBool::new(false));
-        let s = stop.clone();
+        let hits = Arc::new(AtomicUsize::new(0));
+        let (s, h) = (stop.clone(), hits.clone());
         let accept = thread::Builder::new().name("slow-http".into()).spawn(move || {
             let mut conns: Vec<JoinHandle<()>> = Vec::new();
             for c in l.incoming() {
@@ -84,19 +97,46 @@ impl SlowHttp {
                     break;
                 }
                 if let Ok(c) = c {
-                    conns.push(thread::spawn(move || answer(c, delay)));
+                    let h = h.clone();
+                    conns.push(thread::spawn(move || answer(c, delay, &h)));
+                    conns.retain(|t| !t.is_finished());
                 }
             }
             for h in conns {
                 let _ = h.join();
             }
         })?;
-        Ok(SlowHttp { addr, stop, accept: Some(accept) })
+        Ok(SlowHttp { addr, stop, hits, accept: Some(accept) })
     }
 
     /// Where it listens.
+    ///
+    /// # Example
+    ///
+    /// See [`SlowHttp`].
     pub fn addr(&self) -> SocketAddr {
         self.addr
+    }
+
+    /// `http://127.0.0.1:<port>`.
+    ///
+    /// # Example
+    ///
+    /// ```
+    /// let s = examples::slow_http::SlowHttp::start(std::time::Duration::ZERO).unwrap();
+    /// assert_eq!(s.url(), format!("http://{}", s.addr()));
+    /// ```
+    pub fn url(&self) -> String {
+        format!("http://{}", self.addr)
+    }
+
+    /// Requests whose head was read (answered or being answered) so far.
+    ///
+    /// # Example
+    ///
+    /// See [`SlowHttp`].
+    pub fn requests(&self) -> usize {
+        self.hits.load(Ordering::Relaxed)
     }
 }
 

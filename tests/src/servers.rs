@@ -8,7 +8,7 @@
 //!   child processes on a fresh temporary directory. PostgreSQL refuses to
 //!   run as root, so as root both of its programs run as the `postgres`
 //!   user (which Debian's package creates) on a directory that user owns.
-//! - [`SlowHttp`] and [`SlowEcho`] are small std servers on plain OS
+//! - [`SlowHttp`] (the demo's, from `examples`) and [`SlowEcho`] are small std servers on plain OS
 //!   threads (one per connection) that wait a fixed delay before they
 //!   answer: the peers of the unmodified HTTP clients and of the tests' C
 //!   library. They never run green: threads without a hub pass straight
@@ -26,7 +26,7 @@
 //! process (`SIGTERM` or PostgreSQL's fast-shutdown `SIGINT`, then
 //! `SIGKILL` after a grace period), reaps it and removes the directory.
 
-use std::io::{BufRead, BufReader, Read, Write};
+use std::io::{Read, Write};
 use std::net::{Shutdown, SocketAddr, TcpListener, TcpStream};
 use std::os::unix::process::CommandExt;
 use std::path::{Path, PathBuf};
@@ -421,8 +421,9 @@ impl Drop for Threaded {
     }
 }
 
-/// An HTTP/1.1 server that waits `delay` before each answer. The answer to
-/// `GET /<path>` is `200 OK` with the body `hello /<path>` and
+/// An HTTP/1.1 server that waits `delay` before each answer: the demo's
+/// server ([`examples::slow_http::SlowHttp`]), started or panicking. The
+/// answer to `GET /<path>` is `200 OK` with the body `hello /<path>` and
 /// `Connection: close`.
 ///
 /// # Example
@@ -437,62 +438,31 @@ impl Drop for Threaded {
 /// assert!(text.starts_with("HTTP/1.1 200 OK") && text.ends_with("hello /x"));
 /// assert_eq!(s.requests(), 1);
 /// ```
-pub struct SlowHttp {
-    inner: Threaded,
-    hits: Arc<AtomicUsize>,
-}
+pub struct SlowHttp(examples::slow_http::SlowHttp);
 
 impl SlowHttp {
     /// Starts it on a free loopback port.
+    ///
+    /// # Panics
+    ///
+    /// When the listener cannot be bound or its thread started.
     pub fn start(delay: Duration) -> SlowHttp {
-        let hits = Arc::new(AtomicUsize::new(0));
-        let h = hits.clone();
-        let inner = Threaded::start(move |c| {
-            let _ = c.set_read_timeout(Some(Duration::from_secs(10)));
-            let mut r = BufReader::new(match c.try_clone() {
-                Ok(c) => c,
-                Err(_) => return,
-            });
-            let mut line = String::new();
-            if r.read_line(&mut line).is_err() || line.is_empty() {
-                return;
-            }
-            let path = line.split_whitespace().nth(1).unwrap_or("/").to_string();
-            loop {
-                let mut header = String::new();
-                match r.read_line(&mut header) {
-                    Ok(0) | Err(_) => return,
-                    Ok(_) if header == "\r\n" || header == "\n" => break,
-                    Ok(_) => {}
-                }
-            }
-            h.fetch_add(1, Ordering::Relaxed);
-            thread::sleep(delay);
-            let body = format!("hello {path}");
-            let mut c = c;
-            let _ = write!(
-                c,
-                "HTTP/1.1 200 OK\r\nContent-Type: text/plain\r\nContent-Length: {}\r\nConnection: close\r\n\r\n{body}",
-                body.len()
-            );
-            let _ = c.shutdown(Shutdown::Write);
-        });
-        SlowHttp { inner, hits }
+        SlowHttp(examples::slow_http::SlowHttp::start(delay).expect("start the slow HTTP server"))
     }
 
     /// Where it listens.
     pub fn addr(&self) -> SocketAddr {
-        self.inner.addr
+        self.0.addr()
     }
 
     /// `http://127.0.0.1:<port>`.
     pub fn url(&self) -> String {
-        format!("http://{}", self.inner.addr)
+        self.0.url()
     }
 
     /// Requests answered or being answered so far.
     pub fn requests(&self) -> usize {
-        self.hits.load(Ordering::Relaxed)
+        self.0.requests()
     }
 }
 
