@@ -59,8 +59,8 @@
 
 use std::collections::HashMap;
 use std::fmt;
-use std::io::{self, PipeReader, PipeWriter, Write};
-use std::os::fd::{AsFd, AsRawFd, OwnedFd, RawFd};
+use std::io;
+use std::os::fd::{AsFd, AsRawFd, FromRawFd, OwnedFd, RawFd};
 use std::sync::{Arc, Condvar, Mutex as StdMutex, MutexGuard, PoisonError};
 use std::time::{Duration, Instant};
 
@@ -80,7 +80,7 @@ mod sealed {
 
 /// A facade listener a [`StreamServer`] can serve:
 /// [`greenpatch::socket::TcpListener`](crate::socket::TcpListener) and
-/// [`UnixListener`](crate::socket::UnixListener). Sealed.
+/// [`UnixListener`]. Sealed.
 ///
 /// ```
 /// use greenpatch::server::Listener;
@@ -397,7 +397,7 @@ struct OsShared {
     state: StdMutex<OsState>,
     changed: Condvar,
     /// `stop` writes a byte here; the acceptor polls the other end.
-    wake: Option<PipeWriter>,
+    wake: Option<OwnedFd>,
 }
 
 impl OsShared {
@@ -476,7 +476,7 @@ struct OsServer {
 impl OsServer {
     #[track_caller]
     fn start<L: Listener>(listener: L, handler: Arc<Handler<L>>, pool: Option<usize>) -> OsServer {
-        let (reader, writer, pipe_error) = match io::pipe() {
+        let (reader, writer, pipe_error) = match pipe() {
             Ok((r, w)) => (Some(r), Some(w), None),
             Err(e) => (None, None, Some(e)),
         };
@@ -523,8 +523,9 @@ impl OsServer {
             self.shared.state().stopping = true;
             self.shared.changed.notify_all();
         }
-        if let Some(mut w) = self.shared.wake.as_ref() {
-            let _ = w.write(&[1]);
+        if let Some(w) = &self.shared.wake {
+            // SAFETY: writes one byte from a live buffer to a pipe we own.
+            let _ = unsafe { libc::write(w.as_raw_fd(), [1u8].as_ptr().cast(), 1) };
         }
         self.join_acceptor();
         let grace = timeout.mul_f64(0.75);
@@ -607,6 +608,17 @@ fn poll_in(fds: &[RawFd], timeout: Option<Duration>) -> io::Result<Vec<bool>> {
     }
 }
 
+/// A pipe (read end, write end), close-on-exec.
+fn pipe() -> io::Result<(OwnedFd, OwnedFd)> {
+    let mut fds = [0 as RawFd; 2];
+    // SAFETY: `fds` has room for the two descriptors pipe2 writes.
+    if unsafe { libc::pipe2(fds.as_mut_ptr(), libc::O_CLOEXEC) } != 0 {
+        return Err(io::Error::last_os_error());
+    }
+    // SAFETY: pipe2 succeeded: both descriptors are open and ours alone.
+    Ok(unsafe { (OwnedFd::from_raw_fd(fds[0]), OwnedFd::from_raw_fd(fds[1])) })
+}
+
 /// The soft open-file limit, as a descriptor number (`RawFd::MAX` when
 /// unlimited or unknown).
 fn open_file_limit() -> RawFd {
@@ -622,7 +634,7 @@ fn os_accept_loop<L: Listener>(
     listener: &L,
     handler: &Arc<Handler<L>>,
     shared: &Arc<OsShared>,
-    wake: &PipeReader,
+    wake: &OwnedFd,
 ) -> io::Result<()> {
     listener.set_listener_nonblocking(true)?;
     let (lfd, wfd) = (listener.as_raw_fd(), wake.as_raw_fd());

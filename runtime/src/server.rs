@@ -26,14 +26,16 @@
 //! - it did not measure worse, and once a connection is placed both serve
 //!   it the same way (on one hub, no cross-hub traffic);
 //! - placement picks the less loaded hub, while the kernel's hash ignores
-//!   load: 64 connections split by it came out 134/122 over four runs, and
-//!   a long-lived busy connection can never move;
+//!   load: four runs of 64 connections each split 134/122 by it in all;
+//!   since neither way moves a connection once placed, the
+//!   initial split is all the balance there is;
 //! - one listener works for any listener (a Unix socket, one inherited
 //!   from a supervisor) and needs no socket options at bind time.
 //!
-//! `SO_REUSEPORT` would win where accepting itself is the load (a connection
-//! per request on many cores: no single acceptor, no cross-hub spawn); for
-//! that, bind one listener per hub and serve each with `local(true)`.
+//! `SO_REUSEPORT` may pay off where accepting itself is the load (a
+//! connection per request on many cores: no single acceptor, no cross-hub
+//! spawn), which these rows do not measure; for that, bind one listener
+//! per hub and serve each with `local(true)`.
 //!
 //! [`local`]: StreamServer::local
 //!

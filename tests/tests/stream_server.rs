@@ -390,3 +390,33 @@ fn facade_serve_forever_over_a_unix_listener_until_stopped_from_another_thread()
     assert_eq!(stopper.join().unwrap().killed, 0);
     let _ = std::fs::remove_file(&path);
 }
+
+#[test]
+fn the_facade_server_is_os_threads_before_patch_all_and_green_threads_after() {
+    let out = Command::new(env!("CARGO_BIN_EXE_gp-child")).arg("facade-server").output().unwrap();
+    let text = String::from_utf8_lossy(&out.stdout);
+    assert!(out.status.success(), "{text}\n{}", String::from_utf8_lossy(&out.stderr));
+    let field = |line: &str, key: &str| -> String {
+        let l = text.lines().find(|l| l.starts_with(line)).unwrap_or_else(|| panic!("no {line} in {text}"));
+        let at = l.find(&format!(" {key}=")).unwrap_or_else(|| panic!("no {key} in {l}")) + key.len() + 2;
+        l[at..].split_whitespace().next().unwrap().to_owned()
+    };
+    // Before: blocking sockets, a handler per OS thread, never the main one.
+    assert_eq!(field("UNPATCHED", "flavor"), "blocking");
+    assert_eq!(field("UNPATCHED", "ok"), "50");
+    assert!(field("UNPATCHED", "os_threads").parse::<usize>().unwrap() > 1);
+    assert_eq!(field("UNPATCHED", "main_thread"), "false");
+    // After: green, every handler on the main thread's hub, and 500
+    // handlers sleeping 100 ms overlap on it.
+    assert_eq!(field("PATCHED", "flavor"), "green");
+    assert_eq!(field("PATCHED", "ok"), "500");
+    assert_eq!(field("PATCHED", "os_threads"), "1");
+    assert_eq!(field("PATCHED", "main_thread"), "true");
+    let wall: u64 = field("PATCHED", "wall_ms").parse().unwrap();
+    assert!(wall < 3000, "500 green handlers of 100 ms took {wall} ms");
+    // A green stop kills the handlers left at its deadline.
+    assert_eq!(field("STOP", "killed"), "20");
+    assert_eq!(field("STOP", "still_running"), "0");
+    let took: u64 = field("STOP", "took_ms").parse().unwrap();
+    assert!(took < 1000, "stop took {took} ms");
+}

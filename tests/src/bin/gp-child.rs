@@ -37,7 +37,10 @@
 //! `gp-child named-panic` panics in a named and an unnamed green thread;
 //! `gp-child pool-width` counts how many blocking-pool jobs run at once;
 //! `gp-child pool-invalid` uses the pool with an invalid size setting;
-//! `gp-child coop-budget` prints the cooperative budget of its hub.
+//! `gp-child coop-budget` prints the cooperative budget of its hub;
+//! `gp-child facade-server` runs `greenpatch::server::StreamServer` before
+//! `patch_all()` (OS threads) and after it (green threads on this thread),
+//! and prints what each ran on (see `tests/stream_server.rs`).
 
 use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::Arc;
@@ -460,6 +463,7 @@ fn main() {
         "emfile-accept" => emfile_accept(std::env::args().nth(2).as_deref() == Some("spin")),
         "netem-server" => netem_server(&std::env::args().nth(2).expect("address")),
         "netem-client" => netem_client(&std::env::args().nth(2).expect("address")),
+        "facade-server" => facade_server(),
         other => {
             eprintln!("unknown scenario '{other}'");
             std::process::exit(2);
@@ -789,4 +793,84 @@ fn netem_client(addr: &str) {
         println!("FAIL {f}");
     }
     std::process::exit(i32::from(!failures.is_empty()));
+}
+
+/// `facade-server`: the facade `StreamServer` with 50 (unpatched) and 500
+/// (patched) clients whose handlers each sleep 100 ms before echoing one
+/// byte; prints the flavor, the distinct OS threads the handlers ran on and
+/// the wall time of each run, then a `stop` with 20 connections left open.
+fn facade_server() {
+    use std::collections::HashSet;
+    use std::io::{Read, Write};
+    use std::sync::Mutex;
+
+    use greenpatch::server::StreamServer;
+    use greenpatch::socket::{TcpListener, TcpStream};
+
+    fn run(label: &str, clients: usize) {
+        let l = TcpListener::bind("127.0.0.1:0").expect("bind");
+        let addr = l.local_addr().expect("addr");
+        let threads = Arc::new(Mutex::new(HashSet::new()));
+        let t = threads.clone();
+        let server = StreamServer::new(l, move |mut s: TcpStream, _| {
+            t.lock().unwrap_or_else(|p| p.into_inner()).insert(std::thread::current().id());
+            greenpatch::time::sleep(ms(100));
+            let mut b = [0u8; 1];
+            if s.read_exact(&mut b).is_ok() {
+                let _ = s.write_all(&b);
+            }
+        })
+        .pool(1000)
+        .start();
+        let start = Instant::now();
+        let hs: Vec<_> = (0..clients)
+            .map(|i| {
+                greenpatch::thread::spawn(move || {
+                    let mut c = TcpStream::connect(addr).expect("connect");
+                    c.write_all(&[i as u8]).expect("write");
+                    let mut b = [0u8; 1];
+                    c.read_exact(&mut b).expect("read");
+                    b[0] == i as u8
+                })
+            })
+            .collect();
+        let ok = hs.into_iter().map(|h| h.join().unwrap_or(false)).filter(|x| *x).count();
+        let wall = start.elapsed();
+        let flavor = server.flavor();
+        let stopped = server.stop(Duration::from_secs(2));
+        let main = std::thread::current().id();
+        let threads = threads.lock().unwrap_or_else(|p| p.into_inner());
+        println!(
+            "{label} flavor={flavor} ok={ok} os_threads={} main_thread={} wall_ms={} killed={}",
+            threads.len(),
+            threads.contains(&main),
+            wall.as_millis(),
+            stopped.killed
+        );
+    }
+
+    run("UNPATCHED", 50);
+    let _ = greenpatch::monkey::patch_all(greenpatch::monkey::PatchAll::default()).expect("patch_all");
+    run("PATCHED", 500);
+    // Patched, 20 connections left open to a handler that reads until its
+    // peer leaves: stop kills them within its timeout.
+    let l = TcpListener::bind("127.0.0.1:0").expect("bind");
+    let addr = l.local_addr().expect("addr");
+    let server = StreamServer::new(l, |mut s: TcpStream, _| {
+        let _ = s.read_to_end(&mut Vec::new());
+    })
+    .start();
+    let conns: Vec<_> = (0..20).map(|_| TcpStream::connect(addr).expect("connect")).collect();
+    while server.active() < 20 {
+        greenpatch::time::sleep(ms(1));
+    }
+    let t = Instant::now();
+    let stopped = server.stop(Duration::from_millis(200));
+    println!(
+        "STOP killed={} still_running={} took_ms={}",
+        stopped.killed,
+        stopped.still_running,
+        t.elapsed().as_millis()
+    );
+    drop(conns);
 }
