@@ -47,6 +47,12 @@
 //! (Keeping the bare descriptor number instead would not be sound: the
 //! handler may close it and the number be reused by an unrelated socket.)
 //!
+//! The duplicate has one visible effect: a handler that drops its
+//! connection and goes on working keeps the socket open until it returns,
+//! so its peer sees the close only then. A handler that must close early
+//! calls `shutdown(Shutdown::Both)` on the connection first, which acts on
+//! the socket itself and so is seen at once.
+//!
 //! # Invariants
 //! - Blocking flavor: `active` counts handlers spawned and not finished;
 //!   the guard a handler's closure owns decrements it and removes the
