@@ -397,9 +397,11 @@ fn spawn_blocking_parks_only_the_calling_green_thread() {
 
 #[test]
 fn a_green_thread_that_yields_lets_a_due_timer_in_at_its_next_yield() {
-    // The computation yields every 2 ms. Were yielders queued like any
+    // The computation yields every 5 ms. Were yielders queued like any
     // runnable task, timers would be looked at only every 61 tasks, here
-    // about every 120 ms; yields are deferred behind a poll instead.
+    // about every 300 ms; yields are deferred behind a poll instead, so the
+    // timer fires at the next yield (the bound leaves room for a loaded
+    // machine descheduling the hub's thread).
     let sleeper = rt::spawn(|| {
         let asked = Instant::now() + Duration::from_millis(20);
         rt::sleep_until(asked);
@@ -408,8 +410,8 @@ fn a_green_thread_that_yields_lets_a_due_timer_in_at_its_next_yield() {
     let hog = rt::spawn(|| {
         let start = Instant::now();
         let mut last = start;
-        while start.elapsed() < Duration::from_millis(300) {
-            if last.elapsed() >= Duration::from_millis(2) {
+        while start.elapsed() < Duration::from_millis(800) {
+            if last.elapsed() >= Duration::from_millis(5) {
                 rt::yield_now();
                 last = Instant::now();
             }
@@ -417,5 +419,5 @@ fn a_green_thread_that_yields_lets_a_due_timer_in_at_its_next_yield() {
     });
     let late = sleeper.join().unwrap();
     hog.join().unwrap();
-    assert!(late < Duration::from_millis(60), "the timer fired {late:?} late");
+    assert!(late < Duration::from_millis(150), "the timer fired {late:?} late");
 }
