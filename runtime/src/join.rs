@@ -2,7 +2,9 @@
 //!
 //! # Model
 //! Each spawn allocates one [`Packet`] shared by the task and its
-//! [`JoinHandle`]. The task writes its outcome (value, panic payload, or
+//! [`JoinHandle`], through counted references ([`PacketRef`], like an
+//! `Arc`) whose blocks are recycled by a per-thread cache (`cache.rs`):
+//! a spawn that follows a join reuses the block the join freed. The task writes its outcome (value, panic payload, or
 //! killed) exactly once and wakes the joiner through the joiner's
 //! [`Unparker`], which works from any thread. The packet also records where
 //! the task lives (hub and slot) once it is placed, so `kill` can reach it;
@@ -24,20 +26,27 @@
 //!   the worker's that runs it for a blocking-pool job (`blocking.rs`,
 //!   whose id names hub 0, which no hub has).
 
+use std::alloc::Layout;
 use std::any::Any;
 use std::cell::UnsafeCell;
 use std::fmt;
 use std::io;
+use std::marker::PhantomData;
+use std::ops::Deref;
 use std::panic::{self, AssertUnwindSafe, Location};
-use std::ptr::NonNull;
-use std::sync::atomic::{AtomicBool, AtomicU32, AtomicU8, Ordering};
+use std::ptr::{self, NonNull};
+use std::sync::atomic::{self, AtomicBool, AtomicU32, AtomicU8, AtomicUsize, Ordering};
 use std::sync::Arc;
+
+mod cache;
+
+pub(crate) use self::cache::give_back as give_back_packet_cache;
 
 use crate::deadlock::WouldBlockForever;
 use crate::hub::{Hub, KillSignal};
 use crate::park::Unparker;
 use crate::remote::Msg;
-use crate::task::{Id, Task, TaskOwner, WaitOn};
+use crate::task::{Id, Task, WaitOn};
 
 /// Why [`JoinHandle::join`] did not return a value.
 pub enum JoinError {
@@ -159,8 +168,11 @@ const UNPLACED: u32 = u32::MAX;
 ///   remote spawn a kill and the placement each publish their half (SeqCst)
 ///   before reading the other's, so at least one of them applies the kill.
 pub(crate) struct Packet<T> {
+    /// Counted references ([`PacketRef`], [`OwnerRef`]); the last one to
+    /// go drops the packet and frees its block.
+    refs: AtomicUsize,
     /// After construction, touched only by the thread of the hub the task
-    /// is placed on (the hub reaches it through `TaskOwner::task`); the
+    /// is placed on (the hub reaches it through [`OwnerRef::task`]); the
     /// join handle never reads it.
     task: Task,
     state: AtomicU8,
@@ -180,15 +192,23 @@ unsafe impl<T: Send> Send for Packet<T> {}
 unsafe impl<T: Send> Sync for Packet<T> {}
 
 impl<T> Packet<T> {
-    pub(crate) fn new(id: Id, name: Option<Arc<str>>, site: &'static Location<'static>) -> Arc<Packet<T>> {
-        Arc::new(Packet {
-            task: Task::new(id, name, site),
-            state: AtomicU8::new(0),
-            result: UnsafeCell::new(None),
-            waiter: UnsafeCell::new(Waiter::None),
-            slot: AtomicU32::new(UNPLACED),
-            kill_requested: AtomicBool::new(false),
-        })
+    /// A new packet, with one reference (the caller's).
+    pub(crate) fn new(id: Id, name: Option<Arc<str>>, site: &'static Location<'static>) -> PacketRef<T> {
+        let p = cache::alloc(Layout::new::<Packet<T>>()).cast::<Packet<T>>();
+        // SAFETY: a fresh block for the packet's layout (size and
+        // alignment), not yet shared.
+        unsafe {
+            p.as_ptr().write(Packet {
+                refs: AtomicUsize::new(1),
+                task: Task::new(id, name, site),
+                state: AtomicU8::new(0),
+                result: UnsafeCell::new(None),
+                waiter: UnsafeCell::new(Waiter::None),
+                slot: AtomicU32::new(UNPLACED),
+                kill_requested: AtomicBool::new(false),
+            })
+        };
+        PacketRef { ptr: p, _owns: PhantomData }
     }
 
     /// Records the outcome (first one wins) and wakes the joiner.
@@ -228,8 +248,8 @@ impl<T> Packet<T> {
     ///
     /// The closure holds a pointer, not a reference count: it runs only
     /// inside the task's coroutine, which the hub resumes only while the
-    /// task's slab entry — holding an `Arc` of this packet — exists.
-    pub(crate) fn body(this: &Arc<Packet<T>>, f: impl FnOnce() -> T + 'static) -> impl FnOnce(bool) + 'static
+    /// task's slab entry — holding an [`OwnerRef`] of this packet — exists.
+    pub(crate) fn body(this: &PacketRef<T>, f: impl FnOnce() -> T + 'static) -> impl FnOnce(bool) + 'static
     where
         T: 'static,
     {
@@ -294,13 +314,142 @@ impl<T> Packet<T> {
 /// A pointer to a packet, owned elsewhere (see [`Packet::body`]).
 struct PacketPtr<T>(NonNull<Packet<T>>);
 
-impl<T> TaskOwner for Packet<T> {
-    fn task(&self) -> &Task {
-        &self.task
+/// A counted reference to a [`Packet`], as `Arc<Packet<T>>` would be; the
+/// block comes from, and goes back to, the per-thread cache (`cache.rs`).
+///
+/// # Invariant
+/// `ptr` points to a live packet of which this value owns one count of
+/// `refs`; the packet is dropped, and its block freed, by whichever
+/// reference (this type or [`OwnerRef`]) takes the count to zero.
+pub(crate) struct PacketRef<T> {
+    ptr: NonNull<Packet<T>>,
+    _owns: PhantomData<Packet<T>>,
+}
+
+// SAFETY: as for `Arc<Packet<T>>`: a `PacketRef` only gives shared access
+// to the packet, which is `Send + Sync` when `T: Send` (see above); the
+// count is atomic and the last reference, on whichever thread, drops it.
+unsafe impl<T: Send> Send for PacketRef<T> {}
+// SAFETY: as above.
+unsafe impl<T: Send> Sync for PacketRef<T> {}
+
+impl<T> PacketRef<T> {
+    /// This reference as the task's slab entry holds it, `T` erased.
+    pub(crate) fn into_owner(self) -> OwnerRef
+    where
+        T: 'static,
+    {
+        let ptr = self.ptr.cast::<u8>();
+        std::mem::forget(self);
+        OwnerRef { ptr, vt: &Packet::<T>::OWNER_VT }
+    }
+}
+
+impl<T> Deref for PacketRef<T> {
+    type Target = Packet<T>;
+
+    #[inline]
+    fn deref(&self) -> &Packet<T> {
+        // SAFETY: the packet lives while this reference does (invariant).
+        unsafe { self.ptr.as_ref() }
+    }
+}
+
+impl<T> Clone for PacketRef<T> {
+    #[inline]
+    fn clone(&self) -> PacketRef<T> {
+        // Relaxed, as `Arc::clone`: the new count is made from an existing
+        // one, which keeps the packet alive meanwhile. At most three counts
+        // exist at once (the slab entry, the handle, a remote spawn's
+        // message), so the count cannot overflow.
+        self.refs.fetch_add(1, Ordering::Relaxed);
+        PacketRef { ptr: self.ptr, _owns: PhantomData }
+    }
+}
+
+impl<T> Drop for PacketRef<T> {
+    #[inline]
+    fn drop(&mut self) {
+        // SAFETY: this reference owns one count (invariant), given up here.
+        unsafe { release::<T>(self.ptr) };
+    }
+}
+
+/// Gives up one count of the packet at `p`; the last one drops the packet
+/// and frees its block.
+///
+/// # Safety
+/// The caller owns one count of the live packet at `p` and does not use
+/// `p` afterwards.
+#[inline]
+unsafe fn release<T>(p: NonNull<Packet<T>>) {
+    // SAFETY: the caller's count keeps the packet alive until this
+    // decrement; Release orders this thread's uses before the free.
+    if unsafe { p.as_ref() }.refs.fetch_sub(1, Ordering::Release) != 1 {
+        return;
+    }
+    // Acquire: every other reference's uses happened before the free.
+    atomic::fence(Ordering::Acquire);
+    // SAFETY: the count reached zero: no reference is left, so the packet
+    // is dropped once and its block, from `cache::alloc` with this layout,
+    // freed once.
+    unsafe {
+        ptr::drop_in_place(p.as_ptr());
+        cache::free(p.cast(), Layout::new::<Packet<T>>());
+    }
+}
+
+/// What a slab entry needs of a packet whose `T` it does not know.
+pub(crate) struct OwnerVt {
+    task: unsafe fn(NonNull<u8>) -> NonNull<Task>,
+    abandon: unsafe fn(NonNull<u8>),
+    release: unsafe fn(NonNull<u8>),
+}
+
+impl<T: 'static> Packet<T> {
+    const OWNER_VT: OwnerVt = OwnerVt {
+        // SAFETY: `p` is the live packet of an `OwnerRef` made by
+        // `into_owner` for this `T`.
+        task: |p| NonNull::from(&unsafe { p.cast::<Packet<T>>().as_ref() }.task),
+        // SAFETY: as above.
+        abandon: |p| unsafe { p.cast::<Packet<T>>().as_ref() }.complete(Err(JoinError::Abandoned)),
+        // SAFETY: as above; the `OwnerRef` gives up the count it owns.
+        release: |p| unsafe { release::<T>(p.cast()) },
+    };
+}
+
+/// The task's slab entry's counted reference to its packet (a
+/// [`PacketRef`] with `T` erased): gives the hub the task and a way to
+/// fail its joiners when the task can never finish.
+///
+/// # Invariant
+/// As [`PacketRef`]'s; `vt` is the table of the packet's `T`.
+pub(crate) struct OwnerRef {
+    ptr: NonNull<u8>,
+    vt: &'static OwnerVt,
+}
+
+impl OwnerRef {
+    /// The task record, at a stable address while this reference lives.
+    #[inline]
+    pub(crate) fn task(&self) -> &Task {
+        // SAFETY: the packet lives while this reference does (invariant),
+        // and its task with it.
+        unsafe { (self.vt.task)(self.ptr).as_ref() }
     }
 
-    fn abandon(&self) {
-        self.complete(Err(JoinError::Abandoned));
+    /// Completes the join packet with `JoinError::Abandoned`.
+    pub(crate) fn abandon(&self) {
+        // SAFETY: the packet lives while this reference does (invariant).
+        unsafe { (self.vt.abandon)(self.ptr) }
+    }
+}
+
+impl Drop for OwnerRef {
+    #[inline]
+    fn drop(&mut self) {
+        // SAFETY: this reference owns one count (invariant), given up here.
+        unsafe { (self.vt.release)(self.ptr) }
     }
 }
 
@@ -313,7 +462,7 @@ impl<T> TaskOwner for Packet<T> {
 /// assert_eq!(h.join().unwrap(), 42);
 /// ```
 pub struct JoinHandle<T> {
-    pub(crate) packet: Arc<Packet<T>>,
+    pub(crate) packet: PacketRef<T>,
     pub(crate) id: Id,
 }
 

@@ -196,7 +196,7 @@ impl Builder {
         let id = hub.shared.alloc_id();
         let packet = Packet::<T>::new(id, self.name, site);
         let body = Packet::body(&packet, f);
-        let (idx, _) = hub.spawn_raw(packet.clone(), self.stack_size, body)?;
+        let (idx, _) = hub.spawn_raw(packet.clone().into_owner(), self.stack_size, body)?;
         // The handle is not out yet: no kill can have been requested.
         packet.placed_unshared(idx);
         Ok(JoinHandle { packet, id })
@@ -215,7 +215,7 @@ impl Builder {
         target.push(Msg::Run(Box::new(move || {
             let hub = Hub::current();
             let body = Packet::body(&p, f);
-            match hub.spawn_raw(p.clone(), stack_size, body) {
+            match hub.spawn_raw(p.clone().into_owner(), stack_size, body) {
                 Ok((idx, gen)) => p.placed(hub, idx, gen),
                 Err(e) => p.complete(Err(crate::JoinError::Spawn(e))),
             }

@@ -153,15 +153,6 @@ pub(crate) struct Scope {
     pub(crate) in_unwind: bool,
 }
 
-/// What owns a green thread's `Task` (its join packet): gives the hub the
-/// task and a way to fail its joiners when the task can never finish.
-pub(crate) trait TaskOwner {
-    /// The task record, at a stable address for the owner's lifetime.
-    fn task(&self) -> &Task;
-    /// Completes the join packet with `JoinError::Abandoned`.
-    fn abandon(&self);
-}
-
 /// One green thread (or the root) of a hub.
 ///
 /// A green thread's `Task` lives inside its join packet's allocation (one

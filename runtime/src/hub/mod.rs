@@ -65,12 +65,13 @@ pub(crate) use self::readiness::{Dir, IoKey, WaitEnd, GEN_MAX};
 
 use crate::coroutine::{self, Coro, Suspender};
 use crate::deadlock::{self, WouldBlockForever};
+use crate::join::OwnerRef;
 use crate::overflow;
 use crate::reactor::Reactor;
 use crate::registry::{self, HubShared};
 use crate::remote::Msg;
 use crate::stack::{StackPool, DEFAULT_STACK_SIZE, MAX_CACHED};
-use crate::task::{Id, Kill, Scope, State, Task, TaskOwner, WaitOn, ROOT};
+use crate::task::{Id, Kill, Scope, State, Task, WaitOn, ROOT};
 use crate::timer::Timers;
 
 /// Tasks run between two non-blocking reactor/timer polls when busy.
@@ -124,7 +125,7 @@ pub(crate) struct HubConfig {
 struct Entry {
     task: NonNull<Task>,
     /// `None` for the root (its task lives in the hub).
-    owner: Option<Arc<dyn TaskOwner>>,
+    owner: Option<OwnerRef>,
 }
 
 /// One OS thread's scheduler.
@@ -146,6 +147,12 @@ pub(crate) struct Hub {
     /// while it runs.
     cur_task: Cell<NonNull<Task>>,
     root_ready: Cell<bool>,
+    /// The root waits in a blocking call (it drives the loop and is not
+    /// serving a runtime): it can report would-block-forever.
+    root_waits: Cell<bool>,
+    /// `shared.root_waiting` was set for the current wait (see
+    /// `run_until_root_ready`).
+    root_published: Cell<bool>,
     serving: Cell<bool>,
     timers: RefCell<Timers>,
     pub(crate) reactor: Reactor,
@@ -275,6 +282,8 @@ impl Hub {
             current: Cell::new(ROOT),
             cur_task: Cell::new(root_ptr),
             root_ready: Cell::new(false),
+            root_waits: Cell::new(false),
+            root_published: Cell::new(false),
             serving: Cell::new(false),
             timers: RefCell::new(Timers::new()),
             reactor,
@@ -317,7 +326,7 @@ impl Hub {
     /// user's closure). The owner's joiners are failed if the hub dies first.
     pub(crate) fn spawn_raw(
         &self,
-        owner: Arc<dyn TaskOwner>,
+        owner: OwnerRef,
         stack_size: Option<usize>,
         body: impl FnOnce(bool) + 'static,
     ) -> io::Result<(u32, u32)> {
@@ -657,14 +666,23 @@ impl Hub {
     }
 
     /// The scheduler loop, driven by the root until its wait completes.
+    ///
+    /// The root's wait is published to other threads (`root_waiting`, for
+    /// the would-block-forever check) only when the hub goes idle during
+    /// it (`sleep`), before the hub marks itself stuck: a wait that other
+    /// hubs' checks could concern is one where this hub is stuck, and a
+    /// busy loop (a root joining green threads that are runnable) then
+    /// makes no cross-thread store at all.
     fn run_until_root_ready(&self) -> Result<(), WouldBlockForever> {
-        let waiting = !self.serving.get();
-        self.shared.root_waiting.store(waiting, Ordering::SeqCst);
+        let outer = self.root_waits.replace(!self.serving.get());
         // The loop and the reactor never park from foreign frames (foreign.rs).
         let root_may_park = crate::foreign::set_may_park(false);
         let result = self.run_loop();
         crate::foreign::set_may_park(root_may_park);
-        self.shared.root_waiting.store(false, Ordering::SeqCst);
+        self.root_waits.set(outer);
+        if !outer && self.root_published.replace(false) {
+            self.shared.root_waiting.store(false, Ordering::SeqCst);
+        }
         self.root_ready.set(false);
         result
     }
@@ -753,18 +771,22 @@ impl Hub {
         let mut timeout = next.map(|d| d.saturating_duration_since(Instant::now()));
         let stuck_candidate = next.is_none() && self.reactor.io_waiters() == 0;
         if stuck_candidate {
+            if self.root_waits.get() && !self.root_published.replace(true) {
+                // Published before the stuck mark (see `run_until_root_ready`).
+                self.shared.root_waiting.store(true, Ordering::SeqCst);
+            }
             self.shared.stuck.mark();
             if !self.shared.has_pending() {
                 match deadlock::everyone_stuck() {
                     Some(true) => {
-                        if self.shared.root_waiting.load(Ordering::SeqCst) {
+                        if self.root_waits.get() {
                             self.shared.stuck.unmark();
                             return Err(self.would_block_forever());
                         }
                         registry::notify_waiting_roots();
                     }
                     _ => {
-                        if self.shared.root_waiting.load(Ordering::SeqCst) {
+                        if self.root_waits.get() {
                             timeout = Some(deadlock::RECHECK);
                         }
                     }
@@ -822,6 +844,7 @@ impl Hub {
             }
         }
         self.timers.borrow_mut().shrink();
+        crate::join::give_back_packet_cache();
         crate::stack::give_back_heap();
     }
 
