@@ -195,7 +195,7 @@ where
     F: FnOnce() -> T + Send + 'static,
     T: Send + 'static,
 {
-    let packet = Packet::<T>::new(Id(0), None, std::panic::Location::caller());
+    let packet = Packet::<T>::new(Id(0));
     let p = packet.clone();
     submit(Box::new(move || p.run(f)));
     JoinHandle { packet, id: Id(0) }

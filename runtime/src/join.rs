@@ -33,10 +33,9 @@ use std::fmt;
 use std::io;
 use std::marker::PhantomData;
 use std::ops::Deref;
-use std::panic::{self, AssertUnwindSafe, Location};
+use std::panic::{self, AssertUnwindSafe};
 use std::ptr::{self, NonNull};
 use std::sync::atomic::{self, AtomicBool, AtomicU32, AtomicU8, AtomicUsize, Ordering};
-use std::sync::Arc;
 
 mod cache;
 
@@ -46,7 +45,7 @@ use crate::deadlock::WouldBlockForever;
 use crate::hub::{Hub, KillSignal};
 use crate::park::Unparker;
 use crate::remote::Msg;
-use crate::task::{Id, Task, WaitOn};
+use crate::task::{Id, WaitOn};
 
 /// Why [`JoinHandle::join`] did not return a value.
 pub enum JoinError {
@@ -148,8 +147,9 @@ enum Waiter {
 /// Slot index meaning "not placed on a hub yet".
 const UNPLACED: u32 = u32::MAX;
 
-/// The shared slot between a green thread and its join handle; it also
-/// holds the green thread's [`Task`] record (one allocation per spawn).
+/// The shared slot between a green thread and its join handle (one
+/// allocation per spawn; the green thread's [`Task`] record is not in it
+/// but at the top of its stack, see `task.rs`).
 ///
 /// # Invariants
 /// - `result` is written once, by the completer — always one thread (see
@@ -171,10 +171,8 @@ pub(crate) struct Packet<T> {
     /// Counted references ([`PacketRef`], [`OwnerRef`]); the last one to
     /// go drops the packet and frees its block.
     refs: AtomicUsize,
-    /// After construction, touched only by the thread of the hub the task
-    /// is placed on (the hub reaches it through [`OwnerRef::task`]); the
-    /// join handle never reads it.
-    task: Task,
+    /// The green thread's id (it names the hub the task runs on).
+    id: Id,
     state: AtomicU8,
     result: UnsafeCell<Option<Result<T, JoinError>>>,
     waiter: UnsafeCell<Waiter>,
@@ -182,9 +180,8 @@ pub(crate) struct Packet<T> {
     kill_requested: AtomicBool,
 }
 
-// SAFETY: the `task` field (`Cell`s, the coroutine) is accessed by one
-// thread only — the hub the task runs on — per its invariant; `result` and
-// `waiter` are handed over through `state` as documented above. Results of
+// SAFETY: `result` and `waiter` are handed over through `state` as
+// documented above; every other field is atomic or immutable. Results of
 // type `T` cross threads, hence `T: Send`.
 unsafe impl<T: Send> Send for Packet<T> {}
 // SAFETY: as above: shared access from other threads only reaches the
@@ -192,15 +189,16 @@ unsafe impl<T: Send> Send for Packet<T> {}
 unsafe impl<T: Send> Sync for Packet<T> {}
 
 impl<T> Packet<T> {
-    /// A new packet, with one reference (the caller's).
-    pub(crate) fn new(id: Id, name: Option<Arc<str>>, site: &'static Location<'static>) -> PacketRef<T> {
+    /// A new packet for the green thread `id`, with one reference (the
+    /// caller's).
+    pub(crate) fn new(id: Id) -> PacketRef<T> {
         let p = cache::alloc(Layout::new::<Packet<T>>()).cast::<Packet<T>>();
         // SAFETY: a fresh block for the packet's layout (size and
         // alignment), not yet shared.
         unsafe {
             p.as_ptr().write(Packet {
                 refs: AtomicUsize::new(1),
-                task: Task::new(id, name, site),
+                id,
                 state: AtomicU8::new(0),
                 result: UnsafeCell::new(None),
                 waiter: UnsafeCell::new(Waiter::None),
@@ -234,7 +232,7 @@ impl<T> Packet<T> {
                     // if it were not); during teardown the hub is gone from
                     // TLS and its green threads never run again.
                     if let Some(h) = Hub::try_current() {
-                        if h.shared.index == self.task.id.hub() {
+                        if h.shared.index == self.id.hub() {
                             h.unpark_local(idx, gen);
                         }
                     }
@@ -401,7 +399,6 @@ unsafe fn release<T>(p: NonNull<Packet<T>>) {
 
 /// What a slab entry needs of a packet whose `T` it does not know.
 pub(crate) struct OwnerVt {
-    task: unsafe fn(NonNull<u8>) -> NonNull<Task>,
     abandon: unsafe fn(NonNull<u8>),
     release: unsafe fn(NonNull<u8>),
 }
@@ -410,8 +407,6 @@ impl<T: 'static> Packet<T> {
     const OWNER_VT: OwnerVt = OwnerVt {
         // SAFETY: `p` is the live packet of an `OwnerRef` made by
         // `into_owner` for this `T`.
-        task: |p| NonNull::from(&unsafe { p.cast::<Packet<T>>().as_ref() }.task),
-        // SAFETY: as above.
         abandon: |p| unsafe { p.cast::<Packet<T>>().as_ref() }.complete(Err(JoinError::Abandoned)),
         // SAFETY: as above; the `OwnerRef` gives up the count it owns.
         release: |p| unsafe { release::<T>(p.cast()) },
@@ -419,8 +414,8 @@ impl<T: 'static> Packet<T> {
 }
 
 /// The task's slab entry's counted reference to its packet (a
-/// [`PacketRef`] with `T` erased): gives the hub the task and a way to
-/// fail its joiners when the task can never finish.
+/// [`PacketRef`] with `T` erased): gives the hub a way to fail the task's
+/// joiners when the task can never finish.
 ///
 /// # Invariant
 /// As [`PacketRef`]'s; `vt` is the table of the packet's `T`.
@@ -430,14 +425,6 @@ pub(crate) struct OwnerRef {
 }
 
 impl OwnerRef {
-    /// The task record, at a stable address while this reference lives.
-    #[inline]
-    pub(crate) fn task(&self) -> &Task {
-        // SAFETY: the packet lives while this reference does (invariant),
-        // and its task with it.
-        unsafe { (self.vt.task)(self.ptr).as_ref() }
-    }
-
     /// Completes the join packet with `JoinError::Abandoned`.
     pub(crate) fn abandon(&self) {
         // SAFETY: the packet lives while this reference does (invariant).
@@ -623,5 +610,22 @@ impl<T> JoinHandle<T> {
 impl<T> fmt::Debug for JoinHandle<T> {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         f.debug_struct("JoinHandle").field("id", &self.id).field("finished", &self.is_finished()).finish()
+    }
+}
+#[cfg(test)]
+mod size_probe {
+    #[test]
+    fn sizes() {
+        eprintln!(
+            "packet {} task {} coro {} waiter {} result {} waiton {} instant {} joinerr {}",
+            std::mem::size_of::<super::Packet<()>>(),
+            std::mem::size_of::<crate::task::Task>(),
+            std::mem::size_of::<Option<crate::coroutine::Coro>>(),
+            std::mem::size_of::<super::Waiter>(),
+            std::mem::size_of::<Option<Result<(), super::JoinError>>>(),
+            std::mem::size_of::<crate::task::WaitOn>(),
+            std::mem::size_of::<std::time::Instant>(),
+            std::mem::size_of::<super::JoinError>()
+        );
     }
 }

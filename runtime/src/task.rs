@@ -153,13 +153,35 @@ pub(crate) struct Scope {
     pub(crate) in_unwind: bool,
 }
 
+/// What a spawn says of the green thread it asks for: the task record's
+/// fields that are fixed at the spawn site (a remote spawn builds its
+/// record later, on the hub it is placed on).
+pub(crate) struct TaskInit {
+    pub(crate) id: Id,
+    pub(crate) name: Option<Arc<str>>,
+    pub(crate) spawn_site: &'static Location<'static>,
+    /// The green thread (or root) that spawns it, if any.
+    pub(crate) parent: Option<Id>,
+}
+
+impl TaskInit {
+    /// A spawn by the code running now on this thread.
+    pub(crate) fn here(id: Id, name: Option<Arc<str>>, spawn_site: &'static Location<'static>) -> TaskInit {
+        let parent = crate::hub::Hub::try_current().map(|h| h.current_id());
+        TaskInit { id, name, spawn_site, parent }
+    }
+}
+
 /// One green thread (or the root) of a hub.
 ///
-/// A green thread's `Task` lives inside its join packet's allocation (one
-/// allocation per spawn, at a stable address); the root's lives in the hub.
-/// Fields are `Cell`s: a task is only ever touched by its hub's thread (see
-/// the `Send`/`Sync` argument in `join.rs`), and shared references to it
-/// are never held across a context switch.
+/// A green thread's `Task` lives in the record area at the top of its own
+/// stack (`GreenStack::record`), in the page its first frames touch
+/// anyway: it is written when the green thread is placed, owns the
+/// coroutine (and so the stack) until the green thread finishes, and is
+/// dropped in place before the stack goes back to the pool. Its address is
+/// stable meanwhile. The root's lives in the hub. Fields are `Cell`s: a
+/// task is only ever touched by its hub's thread, and shared references to
+/// it are never held across a context switch.
 pub(crate) struct Task {
     pub(crate) id: Id,
     pub(crate) gen: u32,
@@ -184,9 +206,13 @@ pub(crate) struct Task {
     pub(crate) since: Cell<Instant>,
 }
 
+/// A green thread's record fits the record area of its stack.
+const _: () = assert!(std::mem::size_of::<Task>() <= crate::stack::RECORD_SIZE && std::mem::align_of::<Task>() <= 16);
+
 impl Task {
-    pub(crate) fn new(id: Id, name: Option<Arc<str>>, spawn_site: &'static Location<'static>) -> Task {
-        let hub = crate::hub::Hub::try_current();
+    /// A task record; `since` is the hub's coarse clock.
+    pub(crate) fn new(init: TaskInit, since: Instant) -> Task {
+        let TaskInit { id, name, spawn_site, parent } = init;
         Task {
             id,
             gen: id.as_u64() as u32,
@@ -202,9 +228,9 @@ impl Task {
             name,
             scopes: RefCell::new(Vec::new()),
             spawn_site,
-            parent: hub.map(|h| h.current_id()),
-            // Set again at every park; the hub's coarse clock spares a clock read per spawn.
-            since: Cell::new(hub.map_or_else(Instant::now, |h| h.coarse_now())),
+            parent,
+            // Set again at every park.
+            since: Cell::new(since),
         }
     }
 

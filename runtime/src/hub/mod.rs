@@ -71,7 +71,7 @@ use crate::reactor::Reactor;
 use crate::registry::{self, HubShared};
 use crate::remote::Msg;
 use crate::stack::{StackPool, DEFAULT_STACK_SIZE, MAX_CACHED};
-use crate::task::{Id, Kill, Scope, State, Task, WaitOn, ROOT};
+use crate::task::{Id, Kill, Scope, State, Task, TaskInit, WaitOn, ROOT};
 use crate::timer::Timers;
 
 /// Tasks run between two non-blocking reactor/timer polls when busy.
@@ -132,9 +132,11 @@ struct Entry {
 pub(crate) struct Hub {
     pub(crate) shared: Arc<HubShared>,
     /// # Invariant
-    /// Every entry's `task` points into its `owner` (or to `root`), which the
-    /// entry keeps alive; an entry is removed only by `run_task` when its
-    /// task finished, or at teardown.
+    /// Every entry's `task` points to the record area of its green
+    /// thread's stack, kept alive by the coroutine the task owns (or to
+    /// `root`); `owner` keeps the join packet alive. An entry is removed
+    /// only by `run_task` when its task finished (`finish`), or at
+    /// teardown.
     tasks: RefCell<Slab<Entry>>,
     root: Box<Task>,
     runq: RefCell<VecDeque<u32>>,
@@ -266,7 +268,8 @@ impl Hub {
         registry::register(Arc::downgrade(&shared));
         deadlock::ours(1);
         crate::env::start_up_once();
-        let root = Box::new(Task::new(Id::new(index, 0), None, Location::caller()));
+        let init = TaskInit { id: Id::new(index, 0), name: None, spawn_site: Location::caller(), parent: None };
+        let root = Box::new(Task::new(init, Instant::now()));
         root.state.set(State::Running);
         root.started.set(true);
         let root_ptr = NonNull::from(&*root);
@@ -320,21 +323,32 @@ impl Hub {
 
     // ----------------------------------------------------------------- spawn
 
-    /// Places a green thread whose task lives in `owner` on this hub.
-    /// `body(killed)` runs inside the coroutine; `killed` says the green
-    /// thread was killed before it started (the body must then not run the
-    /// user's closure). The owner's joiners are failed if the hub dies first.
+    /// Places a green thread described by `init`, whose join packet is
+    /// `owner`, on this hub; its task record goes to the record area of its
+    /// stack. `body(killed)` runs inside the coroutine; `killed` says the
+    /// green thread was killed before it started (the body must then not
+    /// run the user's closure). The owner's joiners are failed if the hub
+    /// dies first.
     pub(crate) fn spawn_raw(
         &self,
         owner: OwnerRef,
+        init: TaskInit,
         stack_size: Option<usize>,
         body: impl FnOnce(bool) + 'static,
     ) -> io::Result<(u32, u32)> {
         let size = stack_size.unwrap_or_else(|| self.config.borrow().stack_size);
         let mut stack = self.stacks.borrow_mut().get(size)?;
-        let task = owner.task();
-        trace_event!(TRACE, kind = "spawn", id = %task.id, name = ?task.name, site = %task.spawn_site, parent = ?task.parent.map(|p| p.to_string()));
-        stack.set_owner(task.id.as_u64(), task.name.as_deref());
+        trace_event!(TRACE, kind = "spawn", id = %init.id, name = ?init.name, site = %init.spawn_site, parent = ?init.parent.map(|p| p.to_string()));
+        stack.set_owner(init.id.as_u64(), init.name.as_deref());
+        let record = stack.record().cast::<Task>();
+        // SAFETY: the record area holds a `Task` (size and alignment are
+        // checked at compile time in `task.rs`), is unused (the stack was
+        // idle) and stays mapped while the stack lives: from here on the
+        // task owns the stack through its coroutine, and `finish` (or
+        // teardown) drops the task before the stack goes.
+        unsafe { record.write(Task::new(init, self.clock.get())) };
+        // SAFETY: just written; only shared references are made to it.
+        let task = unsafe { &*record };
         let coro = Coro::new(stack, move |s: &Suspender| {
             let hub = Hub::current();
             let me = hub.cur();
@@ -381,12 +395,6 @@ impl Hub {
     #[inline]
     pub(crate) fn current_key(&self) -> (u32, u32) {
         (self.current.get(), self.cur().gen)
-    }
-
-    /// The hub's coarse clock (the time of its last poll).
-    #[inline]
-    pub(crate) fn coarse_now(&self) -> Instant {
-        self.clock.get()
     }
 
     /// Green threads alive on this hub.
@@ -624,7 +632,7 @@ impl Hub {
         self.current.set(ROOT);
         self.cur_task.set(NonNull::from(&*self.root));
         if finished {
-            self.finish(idx, t);
+            self.finish(idx, p);
         }
     }
 
@@ -646,21 +654,32 @@ impl Hub {
         }
     }
 
+    /// Ends the finished green thread in slot `idx`, whose task is `p`:
+    /// its entry goes (and with it the slab's count of its join packet),
+    /// its task record is dropped, then its stack goes back to the pool.
     #[cold]
-    fn finish(&self, idx: u32, t: &Task) {
-        trace_event!(TRACE, kind = "finish", id = %t.id);
-        // SAFETY: the coroutine has returned; nothing references it.
-        let coro = unsafe { (*t.coro.get()).take() };
-        self.disarm(t);
+    fn finish(&self, idx: u32, p: NonNull<Task>) {
+        let (coro, id) = {
+            // SAFETY: the entry still points to the live task; this
+            // reference ends with the block.
+            let t = unsafe { p.as_ref() };
+            trace_event!(TRACE, kind = "finish", id = %t.id);
+            self.disarm(t);
+            // SAFETY: the coroutine has returned; nothing references it.
+            (unsafe { (*t.coro.get()).take() }, t.id)
+        };
+        self.live.set(self.live.get() - 1);
+        self.shared.load.store(self.live.get(), Ordering::Relaxed);
+        let entry = self.tasks.borrow_mut().remove(idx as usize);
+        drop(entry);
+        // SAFETY: the task lives in its stack's record area, still mapped
+        // (`coro` holds the stack); its entry is gone and no reference to
+        // it is left (its coroutine has returned), so it is dropped once,
+        // before its memory goes back with the stack.
+        unsafe { ptr::drop_in_place(p.as_ptr()) };
         if let Some(c) = coro {
             self.stacks.borrow_mut().put(c.into_stack());
         }
-        self.live.set(self.live.get() - 1);
-        self.shared.load.store(self.live.get(), Ordering::Relaxed);
-        let id = t.id;
-        // Dropping the entry may free the task: `t` is dead after this.
-        let entry = self.tasks.borrow_mut().remove(idx as usize);
-        drop(entry);
         // Green-local values of the finished green thread go with it.
         crate::sync::local::finished(id);
     }
@@ -1099,9 +1118,14 @@ impl Hub {
         for (_, e) in tasks {
             let Some(owner) = e.owner else { continue };
             // SAFETY: the hub is gone from this thread's TLS; nothing else
-            // references the coroutine slot.
-            if let Some(c) = unsafe { (*owner.task().coro.get()).take() } {
+            // references the task or its coroutine slot.
+            if let Some(c) = unsafe { (*e.task.as_ref().coro.get()).take() } {
+                // Leaked: its stack, and the task record in it, stay mapped.
                 std::mem::forget(c);
+                // SAFETY: the task lives in the leaked stack's record area,
+                // which stays mapped; nothing references it any more, and
+                // its entry is gone: dropped once (its name, its scopes).
+                unsafe { ptr::drop_in_place(e.task.as_ptr()) };
             }
             owner.abandon();
         }
