@@ -3,9 +3,13 @@
 //! # Model
 //! Each spawn allocates one [`Packet`] shared by the task and its
 //! [`JoinHandle`], through counted references ([`PacketRef`], like an
-//! `Arc`) whose blocks are recycled by a per-thread cache (`cache.rs`):
-//! a spawn that follows a join reuses the block the join freed. The task writes its outcome (value, panic payload, or
-//! killed) exactly once and wakes the joiner through the joiner's
+//! `Arc`; [`OwnerRef`] for the task's slab entry) whose blocks are
+//! recycled by a per-thread cache (`cache.rs`): a spawn that follows a
+//! join reuses the block the join freed. The packet holds only the
+//! outcome and its hand-over; the task record itself lives at the top of
+//! the green thread's stack (`task.rs`). The task writes its outcome
+//! (value, panic payload, or killed) exactly once and wakes the joiner
+//! through the joiner's
 //! [`Unparker`], which works from any thread. The packet also records where
 //! the task lives (hub and slot) once it is placed, so `kill` can reach it;
 //! a kill requested before placement is applied when the task is placed, and
@@ -612,20 +616,44 @@ impl<T> fmt::Debug for JoinHandle<T> {
         f.debug_struct("JoinHandle").field("id", &self.id).field("finished", &self.is_finished()).finish()
     }
 }
+
 #[cfg(test)]
-mod size_probe {
+mod tests {
+    use std::sync::atomic::{AtomicUsize, Ordering};
+
+    static DROPS: AtomicUsize = AtomicUsize::new(0);
+
+    struct Counted;
+
+    impl Drop for Counted {
+        fn drop(&mut self) {
+            DROPS.fetch_add(1, Ordering::SeqCst);
+        }
+    }
+
     #[test]
-    fn sizes() {
-        eprintln!(
-            "packet {} task {} coro {} waiter {} result {} waiton {} instant {} joinerr {}",
-            std::mem::size_of::<super::Packet<()>>(),
-            std::mem::size_of::<crate::task::Task>(),
-            std::mem::size_of::<Option<crate::coroutine::Coro>>(),
-            std::mem::size_of::<super::Waiter>(),
-            std::mem::size_of::<Option<Result<(), super::JoinError>>>(),
-            std::mem::size_of::<crate::task::WaitOn>(),
-            std::mem::size_of::<std::time::Instant>(),
-            std::mem::size_of::<super::JoinError>()
-        );
+    fn a_spawn_after_a_join_reuses_the_packet_block() {
+        let h = crate::spawn(|| 1u64);
+        let first = h.packet.ptr.as_ptr() as usize;
+        assert_eq!(h.join().unwrap(), 1);
+        let h = crate::spawn(|| 2u64);
+        assert_eq!(h.packet.ptr.as_ptr() as usize, first, "the freed block is the next one handed out");
+        assert_eq!(h.join().unwrap(), 2);
+    }
+
+    #[test]
+    fn an_outcome_nobody_joins_is_dropped_with_the_last_reference() {
+        let before = DROPS.load(Ordering::SeqCst);
+        // Detached: the slab entry's reference is the last one.
+        drop(crate::spawn(|| Counted));
+        crate::yield_now();
+        assert_eq!(DROPS.load(Ordering::SeqCst), before + 1);
+        // Finished first: the handle's reference is the last one.
+        let h = crate::spawn(|| Counted);
+        crate::yield_now();
+        assert!(h.is_finished());
+        assert_eq!(DROPS.load(Ordering::SeqCst), before + 1);
+        drop(h);
+        assert_eq!(DROPS.load(Ordering::SeqCst), before + 2);
     }
 }
