@@ -193,26 +193,6 @@ unsafe impl<T: Send> Send for Packet<T> {}
 unsafe impl<T: Send> Sync for Packet<T> {}
 
 impl<T> Packet<T> {
-    /// A new packet for the green thread `id`, with one reference (the
-    /// caller's).
-    pub(crate) fn new(id: Id) -> PacketRef<T> {
-        let p = cache::alloc(Layout::new::<Packet<T>>()).cast::<Packet<T>>();
-        // SAFETY: a fresh block for the packet's layout (size and
-        // alignment), not yet shared.
-        unsafe {
-            p.as_ptr().write(Packet {
-                refs: AtomicUsize::new(1),
-                id,
-                state: AtomicU8::new(0),
-                result: UnsafeCell::new(None),
-                waiter: UnsafeCell::new(Waiter::None),
-                slot: AtomicU32::new(UNPLACED),
-                kill_requested: AtomicBool::new(false),
-            })
-        };
-        PacketRef { ptr: p, _owns: PhantomData }
-    }
-
     /// Records the outcome (first one wins) and wakes the joiner.
     /// Called on the completing thread only (module invariants).
     pub(crate) fn complete(&self, r: Result<T, JoinError>) {
@@ -336,6 +316,26 @@ unsafe impl<T: Send> Send for PacketRef<T> {}
 unsafe impl<T: Send> Sync for PacketRef<T> {}
 
 impl<T> PacketRef<T> {
+    /// A new packet for the green thread `id`, with one reference (the
+    /// caller's).
+    pub(crate) fn new(id: Id) -> PacketRef<T> {
+        let p = cache::alloc(Layout::new::<Packet<T>>()).cast::<Packet<T>>();
+        // SAFETY: a fresh block for the packet's layout (size and
+        // alignment), not yet shared.
+        unsafe {
+            p.as_ptr().write(Packet {
+                refs: AtomicUsize::new(1),
+                id,
+                state: AtomicU8::new(0),
+                result: UnsafeCell::new(None),
+                waiter: UnsafeCell::new(Waiter::None),
+                slot: AtomicU32::new(UNPLACED),
+                kill_requested: AtomicBool::new(false),
+            })
+        };
+        PacketRef { ptr: p, _owns: PhantomData }
+    }
+
     /// This reference as the task's slab entry holds it, `T` erased.
     pub(crate) fn into_owner(self) -> OwnerRef
     where

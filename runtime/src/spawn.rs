@@ -11,7 +11,7 @@ use std::panic::Location;
 use std::sync::Arc;
 
 use crate::hub::Hub;
-use crate::join::{JoinHandle, Packet};
+use crate::join::{JoinHandle, Packet, PacketRef};
 use crate::placement;
 use crate::registry::HubRef;
 use crate::remote::Msg;
@@ -195,7 +195,7 @@ impl Builder {
         T: 'static,
     {
         let id = hub.shared.alloc_id();
-        let packet = Packet::<T>::new(id);
+        let packet = PacketRef::<T>::new(id);
         let body = Packet::body(&packet, f);
         let init = TaskInit { id, name: self.name, spawn_site: site, parent: Some(hub.current_id()) };
         let (idx, _) = hub.spawn_raw(packet.clone().into_owner(), init, self.stack_size, body)?;
@@ -211,7 +211,7 @@ impl Builder {
         T: Send + 'static,
     {
         let id = target.alloc_id();
-        let packet = Packet::<T>::new(id);
+        let packet = PacketRef::<T>::new(id);
         let p = packet.clone();
         let stack_size = self.stack_size;
         // The record's fields fixed here: the parent is the spawner.
