@@ -196,8 +196,9 @@ pub(crate) fn give_back_heap() {
 pub(crate) const HEADER_SIZE: usize = 128;
 
 /// Bytes reserved below the header for the stack user's record
-/// ([`GreenStack::record`]): four cache lines, 16-byte aligned.
-pub(crate) const RECORD_SIZE: usize = 256;
+/// ([`GreenStack::record`]): three cache lines (the hub's task record on
+/// 64-bit targets), 16-byte aligned.
+pub(crate) const RECORD_SIZE: usize = 192;
 const _: () = assert!(RECORD_SIZE % 16 == 0);
 
 /// The longest green-thread name (in bytes) that a header keeps.

@@ -184,7 +184,6 @@ impl TaskInit {
 /// it are never held across a context switch.
 pub(crate) struct Task {
     pub(crate) id: Id,
-    pub(crate) gen: u32,
     pub(crate) state: Cell<State>,
     /// # Invariant
     /// Accessed only by the hub's `run_task` (to resume) and teardown; never
@@ -200,8 +199,9 @@ pub(crate) struct Task {
     pub(crate) name: Option<Arc<str>>,
     pub(crate) scopes: RefCell<Vec<Scope>>,
     pub(crate) spawn_site: &'static Location<'static>,
-    /// The green thread (or root) that spawned this one, if any (for `dump`).
-    pub(crate) parent: Option<Id>,
+    /// The raw id of the green thread (or root) that spawned this one, 0
+    /// if none (no green thread or root has id 0); see [`Task::parent`].
+    parent: u64,
     /// When the current wait began, to the hub's coarse clock (for `dump`).
     pub(crate) since: Cell<Instant>,
 }
@@ -210,12 +210,13 @@ pub(crate) struct Task {
 const _: () = assert!(std::mem::size_of::<Task>() <= crate::stack::RECORD_SIZE && std::mem::align_of::<Task>() <= 16);
 
 impl Task {
-    /// A task record; `since` is the hub's coarse clock.
+    /// A task record; `since` is the hub's coarse clock. Inlined, so that
+    /// a spawn builds it in place at the top of the new stack.
+    #[inline]
     pub(crate) fn new(init: TaskInit, since: Instant) -> Task {
         let TaskInit { id, name, spawn_site, parent } = init;
         Task {
             id,
-            gen: id.as_u64() as u32,
             state: Cell::new(State::Runnable),
             coro: UnsafeCell::new(None),
             suspender: Cell::new(std::ptr::null()),
@@ -228,10 +229,22 @@ impl Task {
             name,
             scopes: RefCell::new(Vec::new()),
             spawn_site,
-            parent,
+            parent: parent.map_or(0, Id::as_u64),
             // Set again at every park.
             since: Cell::new(since),
         }
+    }
+
+    /// The task's generation: the low bits of its id, which differ between
+    /// the successive tasks of one slab slot.
+    #[inline]
+    pub(crate) fn gen(&self) -> u32 {
+        self.id.as_u64() as u32
+    }
+
+    /// The green thread (or root) that spawned this one, if any (for `dump`).
+    pub(crate) fn parent(&self) -> Option<Id> {
+        (self.parent != 0).then_some(Id(self.parent))
     }
 
     /// The innermost-binding timeout scope: the one with the earliest

@@ -318,7 +318,7 @@ impl Hub {
         let tasks = self.tasks.borrow();
         let p = tasks.get(idx as usize)?.task;
         // SAFETY: entries point to live tasks (invariant of `tasks`).
-        (unsafe { p.as_ref() }.gen == gen).then_some(p)
+        (unsafe { p.as_ref() }.gen() == gen).then_some(p)
     }
 
     // ----------------------------------------------------------------- spawn
@@ -360,7 +360,7 @@ impl Hub {
         // SAFETY: the task is not running and nothing else references its
         // coroutine slot (invariant of `Task::coro`).
         unsafe { *task.coro.get() = Some(coro) };
-        let gen = task.gen;
+        let gen = task.gen();
         let ptr = NonNull::from(task);
         let idx = self.tasks.borrow_mut().insert(Entry { task: ptr, owner: Some(owner) }) as u32;
         self.runq.borrow_mut().push_back(idx);
@@ -394,7 +394,7 @@ impl Hub {
     /// Slot index and generation of the running task.
     #[inline]
     pub(crate) fn current_key(&self) -> (u32, u32) {
-        (self.current.get(), self.cur().gen)
+        (self.current.get(), self.cur().gen())
     }
 
     /// Green threads alive on this hub.
@@ -464,7 +464,7 @@ impl Hub {
             (d, s) => d.or(s.map(|s| s.deadline)),
         };
         if let Some(when) = effective {
-            t.timer.set(self.timers.borrow_mut().arm(when, me, t.gen));
+            t.timer.set(self.timers.borrow_mut().arm(when, me, t.gen()));
         }
         t.state.set(State::Parked);
         t.wait.set(wait);
@@ -901,7 +901,7 @@ impl Hub {
                 tasks.get(e.idx as usize).is_some_and(|en| {
                     // SAFETY: entries point to live tasks.
                     let t = unsafe { en.task.as_ref() };
-                    t.gen == e.gen && t.timer.get() == e.seq
+                    t.gen() == e.gen && t.timer.get() == e.seq
                 })
             });
         }
@@ -955,7 +955,7 @@ impl Hub {
                 .iter()
                 .filter(|(k, _)| *k != ROOT as usize)
                 // SAFETY: entries point to live tasks.
-                .map(|(k, e)| (k as u32, unsafe { e.task.as_ref() }.gen))
+                .map(|(k, e)| (k as u32, unsafe { e.task.as_ref() }.gen()))
                 .collect();
             for (idx, gen) in keys {
                 self.kill_local(idx, gen);
@@ -1089,7 +1089,7 @@ impl Hub {
                 state: state.name(),
                 waits_on: (state == State::Parked).then(|| t.wait.get()),
                 waiting_for: (state == State::Parked).then(|| now.saturating_duration_since(t.since.get())),
-                parent: t.parent,
+                parent: t.parent(),
             });
         });
         crate::dump::HubDump {
