@@ -1,13 +1,14 @@
 //! Green-thread records: ids, states and what a blocked green thread waits on.
 //!
-//! Every green thread has one [`Task`] in its hub's slab. Slot 0 is the
-//! hub's *root*: the OS thread's own stack, which never runs in a coroutine
-//! and drives the scheduler loop whenever it blocks.
+//! Every green thread has one [`Task`], kept at the top of its own stack
+//! and reached through a slot of its hub's slab. Slot 0 is the hub's
+//! *root*: the OS thread's own stack, which never runs in a coroutine and
+//! drives the scheduler loop whenever it blocks.
 //!
 //! # Lifecycle
 //!
 //! ```text
-//!   spawn ──► Runnable ──resume──► Running ──finish──► (slot freed, stack pooled)
+//!   spawn ──► Runnable ──resume──► Running ──finish──► (slot freed, record dropped, stack pooled)
 //!                ▲                   │  │
 //!                │          yield_now│  │park (join, sleep, lock, I/O ...)
 //!                │◄──────────────────┘  ▼
