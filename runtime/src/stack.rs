@@ -1020,16 +1020,19 @@ impl StackPool {
     }
 
     /// Takes back a stack whose green thread has finished, onto its class's
-    /// hot list; its owner is reset to none. With protected-page guards, a
+    /// hot list. Its header keeps the last owner (not written here: by now
+    /// the header has left the cache, and the next green thread placed on
+    /// the stack writes its own with [`GreenStack::set_owner`]; the
+    /// overflow handler reads only the header of a stack being resumed).
+    /// With protected-page guards, a
     /// stack beyond `max_cached` or the map budget is unmapped instead; a
     /// stack of a size without a class is always.
-    pub(crate) fn put(&mut self, mut stack: GreenStack) {
+    pub(crate) fn put(&mut self, stack: GreenStack) {
         if self.guard == StackGuard::Mprotect && (self.cached >= self.max_cached || !cache_within_map_budget()) {
             return;
         }
         let size = stack.usable_size();
         let Some(class) = self.classes.iter_mut().find(|c| c.size == size) else { return };
-        stack.set_owner(0, None);
         class.hot.push(stack);
         self.cached += 1;
     }
@@ -1286,15 +1289,17 @@ mod tests {
     }
 
     #[test]
-    fn pool_resets_owner() {
+    fn a_reused_stack_names_its_new_owner() {
         let mut pool = StackPool::new(DEFAULT_STACK_SIZE, 4);
         let mut s = pool.get(DEFAULT_STACK_SIZE).unwrap();
         s.set_owner(42, Some("busy"));
         pool.put(s);
-        let s = pool.get(DEFAULT_STACK_SIZE).unwrap();
+        let mut s = pool.get(DEFAULT_STACK_SIZE).unwrap();
+        s.set_owner(43, None);
         // SAFETY: the header stays valid while `s` lives.
         let h = unsafe { *s.header_ptr() };
-        assert_eq!((h.id, h.name_bytes()), (0, &b""[..]));
+        assert_eq!((h.id, h.name_bytes()), (43, &b""[..]));
+        assert_eq!((h.guard_lo, h.size), (s.bottom(), DEFAULT_STACK_SIZE));
     }
 
     #[test]
