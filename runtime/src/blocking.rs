@@ -30,7 +30,7 @@ use std::sync::{Condvar, Mutex};
 use std::time::Duration;
 
 use crate::deadlock;
-use crate::join::{JoinHandle, Packet};
+use crate::join::{JoinHandle, PacketRef};
 use crate::Id;
 
 /// The pool's size when nothing sets it.
@@ -195,7 +195,7 @@ where
     F: FnOnce() -> T + Send + 'static,
     T: Send + 'static,
 {
-    let packet = Packet::<T>::new(Id(0), None, std::panic::Location::caller());
+    let packet = PacketRef::<T>::new(Id(0));
     let p = packet.clone();
     submit(Box::new(move || p.run(f)));
     JoinHandle { packet, id: Id(0) }

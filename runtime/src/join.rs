@@ -2,8 +2,14 @@
 //!
 //! # Model
 //! Each spawn allocates one [`Packet`] shared by the task and its
-//! [`JoinHandle`]. The task writes its outcome (value, panic payload, or
-//! killed) exactly once and wakes the joiner through the joiner's
+//! [`JoinHandle`], through counted references ([`PacketRef`], like an
+//! `Arc`; [`OwnerRef`] for the task's slab entry) whose blocks are
+//! recycled by a per-thread cache (`cache.rs`): a spawn that follows a
+//! join reuses the block the join freed. The packet holds only the
+//! outcome and its hand-over; the task record itself lives at the top of
+//! the green thread's stack (`task.rs`). The task writes its outcome
+//! (value, panic payload, or killed) exactly once and wakes the joiner
+//! through the joiner's
 //! [`Unparker`], which works from any thread. The packet also records where
 //! the task lives (hub and slot) once it is placed, so `kill` can reach it;
 //! a kill requested before placement is applied when the task is placed, and
@@ -24,20 +30,26 @@
 //!   the worker's that runs it for a blocking-pool job (`blocking.rs`,
 //!   whose id names hub 0, which no hub has).
 
+use std::alloc::Layout;
 use std::any::Any;
 use std::cell::UnsafeCell;
 use std::fmt;
 use std::io;
-use std::panic::{self, AssertUnwindSafe, Location};
-use std::ptr::NonNull;
-use std::sync::atomic::{AtomicBool, AtomicU32, AtomicU8, Ordering};
-use std::sync::Arc;
+use std::marker::PhantomData;
+use std::ops::Deref;
+use std::panic::{self, AssertUnwindSafe};
+use std::ptr::{self, NonNull};
+use std::sync::atomic::{self, AtomicBool, AtomicU32, AtomicU8, AtomicUsize, Ordering};
+
+mod cache;
+
+pub(crate) use self::cache::give_back as give_back_packet_cache;
 
 use crate::deadlock::WouldBlockForever;
 use crate::hub::{Hub, KillSignal};
 use crate::park::Unparker;
 use crate::remote::Msg;
-use crate::task::{Id, Task, TaskOwner, WaitOn};
+use crate::task::{Id, WaitOn};
 
 /// Why [`JoinHandle::join`] did not return a value.
 pub enum JoinError {
@@ -139,8 +151,9 @@ enum Waiter {
 /// Slot index meaning "not placed on a hub yet".
 const UNPLACED: u32 = u32::MAX;
 
-/// The shared slot between a green thread and its join handle; it also
-/// holds the green thread's [`Task`] record (one allocation per spawn).
+/// The shared slot between a green thread and its join handle (one
+/// allocation per spawn; the green thread's [`Task`] record is not in it
+/// but at the top of its stack, see `task.rs`).
 ///
 /// # Invariants
 /// - `result` is written once, by the completer — always one thread (see
@@ -159,10 +172,11 @@ const UNPLACED: u32 = u32::MAX;
 ///   remote spawn a kill and the placement each publish their half (SeqCst)
 ///   before reading the other's, so at least one of them applies the kill.
 pub(crate) struct Packet<T> {
-    /// After construction, touched only by the thread of the hub the task
-    /// is placed on (the hub reaches it through `TaskOwner::task`); the
-    /// join handle never reads it.
-    task: Task,
+    /// Counted references ([`PacketRef`], [`OwnerRef`]); the last one to
+    /// go drops the packet and frees its block.
+    refs: AtomicUsize,
+    /// The green thread's id (it names the hub the task runs on).
+    id: Id,
     state: AtomicU8,
     result: UnsafeCell<Option<Result<T, JoinError>>>,
     waiter: UnsafeCell<Waiter>,
@@ -170,9 +184,8 @@ pub(crate) struct Packet<T> {
     kill_requested: AtomicBool,
 }
 
-// SAFETY: the `task` field (`Cell`s, the coroutine) is accessed by one
-// thread only — the hub the task runs on — per its invariant; `result` and
-// `waiter` are handed over through `state` as documented above. Results of
+// SAFETY: `result` and `waiter` are handed over through `state` as
+// documented above; every other field is atomic or immutable. Results of
 // type `T` cross threads, hence `T: Send`.
 unsafe impl<T: Send> Send for Packet<T> {}
 // SAFETY: as above: shared access from other threads only reaches the
@@ -180,17 +193,6 @@ unsafe impl<T: Send> Send for Packet<T> {}
 unsafe impl<T: Send> Sync for Packet<T> {}
 
 impl<T> Packet<T> {
-    pub(crate) fn new(id: Id, name: Option<Arc<str>>, site: &'static Location<'static>) -> Arc<Packet<T>> {
-        Arc::new(Packet {
-            task: Task::new(id, name, site),
-            state: AtomicU8::new(0),
-            result: UnsafeCell::new(None),
-            waiter: UnsafeCell::new(Waiter::None),
-            slot: AtomicU32::new(UNPLACED),
-            kill_requested: AtomicBool::new(false),
-        })
-    }
-
     /// Records the outcome (first one wins) and wakes the joiner.
     /// Called on the completing thread only (module invariants).
     pub(crate) fn complete(&self, r: Result<T, JoinError>) {
@@ -214,7 +216,7 @@ impl<T> Packet<T> {
                     // if it were not); during teardown the hub is gone from
                     // TLS and its green threads never run again.
                     if let Some(h) = Hub::try_current() {
-                        if h.shared.index == self.task.id.hub() {
+                        if h.shared.index == self.id.hub() {
                             h.unpark_local(idx, gen);
                         }
                     }
@@ -228,8 +230,8 @@ impl<T> Packet<T> {
     ///
     /// The closure holds a pointer, not a reference count: it runs only
     /// inside the task's coroutine, which the hub resumes only while the
-    /// task's slab entry — holding an `Arc` of this packet — exists.
-    pub(crate) fn body(this: &Arc<Packet<T>>, f: impl FnOnce() -> T + 'static) -> impl FnOnce(bool) + 'static
+    /// task's slab entry — holding an [`OwnerRef`] of this packet — exists.
+    pub(crate) fn body(this: &PacketRef<T>, f: impl FnOnce() -> T + 'static) -> impl FnOnce(bool) + 'static
     where
         T: 'static,
     {
@@ -294,13 +296,151 @@ impl<T> Packet<T> {
 /// A pointer to a packet, owned elsewhere (see [`Packet::body`]).
 struct PacketPtr<T>(NonNull<Packet<T>>);
 
-impl<T> TaskOwner for Packet<T> {
-    fn task(&self) -> &Task {
-        &self.task
+/// A counted reference to a [`Packet`], as `Arc<Packet<T>>` would be; the
+/// block comes from, and goes back to, the per-thread cache (`cache.rs`).
+///
+/// # Invariant
+/// `ptr` points to a live packet of which this value owns one count of
+/// `refs`; the packet is dropped, and its block freed, by whichever
+/// reference (this type or [`OwnerRef`]) takes the count to zero.
+pub(crate) struct PacketRef<T> {
+    ptr: NonNull<Packet<T>>,
+    _owns: PhantomData<Packet<T>>,
+}
+
+// SAFETY: as for `Arc<Packet<T>>`: a `PacketRef` only gives shared access
+// to the packet, which is `Send + Sync` when `T: Send` (see above); the
+// count is atomic and the last reference, on whichever thread, drops it.
+unsafe impl<T: Send> Send for PacketRef<T> {}
+// SAFETY: as above.
+unsafe impl<T: Send> Sync for PacketRef<T> {}
+
+impl<T> PacketRef<T> {
+    /// A new packet for the green thread `id`, with one reference (the
+    /// caller's).
+    pub(crate) fn new(id: Id) -> PacketRef<T> {
+        let p = cache::alloc(Layout::new::<Packet<T>>()).cast::<Packet<T>>();
+        // SAFETY: a fresh block for the packet's layout (size and
+        // alignment), not yet shared.
+        unsafe {
+            p.as_ptr().write(Packet {
+                refs: AtomicUsize::new(1),
+                id,
+                state: AtomicU8::new(0),
+                result: UnsafeCell::new(None),
+                waiter: UnsafeCell::new(Waiter::None),
+                slot: AtomicU32::new(UNPLACED),
+                kill_requested: AtomicBool::new(false),
+            })
+        };
+        PacketRef { ptr: p, _owns: PhantomData }
     }
 
-    fn abandon(&self) {
-        self.complete(Err(JoinError::Abandoned));
+    /// This reference as the task's slab entry holds it, `T` erased.
+    pub(crate) fn into_owner(self) -> OwnerRef
+    where
+        T: 'static,
+    {
+        let ptr = self.ptr.cast::<u8>();
+        std::mem::forget(self);
+        OwnerRef { ptr, vt: &Packet::<T>::OWNER_VT }
+    }
+}
+
+impl<T> Deref for PacketRef<T> {
+    type Target = Packet<T>;
+
+    #[inline]
+    fn deref(&self) -> &Packet<T> {
+        // SAFETY: the packet lives while this reference does (invariant).
+        unsafe { self.ptr.as_ref() }
+    }
+}
+
+impl<T> Clone for PacketRef<T> {
+    #[inline]
+    fn clone(&self) -> PacketRef<T> {
+        // Relaxed, as `Arc::clone`: the new count is made from an existing
+        // one, which keeps the packet alive meanwhile. At most three counts
+        // exist at once (the slab entry, the handle, a remote spawn's
+        // message), so the count cannot overflow.
+        self.refs.fetch_add(1, Ordering::Relaxed);
+        PacketRef { ptr: self.ptr, _owns: PhantomData }
+    }
+}
+
+impl<T> Drop for PacketRef<T> {
+    #[inline]
+    fn drop(&mut self) {
+        // SAFETY: this reference owns one count (invariant), given up here.
+        unsafe { release::<T>(self.ptr) };
+    }
+}
+
+/// Gives up one count of the packet at `p`; the last one drops the packet
+/// and frees its block.
+///
+/// # Safety
+/// The caller owns one count of the live packet at `p` and does not use
+/// `p` afterwards.
+#[inline]
+unsafe fn release<T>(p: NonNull<Packet<T>>) {
+    // SAFETY: the caller's count keeps the packet alive until this
+    // decrement; Release orders this thread's uses before the free.
+    if unsafe { p.as_ref() }.refs.fetch_sub(1, Ordering::Release) != 1 {
+        return;
+    }
+    // Acquire: every other reference's uses happened before the free.
+    atomic::fence(Ordering::Acquire);
+    // SAFETY: the count reached zero: no reference is left, so the packet
+    // is dropped once and its block, from `cache::alloc` with this layout,
+    // freed once.
+    unsafe {
+        ptr::drop_in_place(p.as_ptr());
+        cache::free(p.cast(), Layout::new::<Packet<T>>());
+    }
+}
+
+/// What a slab entry needs of a packet whose `T` it does not know.
+pub(crate) struct OwnerVt {
+    abandon: unsafe fn(NonNull<u8>),
+    release: unsafe fn(NonNull<u8>),
+}
+
+impl<T: 'static> Packet<T> {
+    const OWNER_VT: OwnerVt = OwnerVt {
+        // SAFETY: `p` is the live packet of an `OwnerRef` made by
+        // `into_owner` for this `T`.
+        abandon: |p| unsafe { p.cast::<Packet<T>>().as_ref() }.complete(Err(JoinError::Abandoned)),
+        // SAFETY: as above; the `OwnerRef` gives up the count it owns.
+        release: |p| unsafe { release::<T>(p.cast()) },
+    };
+}
+
+/// The task's slab entry's counted reference to its packet (a
+/// [`PacketRef`] with `T` erased): gives the hub a way to fail the task's
+/// joiners when the task can never finish.
+///
+/// # Invariant
+/// As [`PacketRef`]'s; `vt` is the table of the packet's `T`.
+pub(crate) struct OwnerRef {
+    ptr: NonNull<u8>,
+    vt: &'static OwnerVt,
+}
+
+impl OwnerRef {
+    /// Completes the join packet with `JoinError::Abandoned`.
+    pub(crate) fn abandon(&self) {
+        // SAFETY: the packet lives while this reference does (invariant).
+        unsafe { (self.vt.abandon)(self.ptr) }
+    }
+}
+
+impl Drop for OwnerRef {
+    #[inline]
+    fn drop(&mut self) {
+        // SAFETY: this reference owns one count (invariant), given up here.
+        unsafe { (self.vt.release)(self.ptr) }
     }
 }
 
@@ -313,7 +453,7 @@ impl<T> TaskOwner for Packet<T> {
 /// assert_eq!(h.join().unwrap(), 42);
 /// ```
 pub struct JoinHandle<T> {
-    pub(crate) packet: Arc<Packet<T>>,
+    pub(crate) packet: PacketRef<T>,
     pub(crate) id: Id,
 }
 
@@ -474,5 +614,46 @@ impl<T> JoinHandle<T> {
 impl<T> fmt::Debug for JoinHandle<T> {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         f.debug_struct("JoinHandle").field("id", &self.id).field("finished", &self.is_finished()).finish()
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use std::sync::atomic::{AtomicUsize, Ordering};
+
+    static DROPS: AtomicUsize = AtomicUsize::new(0);
+
+    struct Counted;
+
+    impl Drop for Counted {
+        fn drop(&mut self) {
+            DROPS.fetch_add(1, Ordering::SeqCst);
+        }
+    }
+
+    #[test]
+    fn a_spawn_after_a_join_reuses_the_packet_block() {
+        let h = crate::spawn(|| 1u64);
+        let first = h.packet.ptr.as_ptr() as usize;
+        assert_eq!(h.join().unwrap(), 1);
+        let h = crate::spawn(|| 2u64);
+        assert_eq!(h.packet.ptr.as_ptr() as usize, first, "the freed block is the next one handed out");
+        assert_eq!(h.join().unwrap(), 2);
+    }
+
+    #[test]
+    fn an_outcome_nobody_joins_is_dropped_with_the_last_reference() {
+        let before = DROPS.load(Ordering::SeqCst);
+        // Detached: the slab entry's reference is the last one.
+        drop(crate::spawn(|| Counted));
+        crate::yield_now();
+        assert_eq!(DROPS.load(Ordering::SeqCst), before + 1);
+        // Finished first: the handle's reference is the last one.
+        let h = crate::spawn(|| Counted);
+        crate::yield_now();
+        assert!(h.is_finished());
+        assert_eq!(DROPS.load(Ordering::SeqCst), before + 1);
+        drop(h);
+        assert_eq!(DROPS.load(Ordering::SeqCst), before + 2);
     }
 }

@@ -36,7 +36,8 @@ pub(crate) struct HubShared {
     /// Set while the hub counts itself as stuck (see `deadlock.rs`).
     pub(crate) stuck: StuckMark,
     /// Set while the hub's root waits in a blocking call (it can report
-    /// would-block-forever).
+    /// would-block-forever), from the first time the hub goes idle in that
+    /// wait (before it marks itself stuck) until the wait ends.
     pub(crate) root_waiting: AtomicBool,
     /// Spawn counter: ids can be assigned before a task reaches its hub.
     next_seq: AtomicU64,

@@ -11,10 +11,11 @@ use std::panic::Location;
 use std::sync::Arc;
 
 use crate::hub::Hub;
-use crate::join::{JoinHandle, Packet};
+use crate::join::{JoinHandle, Packet, PacketRef};
 use crate::placement;
 use crate::registry::HubRef;
 use crate::remote::Msg;
+use crate::task::TaskInit;
 
 /// Spawns a green thread running `f` and returns its handle.
 ///
@@ -194,9 +195,10 @@ impl Builder {
         T: 'static,
     {
         let id = hub.shared.alloc_id();
-        let packet = Packet::<T>::new(id, self.name, site);
+        let packet = PacketRef::<T>::new(id);
         let body = Packet::body(&packet, f);
-        let (idx, _) = hub.spawn_raw(packet.clone(), self.stack_size, body)?;
+        let init = TaskInit { id, name: self.name, spawn_site: site, parent: Some(hub.current_id()) };
+        let (idx, _) = hub.spawn_raw(packet.clone().into_owner(), init, self.stack_size, body)?;
         // The handle is not out yet: no kill can have been requested.
         packet.placed_unshared(idx);
         Ok(JoinHandle { packet, id })
@@ -209,13 +211,15 @@ impl Builder {
         T: Send + 'static,
     {
         let id = target.alloc_id();
-        let packet = Packet::<T>::new(id, self.name, site);
+        let packet = PacketRef::<T>::new(id);
         let p = packet.clone();
         let stack_size = self.stack_size;
+        // The record's fields fixed here: the parent is the spawner.
+        let init = TaskInit::here(id, self.name, site);
         target.push(Msg::Run(Box::new(move || {
             let hub = Hub::current();
             let body = Packet::body(&p, f);
-            match hub.spawn_raw(p.clone(), stack_size, body) {
+            match hub.spawn_raw(p.clone().into_owner(), init, stack_size, body) {
                 Ok((idx, gen)) => p.placed(hub, idx, gen),
                 Err(e) => p.complete(Err(crate::JoinError::Spawn(e))),
             }

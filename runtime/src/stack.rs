@@ -6,8 +6,8 @@
 //! laid out, from low to high addresses, as
 //!
 //! ```text
-//! bottom()                                                   top()
-//! | guard page | usable stack, read/write ............... | StackHeader |
+//! bottom()                                        top()
+//! | guard page | usable stack, read/write ....... | record | StackHeader |
 //! ^ guard_lo   ^ guard_hi                                              ^ end
 //! ```
 //!
@@ -17,6 +17,10 @@
 //! faults in the guard instead of silently corrupting a neighbour. The
 //! overflow handler (`crate::overflow`) reads the [`StackHeader`] kept in the
 //! top bytes of the usable region to name the green thread that overflowed.
+//! Below the header, [`RECORD_SIZE`] bytes are the stack user's *record*
+//! area ([`GreenStack::record`]): the hub keeps the green thread's task
+//! record there, in the page the green thread's first frames touch anyway,
+//! instead of in a heap allocation of its own.
 //!
 //! ## Two guard mechanisms
 //!
@@ -68,8 +72,9 @@
 //!   mapping is unmapped only when the last `Arc` goes, so a stack's memory
 //!   (and its header) stays mapped for as long as its `GreenStack` lives —
 //!   including a green thread leaked at hub teardown.
-//! - `bottom() < guard_hi <= top() < end`, `top()` is 16-byte aligned and
-//!   the header occupies exactly `[top(), end)`; a slot's bounds never change
+//! - `bottom() < guard_hi <= top() < end`, `top()` is 16-byte aligned, the
+//!   record area occupies exactly `[top(), top() + RECORD_SIZE)` and the
+//!   header the rest up to `end`; a slot's bounds never change
 //!   while its arena is mapped. The header is written in full whenever a
 //!   slot is handed out of the arena ([`GreenStack`]'s constructor); only the
 //!   owner (`id`, `name`) is rewritten afterwards, by
@@ -189,6 +194,12 @@ pub(crate) fn give_back_heap() {
 /// Bytes reserved at the top of every stack for its [`StackHeader`]: two
 /// cache lines, a multiple of 16 so that [`GreenStack::top`] stays aligned.
 pub(crate) const HEADER_SIZE: usize = 128;
+
+/// Bytes reserved below the header for the stack user's record
+/// ([`GreenStack::record`]): three cache lines (the hub's task record on
+/// 64-bit targets), 16-byte aligned.
+pub(crate) const RECORD_SIZE: usize = 192;
+const _: () = assert!(RECORD_SIZE % 16 == 0);
 
 /// The longest green-thread name (in bytes) that a header keeps.
 pub(crate) const NAME_CAP: usize = HEADER_SIZE - 3 * mem::size_of::<usize>() - mem::size_of::<u64>() - 1;
@@ -744,11 +755,21 @@ impl GreenStack {
         stack
     }
 
-    /// The initial stack pointer: the address just below the header,
+    /// The initial stack pointer: the address just below the record area,
     /// 16-byte aligned. The stack grows down from here.
     #[inline]
     pub(crate) fn top(&self) -> usize {
-        self.lo + self.arena.slot - HEADER_SIZE
+        self.lo + self.arena.slot - HEADER_SIZE - RECORD_SIZE
+    }
+
+    /// The record area: [`RECORD_SIZE`] bytes at [`GreenStack::top`],
+    /// 16-byte aligned, read/write, which the stack itself never touches.
+    /// Valid for as long as `self` (or the coroutine it is lent to) lives,
+    /// including when `self` is leaked; its content is the user's to
+    /// initialise and to drop.
+    #[inline]
+    pub(crate) fn record(&self) -> *mut u8 {
+        self.top() as *mut u8
     }
 
     /// The lowest address of the slot, guard included: the stack's limit.
@@ -781,7 +802,7 @@ impl GreenStack {
     #[inline]
     fn header_mut(&self) -> *mut StackHeader {
         // The header slot is inside the slot: slot >= MIN_STACK_SIZE +
-        // guard > HEADER_SIZE.
+        // guard > HEADER_SIZE + RECORD_SIZE.
         (self.lo + self.arena.slot - HEADER_SIZE) as *mut StackHeader
     }
 
@@ -999,16 +1020,19 @@ impl StackPool {
     }
 
     /// Takes back a stack whose green thread has finished, onto its class's
-    /// hot list; its owner is reset to none. With protected-page guards, a
+    /// hot list. Its header keeps the last owner (not written here: by now
+    /// the header has left the cache, and the next green thread placed on
+    /// the stack writes its own with [`GreenStack::set_owner`]; the
+    /// overflow handler reads only the header of a stack being resumed).
+    /// With protected-page guards, a
     /// stack beyond `max_cached` or the map budget is unmapped instead; a
     /// stack of a size without a class is always.
-    pub(crate) fn put(&mut self, mut stack: GreenStack) {
+    pub(crate) fn put(&mut self, stack: GreenStack) {
         if self.guard == StackGuard::Mprotect && (self.cached >= self.max_cached || !cache_within_map_budget()) {
             return;
         }
         let size = stack.usable_size();
         let Some(class) = self.classes.iter_mut().find(|c| c.size == size) else { return };
-        stack.set_owner(0, None);
         class.hot.push(stack);
         self.cached += 1;
     }
@@ -1108,7 +1132,9 @@ mod tests {
         let page = page_size();
         assert_eq!(stack.usable_size(), DEFAULT_STACK_SIZE);
         assert_eq!(stack.top() % 16, 0);
-        assert_eq!(stack.top() + HEADER_SIZE - stack.bottom(), DEFAULT_STACK_SIZE + page);
+        assert_eq!(stack.top() + RECORD_SIZE + HEADER_SIZE - stack.bottom(), DEFAULT_STACK_SIZE + page);
+        assert_eq!(stack.record() as usize, stack.top());
+        assert_eq!(stack.top() + RECORD_SIZE, stack.header_ptr() as usize);
         let lowest = stack.bottom() + page;
         // SAFETY: both ranges lie in the read/write part of the slot
         // (`[bottom + guard, top)`), which `stack` owns and keeps alive.
@@ -1263,15 +1289,17 @@ mod tests {
     }
 
     #[test]
-    fn pool_resets_owner() {
+    fn a_reused_stack_names_its_new_owner() {
         let mut pool = StackPool::new(DEFAULT_STACK_SIZE, 4);
         let mut s = pool.get(DEFAULT_STACK_SIZE).unwrap();
         s.set_owner(42, Some("busy"));
         pool.put(s);
-        let s = pool.get(DEFAULT_STACK_SIZE).unwrap();
+        let mut s = pool.get(DEFAULT_STACK_SIZE).unwrap();
+        s.set_owner(43, None);
         // SAFETY: the header stays valid while `s` lives.
         let h = unsafe { *s.header_ptr() };
-        assert_eq!((h.id, h.name_bytes()), (0, &b""[..]));
+        assert_eq!((h.id, h.name_bytes()), (43, &b""[..]));
+        assert_eq!((h.guard_lo, h.size), (s.bottom(), DEFAULT_STACK_SIZE));
     }
 
     #[test]

@@ -1,13 +1,14 @@
 //! Green-thread records: ids, states and what a blocked green thread waits on.
 //!
-//! Every green thread has one [`Task`] in its hub's slab. Slot 0 is the
-//! hub's *root*: the OS thread's own stack, which never runs in a coroutine
-//! and drives the scheduler loop whenever it blocks.
+//! Every green thread has one [`Task`], kept at the top of its own stack
+//! and reached through a slot of its hub's slab. Slot 0 is the hub's
+//! *root*: the OS thread's own stack, which never runs in a coroutine and
+//! drives the scheduler loop whenever it blocks.
 //!
 //! # Lifecycle
 //!
 //! ```text
-//!   spawn ──► Runnable ──resume──► Running ──finish──► (slot freed, stack pooled)
+//!   spawn ──► Runnable ──resume──► Running ──finish──► (slot freed, record dropped, stack pooled)
 //!                ▲                   │  │
 //!                │          yield_now│  │park (join, sleep, lock, I/O ...)
 //!                │◄──────────────────┘  ▼
@@ -153,25 +154,37 @@ pub(crate) struct Scope {
     pub(crate) in_unwind: bool,
 }
 
-/// What owns a green thread's `Task` (its join packet): gives the hub the
-/// task and a way to fail its joiners when the task can never finish.
-pub(crate) trait TaskOwner {
-    /// The task record, at a stable address for the owner's lifetime.
-    fn task(&self) -> &Task;
-    /// Completes the join packet with `JoinError::Abandoned`.
-    fn abandon(&self);
+/// What a spawn says of the green thread it asks for: the task record's
+/// fields that are fixed at the spawn site (a remote spawn builds its
+/// record later, on the hub it is placed on).
+pub(crate) struct TaskInit {
+    pub(crate) id: Id,
+    pub(crate) name: Option<Arc<str>>,
+    pub(crate) spawn_site: &'static Location<'static>,
+    /// The green thread (or root) that spawns it, if any.
+    pub(crate) parent: Option<Id>,
+}
+
+impl TaskInit {
+    /// A spawn by the code running now on this thread.
+    pub(crate) fn here(id: Id, name: Option<Arc<str>>, spawn_site: &'static Location<'static>) -> TaskInit {
+        let parent = crate::hub::Hub::try_current().map(|h| h.current_id());
+        TaskInit { id, name, spawn_site, parent }
+    }
 }
 
 /// One green thread (or the root) of a hub.
 ///
-/// A green thread's `Task` lives inside its join packet's allocation (one
-/// allocation per spawn, at a stable address); the root's lives in the hub.
-/// Fields are `Cell`s: a task is only ever touched by its hub's thread (see
-/// the `Send`/`Sync` argument in `join.rs`), and shared references to it
-/// are never held across a context switch.
+/// A green thread's `Task` lives in the record area at the top of its own
+/// stack (`GreenStack::record`), in the page its first frames touch
+/// anyway: it is written when the green thread is placed, owns the
+/// coroutine (and so the stack) until the green thread finishes, and is
+/// dropped in place before the stack goes back to the pool. Its address is
+/// stable meanwhile. The root's lives in the hub. Fields are `Cell`s: a
+/// task is only ever touched by its hub's thread, and shared references to
+/// it are never held across a context switch.
 pub(crate) struct Task {
     pub(crate) id: Id,
-    pub(crate) gen: u32,
     pub(crate) state: Cell<State>,
     /// # Invariant
     /// Accessed only by the hub's `run_task` (to resume) and teardown; never
@@ -187,18 +200,24 @@ pub(crate) struct Task {
     pub(crate) name: Option<Arc<str>>,
     pub(crate) scopes: RefCell<Vec<Scope>>,
     pub(crate) spawn_site: &'static Location<'static>,
-    /// The green thread (or root) that spawned this one, if any (for `dump`).
-    pub(crate) parent: Option<Id>,
+    /// The raw id of the green thread (or root) that spawned this one, 0
+    /// if none (no green thread or root has id 0); see [`Task::parent`].
+    parent: u64,
     /// When the current wait began, to the hub's coarse clock (for `dump`).
     pub(crate) since: Cell<Instant>,
 }
 
+/// A green thread's record fits the record area of its stack.
+const _: () = assert!(std::mem::size_of::<Task>() <= crate::stack::RECORD_SIZE && std::mem::align_of::<Task>() <= 16);
+
 impl Task {
-    pub(crate) fn new(id: Id, name: Option<Arc<str>>, spawn_site: &'static Location<'static>) -> Task {
-        let hub = crate::hub::Hub::try_current();
+    /// A task record; `since` is the hub's coarse clock. Inlined, so that
+    /// a spawn builds it in place at the top of the new stack.
+    #[inline]
+    pub(crate) fn new(init: TaskInit, since: Instant) -> Task {
+        let TaskInit { id, name, spawn_site, parent } = init;
         Task {
             id,
-            gen: id.as_u64() as u32,
             state: Cell::new(State::Runnable),
             coro: UnsafeCell::new(None),
             suspender: Cell::new(std::ptr::null()),
@@ -211,10 +230,22 @@ impl Task {
             name,
             scopes: RefCell::new(Vec::new()),
             spawn_site,
-            parent: hub.map(|h| h.current_id()),
-            // Set again at every park; the hub's coarse clock spares a clock read per spawn.
-            since: Cell::new(hub.map_or_else(Instant::now, |h| h.coarse_now())),
+            parent: parent.map_or(0, Id::as_u64),
+            // Set again at every park.
+            since: Cell::new(since),
         }
+    }
+
+    /// The task's generation: the low bits of its id, which differ between
+    /// the successive tasks of one slab slot.
+    #[inline]
+    pub(crate) fn gen(&self) -> u32 {
+        self.id.as_u64() as u32
+    }
+
+    /// The green thread (or root) that spawned this one, if any (for `dump`).
+    pub(crate) fn parent(&self) -> Option<Id> {
+        (self.parent != 0).then_some(Id(self.parent))
     }
 
     /// The innermost-binding timeout scope: the one with the earliest

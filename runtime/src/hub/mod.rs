@@ -65,12 +65,13 @@ pub(crate) use self::readiness::{Dir, IoKey, WaitEnd, GEN_MAX};
 
 use crate::coroutine::{self, Coro, Suspender};
 use crate::deadlock::{self, WouldBlockForever};
+use crate::join::OwnerRef;
 use crate::overflow;
 use crate::reactor::Reactor;
 use crate::registry::{self, HubShared};
 use crate::remote::Msg;
 use crate::stack::{StackPool, DEFAULT_STACK_SIZE, MAX_CACHED};
-use crate::task::{Id, Kill, Scope, State, Task, TaskOwner, WaitOn, ROOT};
+use crate::task::{Id, Kill, Scope, State, Task, TaskInit, WaitOn, ROOT};
 use crate::timer::Timers;
 
 /// Tasks run between two non-blocking reactor/timer polls when busy.
@@ -124,16 +125,18 @@ pub(crate) struct HubConfig {
 struct Entry {
     task: NonNull<Task>,
     /// `None` for the root (its task lives in the hub).
-    owner: Option<Arc<dyn TaskOwner>>,
+    owner: Option<OwnerRef>,
 }
 
 /// One OS thread's scheduler.
 pub(crate) struct Hub {
     pub(crate) shared: Arc<HubShared>,
     /// # Invariant
-    /// Every entry's `task` points into its `owner` (or to `root`), which the
-    /// entry keeps alive; an entry is removed only by `run_task` when its
-    /// task finished, or at teardown.
+    /// Every entry's `task` points to the record area of its green
+    /// thread's stack, kept alive by the coroutine the task owns (or to
+    /// `root`); `owner` keeps the join packet alive. An entry is removed
+    /// only by `run_task` when its task finished (`finish`), or at
+    /// teardown.
     tasks: RefCell<Slab<Entry>>,
     root: Box<Task>,
     runq: RefCell<VecDeque<u32>>,
@@ -146,6 +149,12 @@ pub(crate) struct Hub {
     /// while it runs.
     cur_task: Cell<NonNull<Task>>,
     root_ready: Cell<bool>,
+    /// The root waits in a blocking call (it drives the loop and is not
+    /// serving a runtime): it can report would-block-forever.
+    root_waits: Cell<bool>,
+    /// `shared.root_waiting` was set for the current wait (see
+    /// `run_until_root_ready`).
+    root_published: Cell<bool>,
     serving: Cell<bool>,
     timers: RefCell<Timers>,
     pub(crate) reactor: Reactor,
@@ -259,7 +268,8 @@ impl Hub {
         registry::register(Arc::downgrade(&shared));
         deadlock::ours(1);
         crate::env::start_up_once();
-        let root = Box::new(Task::new(Id::new(index, 0), None, Location::caller()));
+        let init = TaskInit { id: Id::new(index, 0), name: None, spawn_site: Location::caller(), parent: None };
+        let root = Box::new(Task::new(init, Instant::now()));
         root.state.set(State::Running);
         root.started.set(true);
         let root_ptr = NonNull::from(&*root);
@@ -275,6 +285,8 @@ impl Hub {
             current: Cell::new(ROOT),
             cur_task: Cell::new(root_ptr),
             root_ready: Cell::new(false),
+            root_waits: Cell::new(false),
+            root_published: Cell::new(false),
             serving: Cell::new(false),
             timers: RefCell::new(Timers::new()),
             reactor,
@@ -306,26 +318,37 @@ impl Hub {
         let tasks = self.tasks.borrow();
         let p = tasks.get(idx as usize)?.task;
         // SAFETY: entries point to live tasks (invariant of `tasks`).
-        (unsafe { p.as_ref() }.gen == gen).then_some(p)
+        (unsafe { p.as_ref() }.gen() == gen).then_some(p)
     }
 
     // ----------------------------------------------------------------- spawn
 
-    /// Places a green thread whose task lives in `owner` on this hub.
-    /// `body(killed)` runs inside the coroutine; `killed` says the green
-    /// thread was killed before it started (the body must then not run the
-    /// user's closure). The owner's joiners are failed if the hub dies first.
+    /// Places a green thread described by `init`, whose join packet is
+    /// `owner`, on this hub; its task record goes to the record area of its
+    /// stack. `body(killed)` runs inside the coroutine; `killed` says the
+    /// green thread was killed before it started (the body must then not
+    /// run the user's closure). The owner's joiners are failed if the hub
+    /// dies first.
     pub(crate) fn spawn_raw(
         &self,
-        owner: Arc<dyn TaskOwner>,
+        owner: OwnerRef,
+        init: TaskInit,
         stack_size: Option<usize>,
         body: impl FnOnce(bool) + 'static,
     ) -> io::Result<(u32, u32)> {
         let size = stack_size.unwrap_or_else(|| self.config.borrow().stack_size);
         let mut stack = self.stacks.borrow_mut().get(size)?;
-        let task = owner.task();
-        trace_event!(TRACE, kind = "spawn", id = %task.id, name = ?task.name, site = %task.spawn_site, parent = ?task.parent.map(|p| p.to_string()));
-        stack.set_owner(task.id.as_u64(), task.name.as_deref());
+        trace_event!(TRACE, kind = "spawn", id = %init.id, name = ?init.name, site = %init.spawn_site, parent = ?init.parent.map(|p| p.to_string()));
+        stack.set_owner(init.id.as_u64(), init.name.as_deref());
+        let record = stack.record().cast::<Task>();
+        // SAFETY: the record area holds a `Task` (size and alignment are
+        // checked at compile time in `task.rs`), is unused (the stack was
+        // idle) and stays mapped while the stack lives: from here on the
+        // task owns the stack through its coroutine, and `finish` (or
+        // teardown) drops the task before the stack goes.
+        unsafe { record.write(Task::new(init, self.clock.get())) };
+        // SAFETY: just written; only shared references are made to it.
+        let task = unsafe { &*record };
         let coro = Coro::new(stack, move |s: &Suspender| {
             let hub = Hub::current();
             let me = hub.cur();
@@ -337,7 +360,7 @@ impl Hub {
         // SAFETY: the task is not running and nothing else references its
         // coroutine slot (invariant of `Task::coro`).
         unsafe { *task.coro.get() = Some(coro) };
-        let gen = task.gen;
+        let gen = task.gen();
         let ptr = NonNull::from(task);
         let idx = self.tasks.borrow_mut().insert(Entry { task: ptr, owner: Some(owner) }) as u32;
         self.runq.borrow_mut().push_back(idx);
@@ -371,13 +394,7 @@ impl Hub {
     /// Slot index and generation of the running task.
     #[inline]
     pub(crate) fn current_key(&self) -> (u32, u32) {
-        (self.current.get(), self.cur().gen)
-    }
-
-    /// The hub's coarse clock (the time of its last poll).
-    #[inline]
-    pub(crate) fn coarse_now(&self) -> Instant {
-        self.clock.get()
+        (self.current.get(), self.cur().gen())
     }
 
     /// Green threads alive on this hub.
@@ -447,7 +464,7 @@ impl Hub {
             (d, s) => d.or(s.map(|s| s.deadline)),
         };
         if let Some(when) = effective {
-            t.timer.set(self.timers.borrow_mut().arm(when, me, t.gen));
+            t.timer.set(self.timers.borrow_mut().arm(when, me, t.gen()));
         }
         t.state.set(State::Parked);
         t.wait.set(wait);
@@ -615,7 +632,7 @@ impl Hub {
         self.current.set(ROOT);
         self.cur_task.set(NonNull::from(&*self.root));
         if finished {
-            self.finish(idx, t);
+            self.finish(idx, p);
         }
     }
 
@@ -637,34 +654,54 @@ impl Hub {
         }
     }
 
+    /// Ends the finished green thread in slot `idx`, whose task is `p`:
+    /// its entry goes (and with it the slab's count of its join packet),
+    /// its task record is dropped, then its stack goes back to the pool.
     #[cold]
-    fn finish(&self, idx: u32, t: &Task) {
-        trace_event!(TRACE, kind = "finish", id = %t.id);
-        // SAFETY: the coroutine has returned; nothing references it.
-        let coro = unsafe { (*t.coro.get()).take() };
-        self.disarm(t);
+    fn finish(&self, idx: u32, p: NonNull<Task>) {
+        let (coro, id) = {
+            // SAFETY: the entry still points to the live task; this
+            // reference ends with the block.
+            let t = unsafe { p.as_ref() };
+            trace_event!(TRACE, kind = "finish", id = %t.id);
+            self.disarm(t);
+            // SAFETY: the coroutine has returned; nothing references it.
+            (unsafe { (*t.coro.get()).take() }, t.id)
+        };
+        self.live.set(self.live.get() - 1);
+        self.shared.load.store(self.live.get(), Ordering::Relaxed);
+        let entry = self.tasks.borrow_mut().remove(idx as usize);
+        drop(entry);
+        // SAFETY: the task lives in its stack's record area, still mapped
+        // (`coro` holds the stack); its entry is gone and no reference to
+        // it is left (its coroutine has returned), so it is dropped once,
+        // before its memory goes back with the stack.
+        unsafe { ptr::drop_in_place(p.as_ptr()) };
         if let Some(c) = coro {
             self.stacks.borrow_mut().put(c.into_stack());
         }
-        self.live.set(self.live.get() - 1);
-        self.shared.load.store(self.live.get(), Ordering::Relaxed);
-        let id = t.id;
-        // Dropping the entry may free the task: `t` is dead after this.
-        let entry = self.tasks.borrow_mut().remove(idx as usize);
-        drop(entry);
         // Green-local values of the finished green thread go with it.
         crate::sync::local::finished(id);
     }
 
     /// The scheduler loop, driven by the root until its wait completes.
+    ///
+    /// The root's wait is published to other threads (`root_waiting`, for
+    /// the would-block-forever check) only when the hub goes idle during
+    /// it (`sleep`), before the hub marks itself stuck: a wait that other
+    /// hubs' checks could concern is one where this hub is stuck, and a
+    /// busy loop (a root joining green threads that are runnable) then
+    /// makes no cross-thread store at all.
     fn run_until_root_ready(&self) -> Result<(), WouldBlockForever> {
-        let waiting = !self.serving.get();
-        self.shared.root_waiting.store(waiting, Ordering::SeqCst);
+        let outer = self.root_waits.replace(!self.serving.get());
         // The loop and the reactor never park from foreign frames (foreign.rs).
         let root_may_park = crate::foreign::set_may_park(false);
         let result = self.run_loop();
         crate::foreign::set_may_park(root_may_park);
-        self.shared.root_waiting.store(false, Ordering::SeqCst);
+        self.root_waits.set(outer);
+        if !outer && self.root_published.replace(false) {
+            self.shared.root_waiting.store(false, Ordering::SeqCst);
+        }
         self.root_ready.set(false);
         result
     }
@@ -753,18 +790,22 @@ impl Hub {
         let mut timeout = next.map(|d| d.saturating_duration_since(Instant::now()));
         let stuck_candidate = next.is_none() && self.reactor.io_waiters() == 0;
         if stuck_candidate {
+            if self.root_waits.get() && !self.root_published.replace(true) {
+                // Published before the stuck mark (see `run_until_root_ready`).
+                self.shared.root_waiting.store(true, Ordering::SeqCst);
+            }
             self.shared.stuck.mark();
             if !self.shared.has_pending() {
                 match deadlock::everyone_stuck() {
                     Some(true) => {
-                        if self.shared.root_waiting.load(Ordering::SeqCst) {
+                        if self.root_waits.get() {
                             self.shared.stuck.unmark();
                             return Err(self.would_block_forever());
                         }
                         registry::notify_waiting_roots();
                     }
                     _ => {
-                        if self.shared.root_waiting.load(Ordering::SeqCst) {
+                        if self.root_waits.get() {
                             timeout = Some(deadlock::RECHECK);
                         }
                     }
@@ -822,6 +863,7 @@ impl Hub {
             }
         }
         self.timers.borrow_mut().shrink();
+        crate::join::give_back_packet_cache();
         crate::stack::give_back_heap();
     }
 
@@ -859,7 +901,7 @@ impl Hub {
                 tasks.get(e.idx as usize).is_some_and(|en| {
                     // SAFETY: entries point to live tasks.
                     let t = unsafe { en.task.as_ref() };
-                    t.gen == e.gen && t.timer.get() == e.seq
+                    t.gen() == e.gen && t.timer.get() == e.seq
                 })
             });
         }
@@ -913,7 +955,7 @@ impl Hub {
                 .iter()
                 .filter(|(k, _)| *k != ROOT as usize)
                 // SAFETY: entries point to live tasks.
-                .map(|(k, e)| (k as u32, unsafe { e.task.as_ref() }.gen))
+                .map(|(k, e)| (k as u32, unsafe { e.task.as_ref() }.gen()))
                 .collect();
             for (idx, gen) in keys {
                 self.kill_local(idx, gen);
@@ -1047,7 +1089,7 @@ impl Hub {
                 state: state.name(),
                 waits_on: (state == State::Parked).then(|| t.wait.get()),
                 waiting_for: (state == State::Parked).then(|| now.saturating_duration_since(t.since.get())),
-                parent: t.parent,
+                parent: t.parent(),
             });
         });
         crate::dump::HubDump {
@@ -1076,9 +1118,14 @@ impl Hub {
         for (_, e) in tasks {
             let Some(owner) = e.owner else { continue };
             // SAFETY: the hub is gone from this thread's TLS; nothing else
-            // references the coroutine slot.
-            if let Some(c) = unsafe { (*owner.task().coro.get()).take() } {
+            // references the task or its coroutine slot.
+            if let Some(c) = unsafe { (*e.task.as_ref().coro.get()).take() } {
+                // Leaked: its stack, and the task record in it, stay mapped.
                 std::mem::forget(c);
+                // SAFETY: the task lives in the leaked stack's record area,
+                // which stays mapped; nothing references it any more, and
+                // its entry is gone: dropped once (its name, its scopes).
+                unsafe { ptr::drop_in_place(e.task.as_ptr()) };
             }
             owner.abandon();
         }

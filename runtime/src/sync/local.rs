@@ -97,7 +97,8 @@ pub(crate) fn finished(id: Id) {
         })
         .ok()
         .flatten();
-    for slots in held.into_iter().flatten() {
+    let Some(held) = held else { return };
+    for slots in held {
         if let Some(s) = slots.upgrade() {
             s.forget(id);
         }
