@@ -6,17 +6,24 @@
 //! `EMFILE` and retried, `send` on an unbounded channel, `try_recv`,
 //! `try_lock` — would keep every other green thread of its hub (including
 //! the one that would end the loop) from running, for good. So, as tokio's
-//! coop budget does, each green thread gets a budget of operations each
-//! time the hub runs it: every green blocking-capable call that completes
-//! without parking (socket calls that succeed or fail — also on a socket
-//! the user made non-blocking —, channel and queue sends and receives,
-//! lock acquisitions, and hooks that call [`spend`]) spends one unit, and
-//! the call that finds the budget empty first yields to the hub
-//! ([`crate::yield_now`]), then proceeds. The unit is spent when the call
-//! starts, so a kill delivered at that yield loses nothing the call would
-//! have returned. A call that parks gets
-//! a fresh budget when it is resumed, so code that blocks now and then
-//! never pays more than the decrement.
+//! coop budget does, the running code has a budget of operations: every
+//! green blocking-capable call that completes without parking (socket
+//! calls that succeed or fail — also on a socket the user made
+//! non-blocking —, channel and queue sends and receives, lock
+//! acquisitions, and hooks that call [`spend`]) spends one unit. The unit
+//! is spent when the call starts, so a kill delivered at a yield there
+//! loses nothing the call would have returned.
+//!
+//! When the budget runs out, the call asks the hub whether the running
+//! code gave the hub back since the budget was last refilled (the hub's
+//! scheduler tick moved: it parked, yielded, or is a green thread that
+//! started since). If it did, the budget is refilled and the call goes on;
+//! if it did not, the call first yields to the hub
+//! ([`crate::yield_now`]), then proceeds with a full budget. So code that
+//! never parks yields at least once every two budgets' worth of calls
+//! (`2 × budget`: the budget it inherited, then a full one), and code that
+//! blocks now and then pays only the decrement: resuming a green thread
+//! costs the budget nothing (no refill on the switch path).
 //!
 //! # Tuning
 //! The budget is [`DEFAULT_BUDGET`] operations. Set it per process with the
@@ -29,10 +36,13 @@
 //! of the variable is reported on stderr once and the default is used.
 //!
 //! # Invariants
-//! - `LEFT` is the running code's remaining budget on this OS thread; the
-//!   hub refills it (to its `budget`) every time it resumes a green thread
-//!   (the root, when its wait ends, goes on with what the last green
-//!   thread left: at worst it yields a little early).
+//! - `LEFT` is the running code's remaining budget on this OS thread,
+//!   shared by whatever the hub runs there; it is refilled (to the hub's
+//!   budget) only when it runs out and by [`set_budget`].
+//! - The hub's coop mark is its scheduler tick at the last refill: an
+//!   unchanged tick means the running code has held the hub since then
+//!   (the tick moves only while the scheduler loop switches tasks), so it
+//!   must yield; a moved tick means it gave the hub back in between.
 //! - `u32::MAX` means "off": it runs out only after 2^32 calls, and then
 //!   only refills.
 //! - The fast path is one thread-local decrement and a branch.
@@ -102,7 +112,8 @@ pub(crate) fn take() -> bool {
     left != 0
 }
 
-/// The budget ran out: refill it and, with `may_yield`, yield first.
+/// The budget ran out: refill it and, with `may_yield`, yield first unless
+/// the running code gave the hub back since the last refill.
 #[cold]
 #[inline(never)]
 pub(crate) fn exhausted(may_yield: bool) {
@@ -110,8 +121,9 @@ pub(crate) fn exhausted(may_yield: bool) {
         Some(hub) => {
             let full = hub.coop_budget();
             LEFT.set(full);
-            if may_yield && full != u32::MAX {
+            if may_yield && full != u32::MAX && !hub.coop_switched_since_refill() {
                 hub.coop_yield();
+                hub.coop_refilled();
                 LEFT.set(full);
             }
         }
@@ -119,9 +131,9 @@ pub(crate) fn exhausted(may_yield: bool) {
     }
 }
 
-/// Gives the running code a full budget of `n` (the hub, at each resume).
-#[inline(always)]
-pub(crate) fn refill(n: u32) {
+/// Gives the running code a full budget of `n` ([`set_budget`]).
+#[inline]
+fn refill(n: u32) {
     LEFT.set(n);
 }
 

@@ -7,7 +7,7 @@
 
 use std::panic::catch_unwind;
 use std::process::{Command, Output, Stdio};
-use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
+use std::sync::atomic::{AtomicBool, AtomicU64, AtomicUsize, Ordering};
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
@@ -233,6 +233,44 @@ fn a_hooks_budget_yield_never_unwinds_and_the_kill_lands_at_the_next_park() {
 fn a_runtime_sets_the_budget_of_its_hubs() {
     let runtime = rt::Runtime::builder().hubs(1).coop_budget(7).build().unwrap();
     assert_eq!(runtime.block_on(rt::coop::budget), 7);
+}
+
+#[test]
+fn a_green_loop_that_never_parks_yields_within_two_budgets() {
+    // On its own OS thread: a hub with nothing else on it.
+    std::thread::spawn(|| {
+        let budget = u64::from(rt::coop::budget());
+        let ops = Arc::new(AtomicU64::new(0));
+        let stop = Arc::new(AtomicBool::new(false));
+        let (o, s) = (ops.clone(), stop.clone());
+        // Counts the looper's operations between two of its own turns.
+        let watcher = rt::spawn(move || {
+            let (mut last, mut widest, mut turns) = (o.load(Ordering::SeqCst), 0, 0u64);
+            while !s.load(Ordering::SeqCst) {
+                rt::yield_now();
+                let now = o.load(Ordering::SeqCst);
+                widest = widest.max(now - last);
+                last = now;
+                turns += 1;
+            }
+            (widest, turns)
+        });
+        let (o, s) = (ops.clone(), stop.clone());
+        let looper = rt::spawn(move || {
+            let m = rt::sync::Mutex::new(());
+            for _ in 0..100 * budget {
+                drop(m.try_lock()); // never parks: spends the budget
+                o.fetch_add(1, Ordering::SeqCst);
+            }
+            s.store(true, Ordering::SeqCst);
+        });
+        looper.join().unwrap();
+        let (widest, turns) = watcher.join().unwrap();
+        assert!(turns >= 40, "the watcher ran only {turns} times during {} operations", 100 * budget);
+        assert!(widest <= 2 * budget, "{widest} operations without a yield (budget {budget})");
+    })
+    .join()
+    .unwrap();
 }
 
 // ------------------------------------------------ 4. an OS thread that exits

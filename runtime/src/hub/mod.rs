@@ -174,6 +174,8 @@ pub(crate) struct Hub {
     /// The cooperative budget each green thread gets when it is resumed
     /// (`coop.rs`; `u32::MAX`: off).
     coop_budget: Cell<u32>,
+    /// `tick` when the cooperative budget was last refilled (`coop.rs`).
+    coop_mark: Cell<u32>,
     /// A coarse clock, read at polls: when waits began (for `dump`), at no
     /// cost on the park path.
     clock: Cell<Instant>,
@@ -300,6 +302,7 @@ impl Hub {
             config: RefCell::new(HubConfig { stack_size: default_stack_size() }),
             next_scope: Cell::new(1),
             coop_budget: Cell::new(crate::coop::process_budget()),
+            coop_mark: Cell::new(0),
             clock: Cell::new(Instant::now()),
         })
     }
@@ -624,7 +627,6 @@ impl Hub {
         self.shared.beat.enter(t.id, t.spawn_site);
         self.prefetch_next();
         let loop_may_park = crate::foreign::set_may_park(true);
-        crate::coop::refill(self.coop_budget.get());
         let finished = coro.resume();
         crate::foreign::set_may_park(loop_may_park);
         self.shared.beat.leave();
@@ -1001,6 +1003,21 @@ impl Hub {
     /// Sets the budget (`0`: off).
     pub(crate) fn set_coop_budget(&self, n: u32) {
         self.coop_budget.set(crate::coop::internal(n));
+    }
+
+    /// For an exhausted budget: whether the scheduler switched tasks since
+    /// the last refill (the running code gave the hub back meanwhile: no
+    /// yield is owed). Marks the refill that follows either way.
+    #[inline]
+    pub(crate) fn coop_switched_since_refill(&self) -> bool {
+        let tick = self.tick.get();
+        self.coop_mark.replace(tick) != tick
+    }
+
+    /// Marks a refill after a budget yield.
+    #[inline]
+    pub(crate) fn coop_refilled(&self) {
+        self.coop_mark.set(self.tick.get());
     }
 
     /// Yields for an exhausted budget, unless the root is driving the

@@ -124,16 +124,22 @@ enum Wake {
 }
 
 impl Wake {
-    #[inline]
+    /// Inlined, so that the common `None` costs one test at the caller
+    /// (every push and pop ends here).
+    #[inline(always)]
     fn run(self) {
         match self {
             Wake::None => {}
             Wake::One(u) => u.unpark(),
-            Wake::All(all) => {
-                unpark_all(all);
-            }
+            Wake::All(all) => wake_all(all),
         }
     }
+}
+
+#[cold]
+#[inline(never)]
+fn wake_all(all: std::collections::VecDeque<(u64, crate::Unparker)>) {
+    unpark_all(all);
 }
 
 /// A registration on one of a channel's queues while its waiter is parked:
@@ -271,7 +277,7 @@ impl<T, S: Store<T>> Chan<T, S> {
     // ------------------------------------------------------------ push
 
     /// Pushes under the lock if there is room; returns the item's number.
-    #[inline]
+    #[inline(always)]
     fn push_locked(&self, st: &mut State<S>, item: T) -> Result<u64, PushError<T>> {
         if !st.rx_alive {
             return Err(PushError::Disconnected(item));
@@ -290,7 +296,7 @@ impl<T, S: Store<T>> Chan<T, S> {
     }
 
     /// After a push: releases the lock, waking one receiver and every peeker.
-    #[inline]
+    #[inline(always)]
     fn pushed(&self, mut st: Guard<'_, S>) {
         let receiver = st.recv_q.pop();
         let peekers = if st.peek_q.len() != 0 { Wake::All(st.peek_q.take_all()) } else { Wake::None };
@@ -400,7 +406,7 @@ impl<T, S: Store<T>> Chan<T, S> {
     // ------------------------------------------------------------ pop
 
     /// Pops under the lock; `None` if the wait should go on.
-    #[inline]
+    #[inline(always)]
     fn pop_locked(&self, st: &mut State<S>) -> Option<Result<T, PopError>> {
         match st.store.pop() {
             Some(item) => {
@@ -414,7 +420,7 @@ impl<T, S: Store<T>> Chan<T, S> {
     }
 
     /// After a pop: releases the lock, waking the senders it made room for.
-    #[inline]
+    #[inline(always)]
     fn popped(&self, mut st: Guard<'_, S>) {
         let wake = if self.cap == 0 {
             // The sender of the taken item may be anywhere in the queue.
@@ -452,7 +458,15 @@ impl<T, S: Store<T>> Chan<T, S> {
     #[inline]
     pub(crate) fn pop(&self, deadline: Option<Instant>) -> Result<T, PopError> {
         crate::coop::spend();
-        let (st, r) = self.wait(self.lock(), Q::Recv, deadline, self.names.recv, |st| self.pop_locked(st));
+        let mut st = self.lock();
+        // An item (or a disconnection) is there: no wait to set up.
+        if let Some(r) = self.pop_locked(&mut st) {
+            if r.is_ok() {
+                self.popped(st);
+            }
+            return r;
+        }
+        let (st, r) = self.wait(st, Q::Recv, deadline, self.names.recv, |st| self.pop_locked(st));
         match r {
             Some(Ok(item)) => {
                 self.popped(st);
