@@ -95,8 +95,10 @@ impl RuntimeBuilder {
     /// Starts the hub threads.
     ///
     /// # Errors
-    /// If an OS thread cannot be started; `InvalidInput` if the blocking
-    /// pool size is out of range.
+    /// If an OS thread cannot be started, or a hub cannot be created (the
+    /// process is out of descriptors: `EMFILE`; the hubs already started
+    /// are stopped); `InvalidInput` if the blocking pool size is out of
+    /// range.
     ///
     /// ```
     /// let rt = greenpatch_runtime::Runtime::builder().build().unwrap();
@@ -109,32 +111,63 @@ impl RuntimeBuilder {
         let shared = Arc::new(Placement::new());
         let (tx, rx) = std::sync::mpsc::channel();
         let mut threads = Vec::with_capacity(self.hubs);
+        let mut failed = None;
         for i in 0..self.hubs {
             let tx = tx.clone();
             let sh = shared.clone();
             let stack_size = self.stack_size;
             let coop_budget = self.coop_budget;
-            let t = thread::Builder::new().name(format!("greenpatch-hub-{i}")).spawn(move || {
-                let hub = Hub::current();
+            let started = thread::Builder::new().name(format!("greenpatch-hub-{i}")).spawn(move || {
+                // A hub that cannot be made (out of descriptors) fails the
+                // build with its error.
+                let hub = match Hub::get() {
+                    Ok(hub) => hub,
+                    Err(e) => {
+                        let _ = tx.send(Err(e));
+                        return;
+                    }
+                };
                 hub.config.borrow_mut().stack_size = stack_size;
                 if let Some(n) = coop_budget {
                     hub.set_coop_budget(n);
                 }
                 placement::serve(Some(sh.clone()));
-                let _ = tx.send(hub.shared.clone());
+                let _ = tx.send(Ok(hub.shared.clone()));
                 hub.serve(|| sh.is_shutting_down());
                 hub.kill_all_and_drain();
                 placement::serve(None);
-            })?;
-            threads.push(t);
+            });
+            match started {
+                Ok(t) => threads.push(t),
+                Err(e) => {
+                    failed = Some(e);
+                    break;
+                }
+            }
         }
         drop(tx);
-        let mut hubs = Vec::with_capacity(self.hubs);
-        for _ in 0..self.hubs {
-            hubs.push(rx.recv().map_err(|_| io::Error::other("a hub thread died while starting"))?);
+        let mut hubs = Vec::with_capacity(threads.len());
+        for _ in 0..threads.len() {
+            match rx.recv() {
+                Ok(Ok(hub)) => hubs.push(hub),
+                Ok(Err(e)) => {
+                    failed.get_or_insert(e);
+                }
+                Err(_) => {
+                    failed.get_or_insert_with(|| io::Error::other("a hub thread died while starting"));
+                    break;
+                }
+            }
         }
         shared.set_hubs(hubs);
-        Ok(Runtime { shared, threads })
+        let runtime = Runtime { shared, threads };
+        match failed {
+            None => Ok(runtime),
+            Some(e) => {
+                drop(runtime); // stops the hubs that did start
+                Err(e)
+            }
+        }
     }
 }
 

@@ -20,8 +20,11 @@ use crate::task::TaskInit;
 /// Spawns a green thread running `f` and returns its handle.
 ///
 /// # Panics
-/// If no stack can be mapped; the message names the limit that was hit and
-/// how to raise it (use [`Builder::spawn`] to get it as an `io::Error`).
+/// If no stack can be mapped, or the calling thread's hub cannot be created
+/// (its first green call, with the process out of descriptors: `EMFILE`);
+/// the message names the limit that was hit and how to raise it (use
+/// [`Builder::spawn`] to get it as an `io::Error`), as `std::thread::spawn`
+/// panics where `std::thread::Builder::spawn` returns the error.
 ///
 /// ```
 /// let handles: Vec<_> = (0..10).map(|i| greenpatch_runtime::spawn(move || i * 2)).collect();
@@ -147,8 +150,9 @@ impl Builder {
     /// Spawns `f`; on a runtime hub, placement may pick another hub.
     ///
     /// # Errors
-    /// When no stack can be mapped (the error names the limit), or the
-    /// runtime has shut down.
+    /// When no stack can be mapped (the error names the limit), the
+    /// calling thread's hub cannot be created (out of descriptors:
+    /// `EMFILE`), or the runtime has shut down.
     ///
     /// ```
     /// let h = greenpatch_runtime::Builder::new().spawn(|| 3).unwrap();
@@ -161,7 +165,7 @@ impl Builder {
         T: Send + 'static,
     {
         let site = self.site_or_caller();
-        let hub = Hub::current();
+        let hub = Hub::get()?;
         if let Some(target) = placement::pick_here() {
             if !Arc::ptr_eq(&target, &hub.shared) {
                 return Ok(self.spawn_remote(&target, site, f));
@@ -173,7 +177,8 @@ impl Builder {
     /// Spawns `f` on the current hub; `f` need not be `Send`.
     ///
     /// # Errors
-    /// When no stack can be mapped (the error names the limit).
+    /// When no stack can be mapped (the error names the limit), or the
+    /// calling thread's hub cannot be created (out of descriptors: `EMFILE`).
     ///
     /// ```
     /// let h = greenpatch_runtime::Builder::new().spawn_local(|| std::rc::Rc::new(1)).unwrap();
@@ -186,7 +191,7 @@ impl Builder {
         T: 'static,
     {
         let site = self.site_or_caller();
-        self.spawn_on(Hub::current(), site, f)
+        self.spawn_on(Hub::get()?, site, f)
     }
 
     fn spawn_on<F, T>(self, hub: &Hub, site: &'static Location<'static>, f: F) -> io::Result<JoinHandle<T>>

@@ -617,3 +617,36 @@ fn the_kill_harness_fails_for_a_call_that_does_not_block() {
     let r = std::panic::catch_unwind(|| kill_while_parked("no-op", || ()));
     assert!(r.is_err(), "a call that returns at once must fail the harness");
 }
+
+// ------------------------------------------- a hub that cannot be created
+
+/// A fresh OS thread's first green calls while the process is out of
+/// descriptors: its hub (an epoll instance and an eventfd) cannot be
+/// created. A facade socket call, `Builder::spawn` and `Runtime` building
+/// return an error that names `EMFILE` and what to do; `spawn` (no error channel) panics with
+/// the same message, as `std::thread::spawn` does; nothing aborts, and
+/// once descriptors are back the next thread works.
+#[test]
+fn a_threads_first_green_call_out_of_descriptors_returns_emfile() {
+    let mut child = Command::new(env!("CARGO_BIN_EXE_gp-child"))
+        .arg("hub-emfile")
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .expect("start gp-child");
+    let start = Instant::now();
+    while child.try_wait().expect("status").is_none() && start.elapsed() < Duration::from_secs(30) {
+        std::thread::sleep(Duration::from_millis(10));
+    }
+    let _ = child.kill();
+    let out = child.wait_with_output().expect("output");
+    let stdout = String::from_utf8_lossy(&out.stdout);
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert!(out.status.success(), "status {:?}\nstdout: {stdout}\nstderr: {stderr}", out.status);
+    let line = |tag: &str| stdout.lines().find(|l| l.starts_with(tag)).unwrap_or_default().to_string();
+    for tag in ["READ ERR", "BUILDER ERR", "SPAWN PANIC", "RUNTIME ERR"] {
+        let l = line(tag);
+        assert!(l.contains("EMFILE") && l.contains("ulimit -n"), "{tag}: {stdout}");
+    }
+    assert!(line("RECOVERED").contains("read Err(WouldBlock) spawn Some(7)"), "{stdout}");
+}

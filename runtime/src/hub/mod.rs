@@ -88,6 +88,29 @@ pub(crate) fn default_stack_size() -> usize {
     crate::env::stack_size().unwrap_or(DEFAULT_STACK_SIZE)
 }
 
+/// The error of a hub that could not be created: the OS error (its kind,
+/// and its text with the errno's name) and what to do about it.
+#[cold]
+fn creation_error(e: io::Error) -> io::Error {
+    let (name, what) = match e.raw_os_error() {
+        Some(libc::EMFILE) => (
+            "EMFILE",
+            "this process is out of file descriptors: raise its limit (`ulimit -n`, RLIMIT_NOFILE) or close \
+             descriptors it no longer needs, then retry",
+        ),
+        Some(libc::ENFILE) => {
+            ("ENFILE", "the system is out of file descriptors (fs.file-max): close descriptors, then retry")
+        }
+        Some(libc::ENOMEM) => ("ENOMEM", "the kernel is out of memory: free memory, then retry"),
+        _ => ("", "fix the cause, then retry"),
+    };
+    let name = if name.is_empty() { String::new() } else { format!(", {name}") };
+    io::Error::new(
+        e.kind(),
+        format!("greenpatch: cannot create this thread's hub (its epoll instance and eventfd): {e}{name}; {what}"),
+    )
+}
+
 /// Why a wait ended.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub(crate) enum Wake {
@@ -223,15 +246,37 @@ impl Hub {
     ///
     /// The reference is valid until the thread exits; it must not be stored
     /// in another thread-local whose destructor could run after the hub's.
+    ///
+    /// # Panics
+    /// When the hub cannot be created (see [`Hub::get`]), with the error's
+    /// message. Only for calls whose signature has no room for an
+    /// `io::Error` (as `std::thread::spawn` panics where
+    /// `Builder::spawn` returns the error); calls that return one use
+    /// [`Hub::get`].
     #[inline]
     pub(crate) fn current() -> &'static Hub {
         let p = CURRENT.with(|c| c.get());
         if p.is_null() {
-            return Hub::create();
+            return Hub::create_or_panic();
         }
         // SAFETY: a non-null CURRENT points to the thread's boxed hub, which
         // is freed only by HubOwner's destructor after CURRENT is cleared.
         unsafe { &*p }
+    }
+
+    /// The current thread's hub, created on first use, or why it cannot be
+    /// created: the process is out of descriptors (`EMFILE`: the hub needs
+    /// an epoll instance and an eventfd), the system is (`ENFILE`), or the
+    /// thread is exiting. Nothing is kept of a failed attempt: the next
+    /// call tries again.
+    #[inline]
+    pub(crate) fn get() -> io::Result<&'static Hub> {
+        let p = CURRENT.with(|c| c.get());
+        if p.is_null() {
+            return Hub::create();
+        }
+        // SAFETY: as in `current`.
+        Ok(unsafe { &*p })
     }
 
     /// The current thread's hub if it has one.
@@ -245,14 +290,30 @@ impl Hub {
     }
 
     #[cold]
-    fn create() -> &'static Hub {
-        let hub =
-            Box::new(Hub::new().unwrap_or_else(|e| {
-                panic!("greenpatch: cannot create a hub for this thread (epoll/eventfd failed: {e})")
-            }));
+    #[inline(never)]
+    #[track_caller]
+    fn create_or_panic() -> &'static Hub {
+        match Hub::create() {
+            Ok(hub) => hub,
+            Err(e) => panic!("{e}"),
+        }
+    }
+
+    #[cold]
+    #[inline(never)]
+    fn create() -> io::Result<&'static Hub> {
+        // A green call from a thread-local destructor after the hub's owner
+        // is gone: a hub made now could never be torn down.
+        if OWNER.try_with(|_| ()).is_err() {
+            return Err(io::Error::other(
+                "greenpatch: a green call while this thread exits (from a thread-local destructor that runs \
+                 after the thread's hub was torn down); make the call before the thread ends",
+            ));
+        }
+        let hub = Box::new(Hub::new().map_err(creation_error)?);
         let p = Box::into_raw(hub);
         let registered = OWNER.try_with(|o| o.0.set(p)).is_ok();
-        assert!(registered, "greenpatch: green call during thread teardown");
+        debug_assert!(registered, "checked above");
         CURRENT.with(|c| c.set(p));
         // Root code runs now: it may park (foreign.rs).
         crate::foreign::set_may_park(true);
@@ -260,7 +321,7 @@ impl Hub {
         overflow::ensure_altstack();
         crate::panic_hook::install();
         // SAFETY: just stored; lives until thread exit (see `current`).
-        unsafe { &*p }
+        Ok(unsafe { &*p })
     }
 
     fn new() -> io::Result<Hub> {

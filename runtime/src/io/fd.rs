@@ -29,7 +29,9 @@ fn deadline_of(timeout: Option<Duration>) -> Option<Instant> {
 ///
 /// # Errors
 /// The poller could not watch `fd` (e.g. `EBADF`, or `EPERM` for a regular
-/// file), or a root's wait could never end ([`WouldBlockForever`](crate::WouldBlockForever)).
+/// file), a root's wait could never end ([`WouldBlockForever`](crate::WouldBlockForever)),
+/// or the calling thread's hub could not be created (its first green call,
+/// with the process out of descriptors: `EMFILE`).
 ///
 /// ```
 /// use std::io::Write;
@@ -41,7 +43,7 @@ fn deadline_of(timeout: Option<Duration>) -> Option<Instant> {
 /// assert!(greenpatch_runtime::wait_readable(b.as_raw_fd(), Some(Duration::from_secs(5))).unwrap());
 /// ```
 pub fn wait_readable(fd: RawFd, timeout: Option<Duration>) -> io::Result<bool> {
-    Hub::current().wait_fd(fd, Dir::Read, deadline_of(timeout))
+    Hub::get()?.wait_fd(fd, Dir::Read, deadline_of(timeout))
 }
 
 /// Like [`wait_readable`], for writability.
@@ -56,5 +58,5 @@ pub fn wait_readable(fd: RawFd, timeout: Option<Duration>) -> io::Result<bool> {
 /// assert!(greenpatch_runtime::wait_writable(a.as_raw_fd(), Some(Duration::from_secs(5))).unwrap());
 /// ```
 pub fn wait_writable(fd: RawFd, timeout: Option<Duration>) -> io::Result<bool> {
-    Hub::current().wait_fd(fd, Dir::Write, deadline_of(timeout))
+    Hub::get()?.wait_fd(fd, Dir::Write, deadline_of(timeout))
 }

@@ -164,7 +164,7 @@ impl<S: AsRawFd> Socket<S> {
 
     #[cold]
     fn io_wait<R>(&self, dir: Dir, e: io::Error, op: &mut impl FnMut(&S) -> io::Result<R>) -> io::Result<R> {
-        self.io_wait_at(Hub::current(), dir, e, op)
+        self.io_wait_at(Hub::get()?, dir, e, op)
     }
 
     #[cold]

@@ -261,7 +261,7 @@ impl TcpStream {
         let stream = TcpStream { inner: Socket::new(s.into(), false) };
         if pending {
             let fd = stream.inner.sock.as_raw_fd();
-            if !stream.inner.reg.wait(Hub::current(), fd, Dir::Write, deadline)? {
+            if !stream.inner.reg.wait(Hub::get()?, fd, Dir::Write, deadline)? {
                 return Err(io::Error::new(io::ErrorKind::TimedOut, "connection timed out"));
             }
             if let Some(e) = stream.inner.sock.take_error()? {

@@ -269,7 +269,7 @@ impl UnixStream {
                 Err(e) if e.raw_os_error() == Some(libc::EINPROGRESS) => {
                     let stream = UnixStream { inner: Socket::new(s.into(), false) };
                     let fd = std::os::fd::AsRawFd::as_raw_fd(&stream.inner.sock);
-                    stream.inner.reg.wait(Hub::current(), fd, Dir::Write, None)?;
+                    stream.inner.reg.wait(Hub::get()?, fd, Dir::Write, None)?;
                     if let Some(e) = stream.inner.sock.take_error()? {
                         return Err(e);
                     }

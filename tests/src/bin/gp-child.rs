@@ -40,7 +40,12 @@
 //! `gp-child coop-budget` prints the cooperative budget of its hub;
 //! `gp-child facade-server` runs `greenpatch::server::StreamServer` before
 //! `patch_all()` (OS threads) and after it (green threads on this thread),
-//! and prints what each ran on (see `tests/stream_server.rs`).
+//! and prints what each ran on (see `tests/stream_server.rs`);
+//! `gp-child hub-emfile` makes a fresh OS thread's first green calls with
+//! the process out of descriptors (its hub cannot be created): a facade
+//! read, `Builder::spawn` and `Runtime` building must return the error,
+//! `spawn` must panic with it, and the next thread, with descriptors back,
+//! must work.
 
 use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::Arc;
@@ -470,6 +475,7 @@ fn main() {
         "netem-server" => netem_server(&std::env::args().nth(2).expect("address")),
         "netem-client" => netem_client(&std::env::args().nth(2).expect("address")),
         "facade-server" => facade_server(),
+        "hub-emfile" => hub_emfile(),
         other => {
             eprintln!("unknown scenario '{other}'");
             std::process::exit(2);
@@ -879,4 +885,67 @@ fn facade_server() {
         t.elapsed().as_millis()
     );
     drop(conns);
+}
+
+/// `hub-emfile`: see the module docs.
+fn hub_emfile() {
+    use std::io::Read;
+    let _ = greenpatch::monkey::patch_all(greenpatch::monkey::PatchAll::default()).expect("patch_all");
+    let listener = greenpatch::socket::TcpListener::bind("127.0.0.1:0").expect("bind");
+    let client = greenpatch::socket::TcpStream::connect(listener.local_addr().expect("addr")).expect("connect");
+    let (_server, _) = listener.accept().expect("accept");
+    // Out of descriptors: a low limit, filled.
+    let mut old = libc::rlimit { rlim_cur: 0, rlim_max: 0 };
+    // SAFETY: getrlimit/setrlimit with valid pointers to rlimit structs.
+    unsafe {
+        libc::getrlimit(libc::RLIMIT_NOFILE, &mut old);
+        let lim = libc::rlimit { rlim_cur: 64, rlim_max: old.rlim_max };
+        assert_eq!(libc::setrlimit(libc::RLIMIT_NOFILE, &lim), 0, "setrlimit");
+    }
+    let mut hogs = Vec::new();
+    while let Ok(f) = std::fs::File::open("/dev/null") {
+        hogs.push(f);
+    }
+    let t = std::thread::spawn(move || {
+        let mut client = client;
+        // Nothing to read: the read must wait, which needs this thread's hub.
+        let read = client.read(&mut [0u8; 8]);
+        let built = rt::Builder::new().spawn(|| ()).map(drop);
+        let spawned = std::panic::catch_unwind(|| rt::spawn(|| ()).join().is_ok());
+        let spawned = match spawned {
+            Ok(joined) => format!("returned (joined: {joined})"),
+            Err(p) => p
+                .downcast_ref::<String>()
+                .cloned()
+                .or_else(|| p.downcast_ref::<&str>().map(|s| s.to_string()))
+                .unwrap_or_default(),
+        };
+        (client, read, built, spawned)
+    });
+    let (client, read, built, spawned) = t.join().expect("the thread ended without a panic escaping");
+    let runtime = rt::Runtime::builder().hubs(2).build().map(drop);
+    drop(hogs);
+    match read {
+        Ok(n) => println!("READ OK {n}"),
+        Err(e) => println!("READ ERR {e}"),
+    }
+    match built {
+        Ok(()) => println!("BUILDER OK"),
+        Err(e) => println!("BUILDER ERR {e}"),
+    }
+    println!("SPAWN PANIC {spawned}");
+    match runtime {
+        Ok(()) => println!("RUNTIME OK"),
+        Err(e) => println!("RUNTIME ERR {e}"),
+    }
+    // Descriptors are back: a fresh thread gets its hub (nothing was kept
+    // of the failed attempts), and the same socket waits as it should.
+    let t = std::thread::spawn(move || {
+        let mut client = client;
+        client.set_read_timeout(Some(ms(50))).expect("timeout");
+        let r = client.read(&mut [0u8; 8]);
+        (r.map_err(|e| e.kind()), rt::spawn(|| 7).join().ok())
+    });
+    let (r, joined) = t.join().expect("the second thread");
+    println!("RECOVERED read {r:?} spawn {joined:?}");
 }
