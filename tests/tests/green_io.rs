@@ -87,6 +87,30 @@ fn read_timeout_expires_within_its_bounds_with_would_block() {
 }
 
 #[test]
+fn data_that_arrived_before_the_read_timeout_is_returned_when_the_hub_ran_late() {
+    // The reader's deadline passes while a green thread holds the hub; the
+    // data arrived well before it. As with a kernel timeout, the read
+    // returns the data, not `WouldBlock` (the late hub fires the timer
+    // before it polls).
+    let (_l, c, s) = loopback();
+    c.set_read_timeout(Some(Duration::from_millis(50))).unwrap();
+    let reader = rt::spawn(move || (&c).read(&mut [0; 8]).map_err(|e| e.kind()));
+    rt::yield_now(); // the reader waits, its deadline armed
+    let writer = std::thread::spawn(move || {
+        std::thread::sleep(Duration::from_millis(10));
+        (&s).write_all(b"hi").unwrap();
+        s
+    });
+    let hog = rt::spawn(|| {
+        let t = Instant::now();
+        while t.elapsed() < Duration::from_millis(300) {}
+    });
+    hog.join().unwrap();
+    let _s = writer.join().unwrap();
+    assert_eq!(reader.join().unwrap(), Ok(2));
+}
+
+#[test]
 fn udp_recv_timeout_expires_within_its_bounds() {
     let s = UdpSocket::bind("127.0.0.1:0").unwrap();
     let timeout = Duration::from_millis(80);

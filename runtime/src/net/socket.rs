@@ -191,9 +191,12 @@ impl<S: AsRawFd> Socket<S> {
     }
 
     /// Waits at `hub` for `dir` until `deadline`, retrying `op` after each
-    /// wake-up. Timeout: `EAGAIN`, like std's socket timeouts. `clear:
-    /// false` when the first wait follows no failed call (see
-    /// [`Registration::wait_with`]).
+    /// wake-up. Timeout: `EAGAIN`, like std's socket timeouts — after one
+    /// last try of `op`: a hub that ran late (a green thread held it past
+    /// the deadline, or the OS did not schedule its thread) fires the
+    /// timer before it polls, and data that arrived in time must still be
+    /// returned, as a kernel timeout would. `clear: false` when the first
+    /// wait follows no failed call (see [`Registration::wait_with`]).
     fn wait_loop<R>(
         &self,
         hub: &Hub,
@@ -206,7 +209,10 @@ impl<S: AsRawFd> Socket<S> {
         let mut op = |s: &S| crate::foreign::internal(|| op(s));
         loop {
             if !self.reg.wait_with(hub, fd, dir, deadline, std::mem::replace(&mut clear, true))? {
-                return Err(timed_out());
+                return match op(&self.sock) {
+                    Err(e) if e.kind() == io::ErrorKind::WouldBlock => Err(timed_out()),
+                    r => r,
+                };
             }
             match op(&self.sock) {
                 Err(e) if e.kind() == io::ErrorKind::WouldBlock => {}
