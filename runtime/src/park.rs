@@ -32,18 +32,29 @@ use crate::task::{Id, WaitOn};
 /// greenpatch_runtime::park().unwrap();
 /// t.join().unwrap();
 /// ```
+///
+/// Its `Debug` names the green thread by its id, in the format of panics,
+/// `dump()` and the monitor (`hub.seq`):
+///
+/// ```
+/// let h = greenpatch_runtime::spawn(|| format!("{:?}", greenpatch_runtime::current().unparker()));
+/// let id = h.id();
+/// assert_eq!(h.join().unwrap(), format!("Unparker {{ id: {id:?} }}"));
+/// ```
 #[derive(Clone)]
 pub struct Unparker {
     hub: HubRef,
     idx: u32,
     gen: u32,
+    /// The green thread's id (for `Debug` only).
+    id: Id,
 }
 
 impl Unparker {
     #[inline]
     pub(crate) fn current_on(hub: &Hub) -> Unparker {
         let (idx, gen) = hub.current_key();
-        Unparker { hub: hub.shared.clone(), idx, gen }
+        Unparker { hub: hub.shared.clone(), idx, gen, id: hub.current_id() }
     }
 
     /// Wakes the green thread, or leaves it a token if it is not parked.
@@ -69,7 +80,7 @@ impl Unparker {
 
 impl fmt::Debug for Unparker {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.debug_struct("Unparker").field("hub", &self.hub.index).field("slot", &self.idx).finish()
+        f.debug_struct("Unparker").field("id", &self.id).finish()
     }
 }
 

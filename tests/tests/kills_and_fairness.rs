@@ -299,6 +299,14 @@ fn an_os_thread_that_exits_kills_and_drains_its_green_threads() {
 // ------------------------------------------------ 5. panics name the green thread
 
 #[test]
+fn an_unparkers_debug_names_its_green_thread_by_the_common_id() {
+    let h = rt::spawn(|| format!("{:?}", rt::current().unparker()));
+    let id = h.id();
+    // The id format of panics, dump() and the monitor: `hub.seq`.
+    assert_eq!(h.join().unwrap(), format!("Unparker {{ id: Id({id}) }}"));
+}
+
+#[test]
 fn a_panic_in_a_green_thread_names_the_green_thread() {
     let out = child("named-panic", &[], Duration::from_secs(10));
     let stdout = String::from_utf8_lossy(&out.stdout);

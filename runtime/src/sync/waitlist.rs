@@ -188,6 +188,7 @@ impl WaitList {
         self.inner.lock()
     }
 
+    #[inline]
     fn publish(&self, q: &WaitQueue) {
         self.len.store(q.len(), SeqCst);
         self.front.store(q.front(), SeqCst);
@@ -332,6 +333,7 @@ impl Waiter<'_> {
 
     /// Removes the waiter if it is still registered; returns `true` if a
     /// notifier had removed it already (it was notified).
+    #[inline]
     fn remove(&self) -> bool {
         if self.notified() {
             return true;
