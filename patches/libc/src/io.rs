@@ -210,16 +210,27 @@ pub(crate) fn other_fd(fd: c_int, read: bool, entry: c_int, op: &mut dyn FnMut()
             set_errno(entry);
             return op();
         }
-        match wait_fd(fd, read, None) {
-            Wait::Ready | Wait::Expired => {}
-            Wait::Interrupted(e) => {
-                set_errno(e);
-                return -1;
-            }
-            Wait::Unwatchable => {
-                set_errno(entry);
-                return op();
-            }
+        if let Some(r) = park_until_ready(fd, read, entry, op) {
+            return r;
+        }
+    }
+}
+
+/// Parks the green thread until `fd` is ready (to read with `read`, else
+/// to write) for a blocking call that found it not ready. `None`: try the
+/// call again. `Some(r)`: the call's answer — `-1` with the error when the
+/// wait was interrupted (killed, timed out), or the original `op` when the
+/// descriptor cannot be watched.
+fn park_until_ready(fd: c_int, read: bool, entry: c_int, op: &mut dyn FnMut() -> ssize_t) -> Option<ssize_t> {
+    match wait_fd(fd, read, None) {
+        Wait::Ready | Wait::Expired => None,
+        Wait::Interrupted(e) => {
+            set_errno(e);
+            Some(-1)
+        }
+        Wait::Unwatchable => {
+            set_errno(entry);
+            Some(op())
         }
     }
 }
@@ -263,16 +274,8 @@ fn other_read(fd: c_int, iov: &[iovec], entry: c_int, orig: &mut dyn FnMut() -> 
             set_errno(libc::EAGAIN);
             return -1;
         }
-        match wait_fd(fd, true, None) {
-            Wait::Ready | Wait::Expired => {}
-            Wait::Interrupted(e) => {
-                set_errno(e);
-                return -1;
-            }
-            Wait::Unwatchable => {
-                set_errno(entry);
-                return orig();
-            }
+        if let Some(r) = park_until_ready(fd, true, entry, orig) {
+            return r;
         }
     }
 }
