@@ -95,6 +95,22 @@ where
     })
 }
 
+/// A greenpatch runtime of `hubs` hubs (with `cpu`, the hub thread of a
+/// one-hub runtime pinned there) and a loopback listener for it.
+fn runtime_and_listener(
+    hubs: usize,
+    cpu: Option<usize>,
+) -> Result<(greenpatch_runtime::Runtime, greenpatch_runtime::net::TcpListener, SocketAddr), String> {
+    let rt = rts::greenpatch(hubs);
+    if let (1, Some(cpu)) = (hubs, cpu) {
+        // The only hub runs this green thread, so this pins that hub's thread.
+        rt.block_on(move || rts::pin_current_thread(cpu));
+    }
+    let l = greenpatch_runtime::net::TcpListener::bind("127.0.0.1:0").map_err(|e| format!("bind: {e}"))?;
+    let addr = l.local_addr().map_err(|e| e.to_string())?;
+    Ok((rt, l, addr))
+}
+
 /// Runs a greenpatch server on a [`greenpatch_runtime::Runtime`] of `hubs`
 /// hubs: a [`StreamServer`](greenpatch_runtime::server::StreamServer)
 /// whose acceptor spawns a green thread running `handler` per connection
@@ -106,13 +122,7 @@ pub fn greenpatch_server(
     cpu: Option<usize>,
     handler: fn(greenpatch_runtime::net::TcpStream),
 ) -> Result<Server, String> {
-    let rt = rts::greenpatch(hubs);
-    if let (1, Some(cpu)) = (hubs, cpu) {
-        // The only hub runs this green thread, so this pins that hub's thread.
-        rt.block_on(move || rts::pin_current_thread(cpu));
-    }
-    let l = greenpatch_runtime::net::TcpListener::bind("127.0.0.1:0").map_err(|e| format!("bind: {e}"))?;
-    let addr = l.local_addr().map_err(|e| e.to_string())?;
+    let (rt, l, addr) = runtime_and_listener(hubs, cpu)?;
     drop(rt.spawn(move || {
         let server =
             greenpatch_runtime::server::StreamServer::new(l, move |s: greenpatch_runtime::net::TcpStream, _| {
@@ -134,12 +144,7 @@ pub fn greenpatch_handwritten_server(
     cpu: Option<usize>,
     handler: fn(greenpatch_runtime::net::TcpStream),
 ) -> Result<Server, String> {
-    let rt = rts::greenpatch(hubs);
-    if let (1, Some(cpu)) = (hubs, cpu) {
-        rt.block_on(move || rts::pin_current_thread(cpu));
-    }
-    let l = greenpatch_runtime::net::TcpListener::bind("127.0.0.1:0").map_err(|e| format!("bind: {e}"))?;
-    let addr = l.local_addr().map_err(|e| e.to_string())?;
+    let (rt, l, addr) = runtime_and_listener(hubs, cpu)?;
     drop(rt.spawn(move || loop {
         if let Ok((s, _)) = l.accept() {
             let _ = s.set_nodelay(true);
