@@ -74,17 +74,27 @@ impl<T> Waitable for JoinHandle<T> {
     }
 }
 
+/// Watches an event's waiter list (what every event-backed waitable does).
+fn watch_event(e: &Event, u: &Unparker) -> Registration {
+    Registration(Some(e.waiters().watch(u.clone())))
+}
+
+/// Undoes [`watch_event`].
+fn unwatch_event(e: &Event, r: Registration) {
+    if let Some(t) = r.0 {
+        e.waiters().unwatch(t);
+    }
+}
+
 impl Waitable for Event {
     fn is_ready(&self) -> bool {
         self.is_set()
     }
     fn register(&mut self, u: &Unparker) -> Registration {
-        Registration(Some(self.waiters().watch(u.clone())))
+        watch_event(self, u)
     }
     fn deregister(&mut self, r: Registration) {
-        if let Some(t) = r.0 {
-            self.waiters().unwatch(t);
-        }
+        unwatch_event(self, r);
     }
 }
 
@@ -93,12 +103,10 @@ impl Waitable for &Event {
         self.is_set()
     }
     fn register(&mut self, u: &Unparker) -> Registration {
-        Registration(Some(self.waiters().watch(u.clone())))
+        watch_event(self, u)
     }
     fn deregister(&mut self, r: Registration) {
-        if let Some(t) = r.0 {
-            self.waiters().unwatch(t);
-        }
+        unwatch_event(self, r);
     }
 }
 
@@ -107,12 +115,10 @@ impl<T> Waitable for AsyncResult<T> {
         self.ready()
     }
     fn register(&mut self, u: &Unparker) -> Registration {
-        Registration(Some(self.event().waiters().watch(u.clone())))
+        watch_event(self.event(), u)
     }
     fn deregister(&mut self, r: Registration) {
-        if let Some(t) = r.0 {
-            self.event().waiters().unwatch(t);
-        }
+        unwatch_event(self.event(), r);
     }
 }
 
