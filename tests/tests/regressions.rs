@@ -17,19 +17,27 @@ use tests::{loopback, within};
 fn a_reused_descriptor_number_gets_no_stale_wake_up() {
     let l = TcpListener::bind("127.0.0.1:0").unwrap();
     let addr = l.local_addr().unwrap();
-    let old = TcpStream::connect(addr).unwrap();
-    let (mut peer, _) = l.accept().unwrap();
-    // Register `old` (a timed-out wait), then make it readable and close it
-    // with the data unread: its registration had an event coming.
-    old.set_read_timeout(Some(Duration::from_millis(5))).unwrap();
-    assert!((&old).read(&mut [0; 1]).is_err());
-    peer.write_all(b"stale").unwrap();
-    rt::sleep(Duration::from_millis(5));
-    let old_fd = old.as_raw_fd();
-    drop(old);
-    let new = TcpStream::connect(addr).unwrap();
-    let (_p2, _) = l.accept().unwrap();
-    assert_eq!(new.as_raw_fd(), old_fd, "the kernel reuses the lowest free number");
+    // The kernel hands out the lowest free number, but the other tests of
+    // this binary run in parallel and may take it first: retry until the
+    // new connection has the old one's number.
+    let (new, _p2) = (0..50)
+        .find_map(|_| {
+            let old = TcpStream::connect(addr).unwrap();
+            let (mut peer, _) = l.accept().unwrap();
+            // Register `old` (a timed-out wait), then make it readable and
+            // close it with the data unread: its registration had an event
+            // coming.
+            old.set_read_timeout(Some(Duration::from_millis(5))).unwrap();
+            assert!((&old).read(&mut [0; 1]).is_err());
+            peer.write_all(b"stale").unwrap();
+            rt::sleep(Duration::from_millis(5));
+            let old_fd = old.as_raw_fd();
+            drop(old);
+            let new = TcpStream::connect(addr).unwrap();
+            let (p2, _) = l.accept().unwrap();
+            (new.as_raw_fd() == old_fd).then_some((new, p2))
+        })
+        .expect("the kernel never reused the closed descriptor's number");
     new.set_read_timeout(Some(Duration::from_millis(60))).unwrap();
     let t = Instant::now();
     let err = (&new).read(&mut [0; 8]).unwrap_err();
