@@ -73,6 +73,7 @@ use std::time::{Duration, Instant};
 use greenpatch_runtime as rt;
 
 pub use greenpatch_runtime::server::Stopped;
+use greenpatch_runtime::server::{AcceptBackoff, AcceptError};
 
 use crate::socket::{TcpListener, TcpStream, UnixListener, UnixSocketAddr, UnixStream};
 use crate::thread::{Builder, JoinHandle};
@@ -579,21 +580,6 @@ impl OsServer {
     }
 }
 
-/// Whether an accept error means the listener itself is unusable.
-fn fatal(e: &io::Error) -> bool {
-    matches!(e.raw_os_error(), Some(libc::EBADF | libc::EINVAL | libc::ENOTSOCK | libc::EOPNOTSUPP))
-}
-
-/// Whether an accept error means the process (or system) is out of a
-/// resource that frees up with time.
-fn exhausted(e: &io::Error) -> bool {
-    matches!(e.raw_os_error(), Some(libc::EMFILE | libc::ENFILE | libc::ENOBUFS | libc::ENOMEM))
-}
-
-const BACKOFF_MIN: Duration = Duration::from_millis(5);
-const BACKOFF_MAX: Duration = Duration::from_millis(200);
-const REPORT_EVERY: Duration = Duration::from_secs(60);
-
 /// Waits until one of `fds` is readable or `timeout` passes (`None`:
 /// forever). Returns which were readable (empty on timeout).
 fn poll_in(fds: &[RawFd], timeout: Option<Duration>) -> io::Result<Vec<bool>> {
@@ -645,8 +631,7 @@ fn os_accept_loop<L: Listener>(
     listener.set_listener_nonblocking(true)?;
     let (lfd, wfd) = (listener.as_raw_fd(), wake.as_raw_fd());
     let mut next_key = 0u64;
-    let mut backoff = BACKOFF_MIN;
-    let mut last_report: Option<Instant> = None;
+    let mut backoff = AcceptBackoff::new();
     // Finished handler threads are joined when their list doubles.
     let mut sweep_at = 32;
     let dup_below = open_file_limit() / 2;
@@ -687,35 +672,24 @@ fn os_accept_loop<L: Listener>(
                 poll_in(&[lfd, wfd], None)?;
                 continue;
             }
-            Err(e) if fatal(&e) => {
+            Err(e) => {
                 shared.release_slot();
-                return Err(e);
-            }
-            Err(e) if exhausted(&e) => {
-                shared.release_slot();
-                if last_report.is_none_or(|t| t.elapsed() >= REPORT_EVERY) {
-                    last_report = Some(Instant::now());
-                    eprintln!(
-                        "greenpatch: StreamServer: accept failed: {e}; backing off (up to {BACKOFF_MAX:?} between \
-                         tries) until resources free up (raise the limit with `ulimit -n` if this persists)"
-                    );
+                match backoff.classify(&e) {
+                    AcceptError::Fatal => return Err(e),
+                    AcceptError::Exhausted => {
+                        // Give the duplicates' descriptors to connections.
+                        let freed = shared.state().conns.values_mut().filter_map(Option::take).count();
+                        if freed == 0 {
+                            poll_in(&[wfd], Some(backoff.next_pause()))?;
+                        }
+                    }
+                    // Interrupted, or the connection failed before we took it.
+                    AcceptError::Skip => {}
                 }
-                // Give the duplicates' descriptors to connections.
-                let freed = shared.state().conns.values_mut().filter_map(Option::take).count();
-                if freed > 0 {
-                    continue;
-                }
-                poll_in(&[wfd], Some(backoff))?;
-                backoff = (backoff * 2).min(BACKOFF_MAX);
-                continue;
-            }
-            Err(_) => {
-                // Interrupted, or the connection failed before we took it.
-                shared.release_slot();
                 continue;
             }
         };
-        backoff = BACKOFF_MIN;
+        backoff.reset();
         let key = next_key;
         next_key += 1;
         let dup = if conn.as_fd().as_raw_fd() < dup_below { conn.as_fd().try_clone_to_owned().ok() } else { None };
@@ -735,8 +709,7 @@ fn os_accept_loop<L: Listener>(
                 // The closure and its guard were dropped: the slot and the
                 // count are back; the connection is closed.
                 eprintln!("greenpatch: StreamServer: cannot start a handler thread: {e}");
-                poll_in(&[wfd], Some(backoff))?;
-                backoff = (backoff * 2).min(BACKOFF_MAX);
+                poll_in(&[wfd], Some(backoff.next_pause()))?;
             }
         }
     }

@@ -312,22 +312,120 @@ impl Drop for Active {
     }
 }
 
-/// Whether an accept error means the listener itself is unusable.
-fn fatal(e: &io::Error) -> bool {
-    matches!(e.raw_os_error(), Some(libc::EBADF | libc::EINVAL | libc::ENOTSOCK | libc::EOPNOTSUPP))
+/// What a server does about a failed `accept` ([`AcceptBackoff::classify`]).
+///
+/// ```
+/// use greenpatch_runtime::server::{AcceptBackoff, AcceptError};
+/// let mut b = AcceptBackoff::new();
+/// let e = std::io::Error::from_raw_os_error(libc::ECONNABORTED);
+/// assert_eq!(b.classify(&e), AcceptError::Skip);
+/// ```
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum AcceptError {
+    /// The listener itself is unusable (`EBADF`, `EINVAL`, `ENOTSOCK`,
+    /// `EOPNOTSUPP`): the server ends with the error.
+    Fatal,
+    /// The process or system is out of a resource that frees up with time
+    /// (`EMFILE`, `ENFILE`, `ENOBUFS`, `ENOMEM`): pause for
+    /// [`AcceptBackoff::next_pause`], then try again.
+    Exhausted,
+    /// The connection failed before it was taken (`ECONNABORTED`,
+    /// `EPROTO`, `EINTR`, …): skip it.
+    Skip,
 }
 
-/// Whether an accept error means the process (or system) is out of a
-/// resource that frees up with time.
-fn exhausted(e: &io::Error) -> bool {
-    matches!(e.raw_os_error(), Some(libc::EMFILE | libc::ENFILE | libc::ENOBUFS | libc::ENOMEM))
+/// The accept-error policy both stream servers share: classification, a
+/// pause that doubles from 5 ms to 200 ms while resources are exhausted
+/// (reset by a successful accept), and a report on standard error at most
+/// once a minute.
+///
+/// ```
+/// use std::time::Duration;
+/// use greenpatch_runtime::server::{AcceptBackoff, AcceptError};
+/// let mut b = AcceptBackoff::new();
+/// let e = std::io::Error::from_raw_os_error(libc::EMFILE);
+/// assert_eq!(b.classify(&e), AcceptError::Exhausted);
+/// assert_eq!(b.next_pause(), Duration::from_millis(5));
+/// assert_eq!(b.next_pause(), Duration::from_millis(10));
+/// b.reset();
+/// assert_eq!(b.next_pause(), Duration::from_millis(5));
+/// ```
+#[derive(Debug)]
+pub struct AcceptBackoff {
+    pause: Duration,
+    last_report: Option<Instant>,
 }
 
-const BACKOFF_MIN: Duration = Duration::from_millis(5);
-const BACKOFF_MAX: Duration = Duration::from_millis(200);
-/// Exhaustion is reported at most once per this long (a server near its
-/// limit can run out many times a second).
-const REPORT_EVERY: Duration = Duration::from_secs(60);
+impl AcceptBackoff {
+    const MIN: Duration = Duration::from_millis(5);
+    const MAX: Duration = Duration::from_millis(200);
+    /// Exhaustion is reported at most once per this long (a server near
+    /// its limit can run out many times a second).
+    const REPORT_EVERY: Duration = Duration::from_secs(60);
+
+    /// A policy with the shortest pause and nothing reported yet.
+    ///
+    /// ```
+    /// let _ = greenpatch_runtime::server::AcceptBackoff::new();
+    /// ```
+    pub fn new() -> AcceptBackoff {
+        AcceptBackoff { pause: Self::MIN, last_report: None }
+    }
+
+    /// Classifies accept error `e`; an [`AcceptError::Exhausted`] is
+    /// reported on standard error unless one was within the last minute.
+    ///
+    /// ```
+    /// use greenpatch_runtime::server::{AcceptBackoff, AcceptError};
+    /// let e = std::io::Error::from_raw_os_error(libc::EBADF);
+    /// assert_eq!(AcceptBackoff::new().classify(&e), AcceptError::Fatal);
+    /// ```
+    pub fn classify(&mut self, e: &io::Error) -> AcceptError {
+        match e.raw_os_error() {
+            Some(libc::EBADF | libc::EINVAL | libc::ENOTSOCK | libc::EOPNOTSUPP) => AcceptError::Fatal,
+            Some(libc::EMFILE | libc::ENFILE | libc::ENOBUFS | libc::ENOMEM) => {
+                if self.last_report.is_none_or(|t| t.elapsed() >= Self::REPORT_EVERY) {
+                    self.last_report = Some(Instant::now());
+                    eprintln!(
+                        "greenpatch: StreamServer: accept failed: {e}; backing off (up to {:?} between tries) until \
+                         resources free up (raise the limit with `ulimit -n` if this persists)",
+                        Self::MAX
+                    );
+                }
+                AcceptError::Exhausted
+            }
+            _ => AcceptError::Skip,
+        }
+    }
+
+    /// The pause before the next try; each call doubles the next one, up
+    /// to 200 ms.
+    ///
+    /// ```
+    /// let mut b = greenpatch_runtime::server::AcceptBackoff::new();
+    /// assert_eq!(b.next_pause(), std::time::Duration::from_millis(5));
+    /// ```
+    pub fn next_pause(&mut self) -> Duration {
+        let p = self.pause;
+        self.pause = (p * 2).min(Self::MAX);
+        p
+    }
+
+    /// Back to the shortest pause (an accept succeeded).
+    ///
+    /// ```
+    /// greenpatch_runtime::server::AcceptBackoff::new().reset();
+    /// ```
+    pub fn reset(&mut self) {
+        self.pause = Self::MIN;
+    }
+}
+
+impl Default for AcceptBackoff {
+    fn default() -> AcceptBackoff {
+        AcceptBackoff::new()
+    }
+}
 
 fn accept_loop<L: Listener>(
     listener: &L,
@@ -338,8 +436,7 @@ fn accept_loop<L: Listener>(
 ) -> io::Result<()> {
     let slots = pool.map(|n| Arc::new(Semaphore::new(n)));
     let mut next_key = 0u64;
-    let mut backoff = BACKOFF_MIN;
-    let mut last_report: Option<Instant> = None;
+    let mut backoff = AcceptBackoff::new();
     while !shared.stopping.load(Ordering::Acquire) {
         if let Some(s) = &slots {
             s.acquire();
@@ -351,31 +448,18 @@ fn accept_loop<L: Listener>(
         };
         let (conn, peer) = match listener.accept_conn() {
             Ok(c) => c,
-            Err(e) if fatal(&e) => {
+            Err(e) => {
                 release(&slots);
-                return Err(e);
-            }
-            Err(e) if exhausted(&e) => {
-                release(&slots);
-                if last_report.is_none_or(|t| t.elapsed() >= REPORT_EVERY) {
-                    last_report = Some(Instant::now());
-                    eprintln!(
-                        "greenpatch: StreamServer: accept failed: {e}; backing off (up to {BACKOFF_MAX:?} between \
-                         tries) until resources free up (raise the limit with `ulimit -n` if this persists)"
-                    );
+                match backoff.classify(&e) {
+                    AcceptError::Fatal => return Err(e),
+                    AcceptError::Exhausted => crate::sleep(backoff.next_pause()),
+                    // The connection failed before we took it: skip it.
+                    AcceptError::Skip => crate::yield_now(),
                 }
-                crate::sleep(backoff);
-                backoff = (backoff * 2).min(BACKOFF_MAX);
-                continue;
-            }
-            Err(_) => {
-                // The connection failed before we took it: skip it.
-                release(&slots);
-                crate::yield_now();
                 continue;
             }
         };
-        backoff = BACKOFF_MIN;
+        backoff.reset();
         let key = next_key;
         next_key += 1;
         shared.active.fetch_add(1, Ordering::AcqRel);
@@ -398,7 +482,7 @@ fn accept_loop<L: Listener>(
                 // count are back; the connection is closed.
                 drop(handlers);
                 eprintln!("greenpatch: StreamServer: cannot start a handler: {e}");
-                crate::sleep(backoff);
+                crate::sleep(backoff.next_pause());
             }
         }
     }
